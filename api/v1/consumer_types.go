@@ -1,0 +1,337 @@
+package v1
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AutoscalerType names the source of the load figures used to size instances.
+// +kubebuilder:validation:Enum=prometheus
+type AutoscalerType string
+
+// ContainerScalingMode controls whether the autoscaler sets a container's resources.
+// +kubebuilder:validation:Enum=Auto;Off
+type ContainerScalingMode string
+
+// FallbackStrategy says which bound of the container policy a new instance gets while there are no metrics for it.
+// +kubebuilder:validation:Enum=min;max
+type FallbackStrategy string
+
+const (
+	AutoscalerTypePrometheus AutoscalerType = "prometheus"
+
+	// ContainerScalingModeAuto lets the autoscaler set the container's resources (the default).
+	ContainerScalingModeAuto ContainerScalingMode = "Auto"
+	// ContainerScalingModeOff leaves the container's resources as the template has them.
+	ContainerScalingModeOff ContainerScalingMode = "Off"
+
+	FallbackStrategyMin FallbackStrategy = "min"
+	FallbackStrategyMax FallbackStrategy = "max"
+)
+
+// ConsumerSpec is the desired state of a Kafka consumer group run as one Deployment per group of partitions.
+// +kubebuilder:validation:XValidation:rule="!has(self.numPartitionsPerInstance) || self.numPartitionsPerInstance <= self.numPartitions",message="numPartitionsPerInstance must not exceed numPartitions",fieldPath=".numPartitionsPerInstance"
+type ConsumerSpec struct {
+	// NumPartitions is the number of partitions of the topic; partitions are numbered 0..numPartitions-1.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	NumPartitions int32 `json:"numPartitions"`
+
+	// NumPartitionsPerInstance is how many partitions each instance consumes (default 1). The number of instances is
+	// ceil(numPartitions / numPartitionsPerInstance); partitions are spread over them in contiguous, even ranges.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	NumPartitionsPerInstance *int32 `json:"numPartitionsPerInstance,omitempty"`
+
+	// Name is the prefix of the instance Deployments, named {name}-{index}. It must be a DNS label short enough
+	// that every instance name stays a valid label value (57 characters at most).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=57
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Namespace of the instances. It must be empty or the Consumer's own namespace: an owner reference cannot cross
+	// namespaces, so any other value is reported as a condition and nothing is changed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+
+	// Autoscaler sizes instances from the lag of their partitions. Without it instances keep the resources of the
+	// template (or the policy minimum).
+	// +optional
+	Autoscaler *AutoscalerSpec `json:"autoscaler,omitempty"`
+
+	// PartitionEnvKey is the environment variable that lists the instance's partitions, comma separated
+	// (default KONSUMERATOR_PARTITION).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z][-._a-zA-Z0-9]*$`
+	// +kubebuilder:validation:XValidation:rule="!(self in ['KONSUMERATOR_NUM_PARTITIONS', 'KONSUMERATOR_INSTANCE', 'KONSUMERATOR_NUM_INSTANCES', 'GOMAXPROCS', 'GOMEMLIMIT'])",message="partitionEnvKey must not be one of the variables the operator sets itself"
+	PartitionEnvKey string `json:"partitionEnvKey,omitempty"`
+
+	// DeploymentTemplate is the Deployment spec every instance is made from.
+	// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas >= 0",message="replicas must not be negative",fieldPath=".replicas"
+	DeploymentTemplate appsv1.DeploymentSpec `json:"deploymentTemplate"`
+
+	// ResourcePolicy bounds the resources the autoscaler may give, per container and for the whole Consumer.
+	// +optional
+	ResourcePolicy *ResourcePolicy `json:"resourcePolicy,omitempty"`
+}
+
+// ResourcePolicy bounds the autoscaler.
+type ResourcePolicy struct {
+	// GlobalPolicy is a budget on the sum over all instances.
+	// +optional
+	GlobalPolicy *GlobalResourcePolicy `json:"globalPolicy,omitempty"`
+
+	// ContainerPolicies bound each container by name.
+	// +optional
+	// +listType=map
+	// +listMapKey=containerName
+	// +kubebuilder:validation:MaxItems=32
+	ContainerPolicies []ContainerResourcePolicy `json:"containerPolicies,omitempty"`
+}
+
+// GlobalResourcePolicy is a budget on the requests of all instances together.
+type GlobalResourcePolicy struct {
+	// MaxAllowed is the most the instances may request together, current usage included.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).sign() > 0)",message="maxAllowed quantities must be positive"
+	MaxAllowed corev1.ResourceList `json:"maxAllowed,omitempty"`
+}
+
+// ContainerResourcePolicy controls how the autoscaler sizes one container.
+// +kubebuilder:validation:XValidation:rule="!has(self.minAllowed) || !has(self.maxAllowed) || self.minAllowed.all(k, !(k in self.maxAllowed) || !isQuantity(string(self.minAllowed[k])) || !isQuantity(string(self.maxAllowed[k])) || quantity(string(self.minAllowed[k])).compareTo(quantity(string(self.maxAllowed[k]))) <= 0)",message="minAllowed must not exceed maxAllowed for any resource",fieldPath=".minAllowed"
+type ContainerResourcePolicy struct {
+	// ContainerName is the name of the container in the pod template this policy applies to.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	ContainerName string `json:"containerName"`
+
+	// Mode is Auto (the default: the autoscaler sets the resources) or Off (the template's resources are kept).
+	// +optional
+	Mode *ContainerScalingMode `json:"mode,omitempty"`
+
+	// MinAllowed is the least the autoscaler gives the container. The default is no minimum.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).sign() >= 0)",message="minAllowed quantities must not be negative"
+	MinAllowed corev1.ResourceList `json:"minAllowed,omitempty"`
+
+	// MaxAllowed is the most the autoscaler gives the container, limits included. The default is no maximum.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).sign() > 0)",message="maxAllowed quantities must be positive"
+	MaxAllowed corev1.ResourceList `json:"maxAllowed,omitempty"`
+}
+
+// AutoscalerSpec configures how instances are sized.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'prometheus' || has(self.prometheus)",message="autoscaler.prometheus is required when mode is prometheus",fieldPath=".prometheus"
+type AutoscalerSpec struct {
+	// Mode is the source of load figures; only prometheus exists today.
+	Mode AutoscalerType `json:"mode"`
+
+	// PendingScaleUpDuration is how long the need for more resources must last before an instance is scaled up.
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	PendingScaleUpDuration *metav1.Duration `json:"pendingScaleUpDuration,omitempty"`
+
+	// PendingScaleDownDuration is how long the need for fewer resources must last before an instance is scaled down.
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	PendingScaleDownDuration *metav1.Duration `json:"pendingScaleDownDuration,omitempty"`
+
+	// Prometheus configures the Prometheus source; required when mode is prometheus.
+	// +optional
+	Prometheus *PrometheusAutoscalerSpec `json:"prometheus,omitempty"`
+}
+
+// PrometheusAutoscalerSpec reads the lag of every partition from Prometheus.
+// +kubebuilder:validation:XValidation:rule="!has(self.tolerableLag) || !has(self.criticalLag) || duration(self.tolerableLag) <= duration(self.criticalLag)",message="tolerableLag must not exceed criticalLag",fieldPath=".tolerableLag"
+// +kubebuilder:validation:XValidation:rule="!(has(self.bearerTokenSecret) && has(self.basicAuth))",message="bearerTokenSecret and basicAuth are mutually exclusive",fieldPath=".basicAuth"
+type PrometheusAutoscalerSpec struct {
+	// Address lists Prometheus servers (replicas of one another). They are tried so that one that is down or
+	// answers empty does not win over one that has data.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:items:Pattern=`^https?://[^\s]+$`
+	Address []string `json:"address"`
+
+	// MinSyncPeriod is the least time between two queries to Prometheus for this Consumer.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	MinSyncPeriod *metav1.Duration `json:"minSyncPeriod,omitempty"`
+
+	// Offset returns the messages behind (lag in messages) per partition.
+	Offset PrometheusQuery `json:"offset"`
+	// Production returns the production rate (messages per second) per partition.
+	Production PrometheusQuery `json:"production"`
+	// Consumption returns the consumption rate (messages per second) per partition.
+	Consumption PrometheusQuery `json:"consumption"`
+
+	// FallbackStrategy gives a new instance without metrics the min (default) or max of its container policy.
+	// +optional
+	FallbackStrategy *FallbackStrategy `json:"fallbackStrategy,omitempty"`
+
+	// RatePerCore is how many messages per second one CPU core processes.
+	// +kubebuilder:validation:Minimum=1
+	RatePerCore *int64 `json:"ratePerCore"`
+
+	// RamPerCore is the memory given per CPU core of the limit.
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).sign() > 0",message="ramPerCore must be a positive quantity"
+	RamPerCore resource.Quantity `json:"ramPerCore"`
+
+	// CpuIncrement is the step CPU requests are rounded up to (default 100m).
+	// +optional
+	// +kubebuilder:default="100m"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).sign() > 0",message="cpuIncrement must be a positive quantity"
+	CpuIncrement *resource.Quantity `json:"cpuIncrement,omitempty"`
+
+	// TolerableLag is the lag (time to catch up at the current rate) from which an instance counts as lagging.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	TolerableLag *metav1.Duration `json:"tolerableLag"`
+
+	// CriticalLag is the lag from which an instance gets its maximum resources at once.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	CriticalLag *metav1.Duration `json:"criticalLag"`
+
+	// RecoveryTime is how fast a backlog should be worked off: the backlog adds backlog/recoveryTime to the rate.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="recoveryTime must be positive"
+	RecoveryTime *metav1.Duration `json:"recoveryTime"`
+
+	// BearerTokenSecret is a key of a Secret in the Consumer's namespace holding a bearer token for Prometheus.
+	// +optional
+	BearerTokenSecret *corev1.SecretKeySelector `json:"bearerTokenSecret,omitempty"`
+
+	// BasicAuth reads a username and password for Prometheus from Secrets in the Consumer's namespace.
+	// +optional
+	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
+
+	// TLS configures how the Prometheus server's certificate is verified.
+	// +optional
+	TLS *PrometheusTLS `json:"tls,omitempty"`
+}
+
+// PrometheusQuery is an instant query returning one series per partition.
+type PrometheusQuery struct {
+	// Query is the PromQL expression.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Query string `json:"query"`
+	// PartitionLabel is the label holding the partition number in the query's result.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z_][a-zA-Z0-9_]*$`
+	PartitionLabel string `json:"partitionLabel"`
+}
+
+// BasicAuth holds references to a username and a password.
+type BasicAuth struct {
+	Username corev1.SecretKeySelector `json:"username"`
+	Password corev1.SecretKeySelector `json:"password"`
+}
+
+// PrometheusTLS configures TLS towards Prometheus.
+type PrometheusTLS struct {
+	// CASecret is a key of a Secret in the Consumer's namespace holding a PEM CA bundle.
+	// +optional
+	CASecret *corev1.SecretKeySelector `json:"caSecret,omitempty"`
+	// ServerName overrides the name the certificate is checked against.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServerName string `json:"serverName,omitempty"`
+	// InsecureSkipVerify turns certificate verification off.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}
+
+// ConsumerStatus is what the operator observed and did in its last pass. It holds counts only, never
+// per-partition data, so its size does not grow with the number of partitions.
+type ConsumerStatus struct {
+	// ObservedGeneration is the metadata.generation of the spec the last pass acted on.
+	// +optional
+	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
+	// Expected is the number of instances the spec asks for.
+	// +optional
+	Expected *int32 `json:"expected,omitempty"`
+	// Running is the number of instances that are available, up to date and not paused.
+	// +optional
+	Running *int32 `json:"running,omitempty"`
+	// Paused is the number of instances with zero replicas or a paused rollout.
+	// +optional
+	Paused *int32 `json:"paused,omitempty"`
+	// Missing is the number of instances that do not exist.
+	// +optional
+	Missing *int32 `json:"missing,omitempty"`
+	// Lagging is the number of instances whose worst partition lags by tolerableLag or more.
+	// +optional
+	Lagging *int32 `json:"lagging,omitempty"`
+	// Outdated is the number of instances whose Deployment differs from what the spec asks for.
+	// +optional
+	Outdated *int32 `json:"outdated,omitempty"`
+	// LastSyncTime is when the metrics the last pass used were read.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// Conditions: Ready, MetricsAvailable, and others; see the documentation.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:storageversion
+// +kubebuilder:printcolumn:name="Expected",type="integer",JSONPath=".status.expected",description="Instances the spec asks for"
+// +kubebuilder:printcolumn:name="Running",type="integer",JSONPath=".status.running",description="Instances available, up to date and not paused"
+// +kubebuilder:printcolumn:name="Paused",type="integer",JSONPath=".status.paused"
+// +kubebuilder:printcolumn:name="Missing",type="integer",JSONPath=".status.missing"
+// +kubebuilder:printcolumn:name="Lagging",type="integer",JSONPath=".status.lagging"
+// +kubebuilder:printcolumn:name="Outdated",type="integer",JSONPath=".status.outdated"
+// +kubebuilder:printcolumn:name="Autoscaler",type="string",JSONPath=".spec.autoscaler.mode",description="Autoscaler in use"
+// +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
+
+// Consumer runs a Kafka consumer group as one Deployment per group of partitions.
+type Consumer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ConsumerSpec   `json:"spec,omitempty"`
+	Status ConsumerStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ConsumerList is a list of Consumers.
+type ConsumerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Consumer `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Consumer{}, &ConsumerList{})
+}

@@ -1,0 +1,47 @@
+package v1
+
+// Annotations and labels the operator reads or writes. The annotation names are those of the original
+// Konsumerator, so objects and habits carry over.
+const (
+	// AnnotationDisableAutoscaler on a Consumer (or guest-mode ConfigMap) freezes the resources of all its
+	// instances; on one instance Deployment it freezes that instance. Any value counts, even empty.
+	AnnotationDisableAutoscaler = "konsumerator.lwolf.org/disable-autoscaler"
+	// AnnotationManaged marks a ConfigMap holding a Consumer spec in guest mode.
+	AnnotationManaged = "konsumerator.lwolf.org/managed"
+	// AnnotationPartition lists the partitions of an instance, comma separated.
+	AnnotationPartition = "konsumerator.lwolf.org/partition"
+	// AnnotationSpecHash is the canonical hash of everything the operator sets on an instance; a Deployment whose
+	// hash differs from the planned one is OUTDATED.
+	AnnotationSpecHash = "konsumerator.lwolf.org/spec-hash"
+	// AnnotationScalingStatus is the hysteresis state of an instance (RUNNING, PENDING_SCALE_UP,
+	// PENDING_SCALE_DOWN), and AnnotationScalingStatusChange is when it last changed (RFC 3339). Keeping them on
+	// the Deployment makes the state survive restarts and leader changes.
+	AnnotationScalingStatus       = "konsumerator.lwolf.org/scaling-status"
+	AnnotationScalingStatusChange = "konsumerator.lwolf.org/scaling-status-change"
+
+	// LabelConsumer is set on every instance Deployment and its pods. Its value is the owner's name (hashed when
+	// longer than a label value may be); the operator's cache holds only Deployments with this label.
+	LabelConsumer = "konsumerator.lwolf.org/consumer"
+	// LabelInstance selects the pods of one instance: its value is the instance name {spec.name}-{index}.
+	LabelInstance = "konsumerator.lwolf.org/instance"
+)
+
+// Environment variables injected into every container of an instance.
+const (
+	DefaultPartitionEnvKey = "KONSUMERATOR_PARTITION"
+	EnvNumPartitions       = "KONSUMERATOR_NUM_PARTITIONS"
+	EnvInstance            = "KONSUMERATOR_INSTANCE"
+	EnvNumInstances        = "KONSUMERATOR_NUM_INSTANCES"
+	EnvGOMAXPROCS          = "GOMAXPROCS"
+	EnvGOMEMLIMIT          = "GOMEMLIMIT"
+)
+
+// Condition types on the Consumer status.
+const (
+	// ConditionReady is True when the last pass carried out its plan without error.
+	ConditionReady = "Ready"
+	// ConditionMetricsAvailable is True when a fresh metrics sample covers every partition.
+	ConditionMetricsAvailable = "MetricsAvailable"
+	// ConditionConflicts is True when another field manager owns fields the operator sets.
+	ConditionConflicts = "FieldConflicts"
+)

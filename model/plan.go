@@ -1,0 +1,88 @@
+package model
+
+import (
+	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// ActionKind is what happens to one object.
+type ActionKind string
+
+const (
+	ActionCreate    ActionKind = "create"
+	ActionUpdate    ActionKind = "update"
+	ActionDelete    ActionKind = "delete"
+	ActionUnchanged ActionKind = "unchanged"
+	// ActionSkip is a change that is due but held back (rollout budget, a foreign object in the way, frozen).
+	ActionSkip ActionKind = "skip"
+)
+
+// Phase orders the writes of a plan: every write of a phase is done, successfully, before the next phase
+// starts. Creates and updates come first so that no partition is left without a consumer when old instances are
+// deleted.
+type Phase int
+
+const (
+	PhaseApply  Phase = 0
+	PhaseDelete Phase = 1
+)
+
+// Plan is the whole decision for one owner.
+type Plan struct {
+	// SnapshotDigest is the Digest of the snapshot the plan was made from.
+	SnapshotDigest string `json:"snapshotDigest"`
+	// Actions has one entry per instance Deployment (expected or observed), sorted by phase, then name.
+	Actions []Action `json:"actions"`
+	// Status is the owner's status as it will be once the plan is carried out.
+	Status konsumeratorv1.ConsumerStatus `json:"status"`
+	// RequeueAfter is when the owner should be looked at again even if nothing changes (e.g. a pending scale
+	// decision ripens). Zero means the default sync period.
+	RequeueAfter Duration `json:"requeueAfter,omitempty"`
+}
+
+// Action is what happens to one object, and why.
+type Action struct {
+	Kind      ActionKind `json:"action"`
+	Phase     Phase      `json:"phase"`
+	Namespace string     `json:"namespace"`
+	Name      string     `json:"name"`
+	// UID is the observed object's UID; a delete is made with it as a precondition.
+	UID types.UID `json:"uid,omitempty"`
+	// Instance is the instance index, or -1 for a Deployment that is not an expected instance.
+	Instance int32 `json:"instance"`
+	// Reason is one human line: why this action.
+	Reason string `json:"reason"`
+	// Changes names the fields that change, e.g. "spec.template.spec.containers[busybox].resources.requests.cpu
+	// 100m->300m". Empty for create, delete and unchanged.
+	Changes []string `json:"changes,omitempty"`
+	// Desired is the full object the operator owns, for create and update (server-side apply).
+	Desired *appsv1ac.DeploymentApplyConfiguration `json:"desired,omitempty"`
+}
+
+// Writes reports whether the action sends a write to the API server.
+func (a Action) Writes() bool {
+	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete
+}
+
+// Changed reports whether any action of the plan writes.
+func (p *Plan) Changed() bool {
+	for _, a := range p.Actions {
+		if a.Writes() {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns how many actions are of the given kind.
+func (p *Plan) Count(kind ActionKind) int {
+	n := 0
+	for _, a := range p.Actions {
+		if a.Kind == kind {
+			n++
+		}
+	}
+	return n
+}

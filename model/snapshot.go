@@ -1,0 +1,105 @@
+// Package model holds the plain data that flows through one reconcile: the Snapshot the observer makes, and the
+// Plan the planner computes from it. It has no behaviour beyond small helpers and imports no client code, so a
+// snapshot can be written to a file and replayed offline into the same plan.
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// Snapshot is everything one planning decision depends on. It is immutable by convention: the planner reads it
+// and never changes it.
+type Snapshot struct {
+	// Now is the time the snapshot was taken; the planner has no other clock.
+	Now time.Time `json:"now"`
+	// Owner is the object the instances belong to: a Consumer, or a ConfigMap in guest mode.
+	Owner Owner `json:"owner"`
+	// Spec is the owner's Consumer spec as read (for a Consumer, with the API server's defaults applied).
+	Spec konsumeratorv1.ConsumerSpec `json:"spec"`
+	// SpecError, when not empty, says why the owner's spec could not be read (guest mode: bad YAML, a spec that
+	// fails validation). The planner then changes nothing and reports it.
+	SpecError string `json:"specError,omitempty"`
+	// Status is the owner's current status; conditions keep their transition times when they do not change.
+	Status konsumeratorv1.ConsumerStatus `json:"status"`
+	// Deployments are the Deployments controlled by the owner, plus any Deployment not controlled by it whose
+	// name is one of the expected instance names (so that it can be reported, never touched). Sorted by name.
+	Deployments []appsv1.Deployment `json:"deployments,omitempty"`
+	// Metrics is the latest cached sample for the owner, nil when there has never been one.
+	Metrics *MetricsSample `json:"metrics,omitempty"`
+	// Options are operator-wide settings that shape decisions.
+	Options Options `json:"options"`
+}
+
+// OwnerKind says where the Consumer spec comes from.
+type OwnerKind string
+
+const (
+	OwnerConsumer  OwnerKind = "Consumer"
+	OwnerConfigMap OwnerKind = "ConfigMap"
+)
+
+// Owner identifies the object that controls the instances.
+type Owner struct {
+	APIVersion  string            `json:"apiVersion"`
+	Kind        OwnerKind         `json:"kind"`
+	Namespace   string            `json:"namespace"`
+	Name        string            `json:"name"`
+	UID         types.UID         `json:"uid"`
+	Generation  int64             `json:"generation"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Options are operator-wide settings, from flags, that the planner takes into account.
+type Options struct {
+	// MaxRolloutsInFlight bounds how many instances may be restarting (pod template changed, rollout not yet
+	// complete) at once. Zero means the default: a tenth of the instances, at least one.
+	MaxRolloutsInFlight int `json:"maxRolloutsInFlight,omitempty"`
+	// MetricsStaleAfter is the age from which a metrics sample is not used. Zero means the default: three
+	// times the Consumer's minSyncPeriod.
+	MetricsStaleAfter Duration `json:"metricsStaleAfter,omitempty"`
+}
+
+// MetricsSample is one reading of the three Prometheus queries for all partitions of one Consumer.
+type MetricsSample struct {
+	// Time is when the values were read. Zero when no read has ever succeeded.
+	Time time.Time `json:"time"`
+	// Partitions holds one entry per partition that has at least one value, sorted by partition, no duplicates.
+	// A partition absent here has no data at all.
+	Partitions []PartitionMetrics `json:"partitions,omitempty"`
+	// Error is why the latest attempt to read failed (all addresses down, timeouts). Empty when it succeeded.
+	// The values above then come from the last successful read.
+	Error string `json:"error,omitempty"`
+	// Problems lists what was wrong in the data that was read (a series without a partition label, a
+	// partition out of range, NaN values): stable texts, sorted, bounded in number.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// PartitionMetrics are the figures for one partition. A nil field has no data.
+type PartitionMetrics struct {
+	Partition int32 `json:"partition"`
+	// ProductionRate is messages produced per second.
+	ProductionRate *float64 `json:"productionRate,omitempty"`
+	// ConsumptionRate is messages consumed per second.
+	ConsumptionRate *float64 `json:"consumptionRate,omitempty"`
+	// MessagesBehind is the backlog in messages.
+	MessagesBehind *float64 `json:"messagesBehind,omitempty"`
+}
+
+// Digest is a short, stable fingerprint of the snapshot, logged with every plan so that a plan can be traced
+// back to what it was made from.
+func (s *Snapshot) Digest() string {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return "unmarshalable"
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:8])
+}

@@ -24,7 +24,7 @@ manifests: ## Generate the CRD and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=konsumerator crd:generateEmbeddedObjectMeta=true,maxDescLen=400 \
 		paths="./api/..." paths="./applier/..." paths="./observer/..." paths="./cmd/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	$(GO) run ./hack/crdversions -crd $(CRD) -from v1 -add v1alpha1
+	$(GO) run ./hack/crdpostprocess -crd $(CRD) -from v1 -add v1alpha1
 
 .PHONY: generate
 generate: ## Generate deepcopy functions.

@@ -4,7 +4,7 @@
 # outside the checkout so that later runs reuse them.
 #
 #   hack/tools.sh path TOOL      print the cached binary's path, building it first if needed
-#   hack/tools.sh envtest        print a KUBEBUILDER_ASSETS directory (kube-apiserver + etcd + kubectl)
+#   hack/tools.sh envtest        print a KUBEBUILDER_ASSETS directory (kube-apiserver + etcd)
 #
 # TOOL is one of: kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok prometheus controller-gen
 set -euo pipefail
@@ -154,7 +154,7 @@ case "${1:-}" in
   envtest)
     assets="$CACHE/envtest/kubernetes-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}"
     mkdir -p "$assets"
-    for t in kube-apiserver kubectl etcd; do
+    for t in kube-apiserver etcd; do
       bin=$(locked "$t")
       ln -sfn "$bin" "$assets/$t"
     done

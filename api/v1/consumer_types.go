@@ -101,7 +101,7 @@ type GlobalResourcePolicy struct {
 	// MaxAllowed is the most the instances may request together, current usage included.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
-	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).sign() > 0)",message="maxAllowed quantities must be positive"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).isGreaterThan(quantity('0')))",message="maxAllowed quantities must be positive"
 	MaxAllowed corev1.ResourceList `json:"maxAllowed,omitempty"`
 }
 
@@ -120,13 +120,13 @@ type ContainerResourcePolicy struct {
 	// MinAllowed is the least the autoscaler gives the container. The default is no minimum.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
-	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).sign() >= 0)",message="minAllowed quantities must not be negative"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && !quantity(string(self[k])).isLessThan(quantity('0')))",message="minAllowed quantities must not be negative"
 	MinAllowed corev1.ResourceList `json:"minAllowed,omitempty"`
 
 	// MaxAllowed is the most the autoscaler gives the container, limits included. The default is no maximum.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
-	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).sign() > 0)",message="maxAllowed quantities must be positive"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, isQuantity(string(self[k])) && quantity(string(self[k])).isGreaterThan(quantity('0')))",message="maxAllowed quantities must be positive"
 	MaxAllowed corev1.ResourceList `json:"maxAllowed,omitempty"`
 }
 
@@ -193,13 +193,13 @@ type PrometheusAutoscalerSpec struct {
 	RatePerCore *int64 `json:"ratePerCore"`
 
 	// RamPerCore is the memory given per CPU core of the limit.
-	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).sign() > 0",message="ramPerCore must be a positive quantity"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",message="ramPerCore must be a positive quantity"
 	RamPerCore resource.Quantity `json:"ramPerCore"`
 
 	// CpuIncrement is the step CPU requests are rounded up to (default 100m).
 	// +optional
 	// +kubebuilder:default="100m"
-	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).sign() > 0",message="cpuIncrement must be a positive quantity"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",message="cpuIncrement must be a positive quantity"
 	CpuIncrement *resource.Quantity `json:"cpuIncrement,omitempty"`
 
 	// TolerableLag is the lag (time to catch up at the current rate) from which an instance counts as lagging.

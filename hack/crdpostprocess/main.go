@@ -1,10 +1,14 @@
-// Command crdversions adds the served versions that share the storage version's schema to a generated CRD.
+// Command crdpostprocess finishes the CRD that controller-gen generates:
 //
-// The original Konsumerator served v1alpha1 and v1 with one schema. Generating v1alpha1 from a second copy of the
-// Go types would keep two copies in step by hand; copying the generated v1 schema keeps them identical by
-// construction, and with identical schemas the API server converts between them without a webhook.
+//   - It adds the served versions that share the storage version's schema. The original Konsumerator served
+//     v1alpha1 and v1 with one schema. Generating v1alpha1 from a second copy of the Go types would keep two
+//     copies in step by hand; copying the generated v1 schema keeps them identical by construction, and with
+//     identical schemas the API server converts between them without a webhook.
+//   - It bounds the length of every quantity, which the CEL cost estimator needs to admit the rules that
+//     compare quantities (controller-gen has no marker for the values of a ResourceList).
+//   - It drops the upstream documentation below the embedded DeploymentSpec (see below).
 //
-//	go run ./hack/crdversions -crd config/crd/bases/konsumerator.lwolf.org_consumers.yaml -from v1 -add v1alpha1
+//	go run ./hack/crdpostprocess -crd config/crd/bases/konsumerator.lwolf.org_consumers.yaml -from v1 -add v1alpha1
 package main
 
 import (
@@ -23,7 +27,7 @@ func main() {
 	add := flag.String("add", "v1alpha1", "comma-separated versions to serve with the same schema")
 	flag.Parse()
 	if err := run(*path, *from, strings.Split(*add, ",")); err != nil {
-		fmt.Fprintln(os.Stderr, "crdversions:", err)
+		fmt.Fprintln(os.Stderr, "crdpostprocess:", err)
 		os.Exit(1)
 	}
 }
@@ -58,6 +62,7 @@ func run(path, from string, add []string) error {
 		}
 		source.Schema.OpenAPIV3Schema.Properties["spec"] = spec
 	}
+	boundQuantities(source.Schema.OpenAPIV3Schema)
 	versions := []apiextensionsv1.CustomResourceDefinitionVersion{*source}
 	for _, name := range add {
 		v := *source.DeepCopy()
@@ -90,5 +95,26 @@ func stripDescriptions(p *apiextensionsv1.JSONSchemaProps) {
 	}
 	for i := range p.AnyOf {
 		stripDescriptions(&p.AnyOf[i])
+	}
+}
+
+// maxQuantityLength is far above any real quantity ("1500m", "64Gi", "1.2T") and small enough for CEL's cost
+// estimate.
+const maxQuantityLength = 64
+
+func boundQuantities(p *apiextensionsv1.JSONSchemaProps) {
+	if p.XIntOrString && strings.Contains(p.Pattern, "KMGTPE") && p.MaxLength == nil {
+		n := int64(maxQuantityLength)
+		p.MaxLength = &n
+	}
+	for name, child := range p.Properties {
+		boundQuantities(&child)
+		p.Properties[name] = child
+	}
+	if p.Items != nil && p.Items.Schema != nil {
+		boundQuantities(p.Items.Schema)
+	}
+	if p.AdditionalProperties != nil && p.AdditionalProperties.Schema != nil {
+		boundQuantities(p.AdditionalProperties.Schema)
 	}
 }

@@ -4,11 +4,13 @@
 //     v1alpha1 and v1 with one schema. Generating v1alpha1 from a second copy of the Go types would keep two
 //     copies in step by hand; copying the generated v1 schema keeps them identical by construction, and with
 //     identical schemas the API server converts between them without a webhook.
+//
 //   - It bounds the length of every quantity, which the CEL cost estimator needs to admit the rules that
 //     compare quantities (controller-gen has no marker for the values of a ResourceList).
+//
 //   - It drops the upstream documentation below the embedded DeploymentSpec (see below).
 //
-//	go run ./hack/crdpostprocess -crd config/crd/bases/konsumerator.lwolf.org_consumers.yaml -from v1 -add v1alpha1
+//     go run ./hack/crdpostprocess -crd config/crd/bases/konsumerator.lwolf.org_consumers.yaml -from v1 -add v1alpha1
 package main
 
 import (

@@ -45,3 +45,7 @@ const (
 	// ConditionConflicts is True when another field manager owns fields the operator sets.
 	ConditionConflicts = "FieldConflicts"
 )
+
+// AnnotationYieldedFields lists, comma separated, the fields of an instance that another field manager owns and
+// that the operator leaves to it (conflict policy "respect"). The planner does not count them as drift.
+const AnnotationYieldedFields = "konsumerator.lwolf.org/yielded-fields"

@@ -1,0 +1,68 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// Metrics are the reconciler's own metrics, beside controller-runtime's.
+type Metrics struct {
+	ReconcileDuration *prometheus.HistogramVec
+	Panics            prometheus.Counter
+	PlannedActions    *prometheus.CounterVec
+	Instances         *prometheus.GaugeVec
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ReconcileDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "konsumerator_reconcile_duration_seconds",
+			Help:    "Time of one reconcile (observe, plan, apply), by result.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"result"}),
+		Panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "konsumerator_reconcile_panics_total",
+			Help: "Reconciles that panicked; the panic is recovered and the Consumer retried.",
+		}),
+		PlannedActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "konsumerator_planned_actions_total",
+			Help: "Actions planned, by kind (create, update, delete, skip).",
+		}, []string{"action"}),
+		Instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "konsumerator_consumer_instances",
+			Help: "Instances of a Consumer by state (expected, running, paused, missing, lagging, outdated), as in its status.",
+		}, []string{"namespace", "consumer", "state"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ReconcileDuration, m.Panics, m.PlannedActions, m.Instances)
+	}
+	return m
+}
+
+func (m *Metrics) observePlan(p *model.Plan) {
+	for _, kind := range []model.ActionKind{model.ActionCreate, model.ActionUpdate, model.ActionDelete, model.ActionSkip} {
+		if n := p.Count(kind); n > 0 {
+			m.PlannedActions.WithLabelValues(string(kind)).Add(float64(n))
+		}
+	}
+}
+
+func (m *Metrics) setStatus(namespace, name string, st konsumeratorv1.ConsumerStatus) {
+	for state, v := range map[string]*int32{
+		"expected": st.Expected, "running": st.Running, "paused": st.Paused,
+		"missing": st.Missing, "lagging": st.Lagging, "outdated": st.Outdated,
+	} {
+		value := 0.0
+		if v != nil {
+			value = float64(*v)
+		}
+		m.Instances.WithLabelValues(namespace, name, state).Set(value)
+	}
+}
+
+func (m *Metrics) forget(namespace, name string) {
+	m.Instances.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "consumer": name})
+}

@@ -1,0 +1,167 @@
+// Package controller wires one reconcile: read the owner, observe, plan, apply. The decisions are the planner's;
+// this package only moves data between the parts and the cluster.
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/applier"
+	"github.com/konsumerator/konsumerator/model"
+	"github.com/konsumerator/konsumerator/observer"
+)
+
+// Planner computes a plan from a snapshot (planner.Plan).
+type Planner func(*model.Snapshot) model.Plan
+
+// MetricsForgetter drops what is cached for a deleted owner.
+type MetricsForgetter interface {
+	Forget(owner model.Owner)
+}
+
+// Reconciler reconciles Consumers.
+type Reconciler struct {
+	Client   client.Client
+	Observer *observer.Observer
+	Plan     Planner
+	Applier  *applier.Applier
+	Metrics  *Metrics
+	// Samples, when set, is told about deleted Consumers so that their cached samples go.
+	Samples MetricsForgetter
+	// RecordDir, when set, receives the snapshot and plan of every reconcile that changes something.
+	RecordDir string
+	// SyncPeriod is how often a Consumer is looked at without any event, when its spec sets no minSyncPeriod.
+	SyncPeriod time.Duration
+	// MaxConcurrentReconciles bounds how many Consumers are reconciled at once.
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers/status,verbs=get;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
+// SetupWithManager registers the controller: Consumers, and the Deployments they control.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("consumer").
+		For(&konsumeratorv1.Consumer{}, builder.WithPredicates(predicate.Or(
+			// Our own status writes change neither; the disable-autoscaler annotation is a spec change to us.
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&appsv1.Deployment{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
+		Complete(r)
+}
+
+// Reconcile carries out one pass for one Consumer.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	start := time.Now()
+	log := logr.FromContextOrDiscard(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			r.Metrics.Panics.Inc()
+			log.Error(fmt.Errorf("%v", p), "reconcile panicked", "stack", string(debug.Stack()))
+			err = fmt.Errorf("reconcile panicked: %v", p)
+		}
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		r.Metrics.ReconcileDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	}()
+
+	var consumer konsumeratorv1.Consumer
+	if err := r.Client.Get(ctx, req.NamespacedName, &consumer); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !consumer.DeletionTimestamp.IsZero() {
+		// The garbage collector removes the instances through their owner references.
+		return ctrl.Result{}, nil
+	}
+	owned := observer.FromConsumer(&consumer)
+	return r.reconcile(ctx, &consumer, owned)
+}
+
+// reconcile is the part shared by every kind of owner.
+func (r *Reconciler) reconcile(ctx context.Context, owner client.Object, owned observer.Owned) (ctrl.Result, error) {
+	snapshot, err := r.Observer.Snapshot(ctx, owned)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := r.Plan(snapshot)
+	r.Metrics.observePlan(&plan)
+	if plan.Changed() && r.RecordDir != "" {
+		if err := record(r.RecordDir, snapshot, &plan); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "recording the plan")
+		}
+	}
+	res, err := r.Applier.Apply(ctx, owner, snapshot, &plan)
+	r.Metrics.setStatus(owned.Owner.Namespace, owned.Owner.Name, res.Status)
+	return ctrl.Result{RequeueAfter: r.requeueAfter(snapshot, &plan)}, err
+}
+
+func (r *Reconciler) forget(namespace, name string) {
+	r.Metrics.forget(namespace, name)
+	if r.Applier.Metrics != nil {
+		r.Applier.Metrics.Forget(namespace, name)
+	}
+	if r.Samples != nil {
+		r.Samples.Forget(model.Owner{Namespace: namespace, Name: name})
+	}
+}
+
+// requeueAfter is the sync period with up to 10% jitter, so that many Consumers created together do not query
+// Prometheus in lockstep, or sooner when the plan waits for a pending decision to ripen.
+func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duration {
+	period := r.SyncPeriod
+	if period <= 0 {
+		period = time.Minute
+	}
+	if a := s.Spec.Autoscaler; a != nil && a.Prometheus != nil && a.Prometheus.MinSyncPeriod != nil && a.Prometheus.MinSyncPeriod.Duration > 0 {
+		period = a.Prometheus.MinSyncPeriod.Duration
+	}
+	period += time.Duration(rand.Float64() * 0.1 * float64(period))
+	if ripe := time.Duration(p.RequeueAfter); ripe > 0 && ripe < period {
+		return ripe
+	}
+	return period
+}
+
+// record writes the snapshot and its plan, so that `konsumerator plan --snapshot` can replay the decision.
+func record(dir string, s *model.Snapshot, p *model.Plan) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%s-%s-%s-%s", s.Now.UTC().Format("20060102T150405.000000000Z"), s.Owner.Namespace, s.Owner.Name, p.SnapshotDigest))
+	for suffix, v := range map[string]any{".snapshot.json": s, ".plan.json": p} {
+		raw, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(base+suffix, raw, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+// Package observer turns the cluster into a model.Snapshot: the owner of a consumer group, the Deployments it
+// controls, the latest cached metrics sample, and the time. It reads and never decides.
+package observer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// MetricsSource hands out the latest metrics sample of an owner from a shared cache. It may refresh the cache,
+// at most once per minSyncPeriod, and returns nil when there is no sample at all.
+type MetricsSource interface {
+	Sample(ctx context.Context, owner model.Owner, spec *konsumeratorv1.ConsumerSpec) *model.MetricsSample
+}
+
+// Observer builds snapshots.
+type Observer struct {
+	// Cache reads the informer cache, which holds only Deployments labelled as managed.
+	Cache client.Reader
+	// Live reads the API server directly. It is used only for expected instance names that the cache does not
+	// hold, to find a Deployment with that name that is not ours (or lost our label).
+	Live client.Reader
+	// Metrics is nil when no metrics provider is configured.
+	Metrics MetricsSource
+	Options model.Options
+	Now     func() time.Time
+	// LiveReadWorkers bounds concurrent live reads.
+	LiveReadWorkers int
+}
+
+// Owned is an owner as read from the cluster: its snapshot identity and spec, before Deployments and metrics.
+type Owned struct {
+	Owner     model.Owner
+	Spec      konsumeratorv1.ConsumerSpec
+	SpecError string
+	Status    konsumeratorv1.ConsumerStatus
+}
+
+// FromConsumer reads the owner fields of a Consumer.
+func FromConsumer(c *konsumeratorv1.Consumer) Owned {
+	return Owned{
+		Owner: model.Owner{
+			APIVersion:  konsumeratorv1.GroupVersion.String(),
+			Kind:        model.OwnerConsumer,
+			Namespace:   c.Namespace,
+			Name:        c.Name,
+			UID:         c.UID,
+			Generation:  c.Generation,
+			Annotations: c.Annotations,
+		},
+		Spec:   *c.Spec.DeepCopy(),
+		Status: *c.Status.DeepCopy(),
+	}
+}
+
+// Snapshot completes an owner with its Deployments, its metrics sample and the time.
+func (o *Observer) Snapshot(ctx context.Context, owned Owned) (*model.Snapshot, error) {
+	deployments, err := o.deployments(ctx, owned)
+	if err != nil {
+		return nil, err
+	}
+	s := &model.Snapshot{
+		Now:         o.now(),
+		Owner:       owned.Owner,
+		Spec:        owned.Spec,
+		SpecError:   owned.SpecError,
+		Status:      owned.Status,
+		Deployments: deployments,
+		Options:     o.Options,
+	}
+	if o.Metrics != nil && owned.SpecError == "" && owned.Spec.Autoscaler != nil {
+		s.Metrics = o.Metrics.Sample(ctx, owned.Owner, &owned.Spec)
+	}
+	return s, nil
+}
+
+func (o *Observer) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// deployments returns the owner's Deployments and any other Deployment that has an expected instance name.
+func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deployment, error) {
+	var list appsv1.DeploymentList
+	if err := o.Cache.List(ctx, &list,
+		client.InNamespace(owned.Owner.Namespace),
+		client.MatchingLabels{konsumeratorv1.LabelConsumer: model.OwnerLabelValue(owned.Owner.Name)},
+	); err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	byName := make(map[string]appsv1.Deployment, len(list.Items))
+	for _, d := range list.Items {
+		// The label is only a filter; the controller reference decides what is ours.
+		if controlledBy(&d, owned.Owner.UID) {
+			byName[d.Name] = d
+		}
+	}
+
+	if owned.SpecError == "" {
+		var missing []string
+		for i := range model.InstanceCount(owned.Spec.NumPartitions, owned.Spec.NumPartitionsPerInstance) {
+			name := model.InstanceName(owned.Spec.Name, i)
+			if _, ok := byName[name]; !ok {
+				missing = append(missing, name)
+			}
+		}
+		found, err := o.readLive(ctx, owned.Owner.Namespace, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range found {
+			byName[d.Name] = d
+		}
+	}
+
+	out := make([]appsv1.Deployment, 0, len(byName))
+	for _, d := range byName {
+		d := *d.DeepCopy()
+		// Field ownership is the applier's business and would make recorded snapshots several times larger.
+		d.ManagedFields = nil
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// readLive gets the named Deployments from the API server, skipping those that do not exist.
+func (o *Observer) readLive(ctx context.Context, namespace string, names []string) ([]appsv1.Deployment, error) {
+	if len(names) == 0 || o.Live == nil {
+		return nil, nil
+	}
+	workers := o.LiveReadWorkers
+	if workers <= 0 {
+		workers = 8
+	}
+	var (
+		mu       sync.Mutex
+		found    []appsv1.Deployment
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan string)
+	)
+	for range min(workers, len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range next {
+				var d appsv1.Deployment
+				err := o.Live.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &d)
+				mu.Lock()
+				switch {
+				case err == nil:
+					found = append(found, d)
+				case apierrors.IsNotFound(err):
+				case firstErr == nil:
+					firstErr = fmt.Errorf("reading Deployment %s/%s: %w", namespace, name, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, name := range names {
+		next <- name
+	}
+	close(next)
+	wg.Wait()
+	return found, firstErr
+}
+
+func controlledBy(d *appsv1.Deployment, uid types.UID) bool {
+	ref := metav1.GetControllerOfNoCopy(d)
+	return ref != nil && ref.UID == uid
+}

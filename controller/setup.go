@@ -1,0 +1,82 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/applier"
+	"github.com/konsumerator/konsumerator/model"
+	"github.com/konsumerator/konsumerator/observer"
+)
+
+// Config is everything the operator's flags decide about reconciling.
+type Config struct {
+	Planner        Planner
+	PlannerOptions model.Options
+	Metrics        observer.MetricsSource
+	Samples        MetricsForgetter
+	DryRun         bool
+	ConflictPolicy applier.ConflictPolicy
+	// ApplyWorkers bounds concurrent writes within one plan.
+	ApplyWorkers            int
+	MaxConcurrentReconciles int
+	SyncPeriod              time.Duration
+	RecordDir               string
+	// Registry receives the operator's metrics (controller-runtime's metrics.Registry in production).
+	Registry prometheus.Registerer
+}
+
+// CacheOptions restricts the Deployment cache to instances: memory must not grow with the unrelated
+// Deployments of the cluster.
+func CacheOptions() cache.Options {
+	managed, err := labels.NewRequirement(konsumeratorv1.LabelConsumer, selection.Exists, nil)
+	if err != nil {
+		panic(err)
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*managed)},
+	}}
+}
+
+// Setup builds the observer, applier and reconciler for mgr and registers the Consumer controller.
+func Setup(mgr ctrl.Manager, cfg Config) (*Reconciler, error) {
+	r := newReconciler(mgr, cfg, applier.ConsumerStatusWriter{Client: mgr.GetClient()})
+	return r, r.SetupWithManager(mgr)
+}
+
+func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *Reconciler {
+	return &Reconciler{
+		Client: mgr.GetClient(),
+		Observer: &observer.Observer{
+			Cache:   mgr.GetClient(),
+			Live:    mgr.GetAPIReader(),
+			Metrics: cfg.Metrics,
+			Options: cfg.PlannerOptions,
+		},
+		Plan: cfg.Planner,
+		Applier: &applier.Applier{
+			Client:  mgr.GetClient(),
+			Events:  mgr.GetEventRecorder("konsumerator"),
+			Status:  status,
+			Metrics: applier.NewMetrics(cfg.Registry),
+			Options: applier.Options{
+				ConflictPolicy: cfg.ConflictPolicy,
+				DryRun:         cfg.DryRun,
+				Workers:        cfg.ApplyWorkers,
+			},
+		},
+		Metrics:                 NewMetrics(cfg.Registry),
+		Samples:                 cfg.Samples,
+		RecordDir:               cfg.RecordDir,
+		SyncPeriod:              cfg.SyncPeriod,
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+	}
+}

@@ -1,0 +1,66 @@
+package testenv
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+
+	"k8s.io/client-go/rest"
+)
+
+// Requests counts the requests a client sends, so tests can prove that a pass wrote nothing.
+type Requests struct {
+	mu     sync.Mutex
+	writes []string
+	reads  int
+}
+
+// Counting returns a copy of cfg whose clients report their requests to the returned counter.
+func Counting(cfg *rest.Config) (*rest.Config, *Requests) {
+	r := &Requests{}
+	c := rest.CopyConfig(cfg)
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			r.record(req)
+			return rt.RoundTrip(req)
+		})
+	})
+	return c, r
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func (r *Requests) record(req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch req.Method {
+	case http.MethodGet, http.MethodHead:
+		r.reads++
+		return
+	}
+	// A server-side dry run persists nothing.
+	if req.URL.Query().Get("dryRun") != "" {
+		return
+	}
+	// Events record what happened; they are not writes to the objects the operator manages.
+	if strings.Contains(req.URL.Path, "/events") {
+		return
+	}
+	r.writes = append(r.writes, req.Method+" "+req.URL.Path)
+}
+
+// Writes returns the writes seen since the last Reset, as "METHOD path".
+func (r *Requests) Writes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.writes...)
+}
+
+// Reset forgets what was counted.
+func (r *Requests) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes, r.reads = nil, 0
+}

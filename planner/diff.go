@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -146,13 +147,13 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 	d := in.observed
 	for _, k := range sortedKeys(p.labels) {
 		if v, ok := d.Labels[k]; !ok || v != p.labels[k] {
-			c.add("metadata.labels["+k+"]", valueOr(v, ok), p.labels[k])
+			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(p.labels[k]))
 			c.meta = true
 		}
 	}
 	for _, k := range ownedAnnotations {
 		if v, ok := d.Annotations[k]; !ok || v != p.annotations[k] {
-			c.add("metadata.annotations["+k+"]", valueOr(v, ok), p.annotations[k])
+			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotations[k]))
 			c.meta = true
 		}
 	}
@@ -195,7 +196,7 @@ func (pl *planner) templateLabelChanges(c *changeSet, in *instance, p instancePa
 	sort.Strings(keys)
 	for _, k := range keys {
 		if v, ok := live[k]; !ok || v != want(k) {
-			c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), want(k))
+			c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(want(k)))
 			c.pod = true
 		}
 	}
@@ -214,7 +215,7 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p instanceParts)
 		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
-		envChanges(c, path+".env", lc.Env, p.env[i], pl.st.partitionEnvKey)
+		envChanges(c, path+".env", lc.Env, p.env[i])
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {
@@ -248,24 +249,32 @@ func resourceChanges(c *changeSet, path string, live, want corev1.ResourceRequir
 }
 
 // envChanges compares the desired variables with the live ones of the same name; a variable the operator owns
-// that the live object has but should not (GOMAXPROCS once the limit is gone) is reported too.
-func envChanges(c *changeSet, path string, live, want []corev1.EnvVar, partitionKey string) {
+// that the live object has but should not (GOMAXPROCS once the limit is gone) is reported too. GOMAXPROCS and
+// GOMEMLIMIT follow the resources, so a change of theirs alone counts as a resources change.
+func envChanges(c *changeSet, path string, live, want []corev1.EnvVar) {
+	mark := func(name string) {
+		if name == konsumeratorv1.EnvGOMAXPROCS || name == konsumeratorv1.EnvGOMEMLIMIT {
+			c.resources = true
+		} else {
+			c.pod = true
+		}
+	}
 	for i := range want {
 		w := &want[i]
 		l := findEnv(live, w.Name)
 		switch {
 		case l == nil:
 			c.add(path+"["+w.Name+"]", none, envText(w))
-			c.pod = true
+			mark(w.Name)
 		case l.Value != w.Value || !reflect.DeepEqual(l.ValueFrom, w.ValueFrom):
 			c.add(path+"["+w.Name+"]", envText(l), envText(w))
-			c.pod = true
+			mark(w.Name)
 		}
 	}
 	for _, name := range []string{konsumeratorv1.EnvGOMAXPROCS, konsumeratorv1.EnvGOMEMLIMIT} {
 		if l := findEnv(live, name); l != nil && findEnv(want, name) == nil {
 			c.add(path+"["+name+"]", envText(l), none)
-			c.pod = true
+			mark(name)
 		}
 	}
 }

@@ -89,13 +89,22 @@ func (w *ConsumerWrapper) PerInstance(k int32) *ConsumerWrapper {
 }
 
 // InstancePrefix sets spec.name, the prefix of the instance names.
-func (w *ConsumerWrapper) InstancePrefix(name string) *ConsumerWrapper { w.c.Spec.Name = name; return w }
+func (w *ConsumerWrapper) InstancePrefix(name string) *ConsumerWrapper {
+	w.c.Spec.Name = name
+	return w
+}
 
 // SpecNamespace sets spec.namespace.
-func (w *ConsumerWrapper) SpecNamespace(ns string) *ConsumerWrapper { w.c.Spec.Namespace = ns; return w }
+func (w *ConsumerWrapper) SpecNamespace(ns string) *ConsumerWrapper {
+	w.c.Spec.Namespace = ns
+	return w
+}
 
 // PartitionEnvKey sets spec.partitionEnvKey.
-func (w *ConsumerWrapper) PartitionEnvKey(k string) *ConsumerWrapper { w.c.Spec.PartitionEnvKey = k; return w }
+func (w *ConsumerWrapper) PartitionEnvKey(k string) *ConsumerWrapper {
+	w.c.Spec.PartitionEnvKey = k
+	return w
+}
 
 // Replicas sets the template's replicas.
 func (w *ConsumerWrapper) Replicas(n int32) *ConsumerWrapper {

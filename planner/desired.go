@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 
@@ -115,8 +116,40 @@ func (pl *planner) specHash(in *instance, partitions string) specHash {
 }
 
 // selectorFor is the template's selector with the instance label added, so one instance's pods are selectable
-// on their own.
+// on their own. The selector is immutable: a live object's selector that still selects the desired pods is kept
+// (Deployments made by the original Konsumerator have no instance label in it), so only a selector that no
+// longer matches forces a delete and create.
 func (pl *planner) selectorFor(in *instance) *metav1.LabelSelector {
+	if in.observed != nil && in.observed.Spec.Selector != nil && pl.selects(in.observed.Spec.Selector, in) {
+		return in.observed.Spec.Selector.DeepCopy()
+	}
+	return pl.newSelector(in)
+}
+
+// selects reports whether a live selector is non-empty and matches the desired pod labels.
+func (pl *planner) selects(sel *metav1.LabelSelector, in *instance) bool {
+	if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
+		return false
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false
+	}
+	return s.Matches(labels.Set(pl.podLabels(in)))
+}
+
+// podLabels are the template's labels plus the operator's.
+func (pl *planner) podLabels(in *instance) map[string]string {
+	out := make(map[string]string, len(pl.tmpl.Template.Labels)+2)
+	for k, v := range pl.tmpl.Template.Labels {
+		out[k] = v
+	}
+	out[konsumeratorv1.LabelConsumer] = pl.ownerLabel
+	out[konsumeratorv1.LabelInstance] = in.name
+	return out
+}
+
+func (pl *planner) newSelector(in *instance) *metav1.LabelSelector {
 	sel := &metav1.LabelSelector{MatchLabels: make(map[string]string, len(pl.selector)+1)}
 	for k, v := range pl.selector {
 		sel.MatchLabels[k] = v
@@ -136,14 +169,7 @@ func (pl *planner) desiredDeployment(in *instance, p instanceParts) *appsv1.Depl
 	replicas := p.replicas
 	spec.Replicas = &replicas
 	spec.Selector = pl.selectorFor(in)
-	tl := make(map[string]string, len(spec.Template.Labels)+2)
-	for k, v := range spec.Template.Labels {
-		tl[k] = v
-	}
-	for k, v := range p.labels {
-		tl[k] = v
-	}
-	spec.Template.Labels = tl
+	spec.Template.Labels = pl.podLabels(in)
 	spec.Template.CreationTimestamp = metav1.Time{}
 	for i := range spec.Template.Spec.Containers {
 		c := &spec.Template.Spec.Containers[i]

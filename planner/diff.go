@@ -50,7 +50,7 @@ func (pl *planner) diffOne(in *instance) {
 	base.UID = in.observed.UID
 	if !equality.Semantic.DeepEqual(in.observed.Spec.Selector, pl.selectorFor(in)) {
 		base.Kind, base.Phase = model.ActionDelete, model.PhaseDelete
-		base.Reason = "the selector changes and is immutable: deleted now, created again in the next pass"
+		base.Reason = "the selector no longer matches the pods and is immutable: deleted now, created again in the next pass"
 		in.action, in.recreate, in.restart = base, true, true
 		in.priority = priorityDrift
 		return
@@ -116,7 +116,11 @@ func (c *changeSet) add(path string, from, to string) {
 func (c *changeSet) reason(in *instance) string {
 	var why []string
 	if c.resources {
-		why = append(why, "resources: "+in.sizeNote)
+		note := in.sizeNote
+		if note == "" || note == "resources match the load" || strings.HasPrefix(note, "up to date") {
+			note = "differ from what the operator sets"
+		}
+		why = append(why, "resources: "+note)
 	}
 	if c.pod {
 		why = append(why, "pod template differs from the spec")

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"gotest.tools/v3/golden"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/internal/builder"
@@ -235,7 +235,7 @@ func scenarios() []scenario {
 		{name: "selector-change-recreates", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(2))
 			s.Options.MaxRolloutsInFlight = 2
-			return withSpec(s, orders().Partitions(2).TemplateLabel("tier", "backend", true).Obj())
+			return withSpec(s, orders().Partitions(2).TemplateLabel("app", "orders-v2", true).Obj())
 		}},
 		{name: "global-budget-shared", snap: func(t testing.TB) *model.Snapshot {
 			c := orders().GlobalMax(res("cpu=6,memory=64Gi"))
@@ -283,7 +283,7 @@ func scenarios() []scenario {
 		{name: "adopt-original-konsumerator-deployment", snap: func(t testing.TB) *model.Snapshot {
 			s := builder.Snapshot(orders().Partitions(1).Obj()).Metrics(load(1, 800, 800, 0)).Obj()
 			out := *s
-			d := builder.Deployment("orders-0").ControlledBy(s.Owner).
+			d := builder.Deployment("orders-0").ControlledBy(s.Owner).Selects("app", "orders").
 				Annotation(konsumeratorv1.AnnotationPartition, "0").
 				Resources("busybox", res("cpu=800m,memory=1Gi"), res("cpu=1,memory=1Gi")).Available().Obj()
 			out.Deployments = append(out.Deployments, *d)

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // The spec hash has three parts, "<pod>-<resources>-<deployment>":
@@ -84,7 +86,7 @@ func writeList(h *hasher, l corev1.ResourceList) {
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if q, ok := l[name]; ok {
 			h.str(string(name))
-			h.str(q.String())
+			h.str(exact(&q))
 			common++
 		}
 	}
@@ -101,7 +103,7 @@ func writeList(h *hasher, l corev1.ResourceList) {
 	for _, k := range keys {
 		q := l[corev1.ResourceName(k)]
 		h.str(k)
-		h.str(q.String())
+		h.str(exact(&q))
 	}
 }
 
@@ -140,4 +142,15 @@ func effectiveRequests(r corev1.ResourceRequirements) corev1.ResourceList {
 		out[k] = v
 	}
 	return out
+}
+
+// exact is a quantity's value independent of how it is written: "1Gi", "1073741824" and "1024Mi" are the same.
+// (String is not enough: a binary-format quantity that is not a multiple of 1Ki prints as plain digits but
+// parses back as decimal "100M".)
+func exact(q *resource.Quantity) string {
+	m := q.MilliValue()
+	if resource.NewMilliQuantity(m, resource.DecimalSI).Cmp(*q) == 0 {
+		return strconv.FormatInt(m, 10) + "m"
+	}
+	return q.AsDec().String()
 }

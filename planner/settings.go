@@ -75,7 +75,11 @@ func (st *settings) quantity(name corev1.ResourceName, v int64) resource.Quantit
 	if name == corev1.ResourceCPU {
 		return *resource.NewMilliQuantity(v, resource.DecimalSI)
 	}
-	return *resource.NewQuantity(v, st.memFormat)
+	format := st.memFormat
+	if v%1024 != 0 {
+		format = resource.DecimalSI // plain digits would read back as decimal anyway
+	}
+	return *resource.NewQuantity(v, format)
 }
 
 // newSettings validates the spec; a non-empty reason and message explain why nothing can be planned.

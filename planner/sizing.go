@@ -98,10 +98,17 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.sizeNote = "sized from metrics"
 		return
 	}
-	if pl.resourcesEdited(in) {
+	edited, reassigned := pl.resourcesEdited(in), pl.reassigned(in)
+	if edited || reassigned {
+		// The live resources say nothing about this load: take the target at once, as for a new instance.
 		in.decided, in.changing = target, true
-		in.state = scalingState{state: StateRunning, since: pl.now}
-		in.sizeNote = "resources were changed outside the operator: set from metrics"
+		if in.state.state != StateRunning || in.state.since.IsZero() {
+			in.state = scalingState{state: StateRunning, since: pl.now}
+		}
+		in.sizeNote = "partitions reassigned: sized from metrics"
+		if edited {
+			in.sizeNote = "resources were changed outside the operator: set from metrics"
+		}
 		return
 	}
 	dir := compareSizes(pl.autoOnly(target), pl.autoOnly(in.current))
@@ -208,6 +215,13 @@ func (pl *planner) resourcesEdited(in *instance) bool {
 		names[i], res[i] = cs[i].Name, cs[i].Resources
 	}
 	return resourcesDigest(names, res) != h.resources
+}
+
+// reassigned reports whether the instance held other partitions until now (numPartitions or
+// numPartitionsPerInstance changed), so that its pods restart with new work anyway.
+func (pl *planner) reassigned(in *instance) bool {
+	v, ok := in.observed.Annotations[konsumeratorv1.AnnotationPartition]
+	return ok && v != in.rng.String()
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

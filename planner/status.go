@@ -79,7 +79,7 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		st.LastSyncTime = &metav1.Time{Time: m.Time}
 	}
 	ready := metav1.Condition{Type: konsumeratorv1.ConditionReady, Status: metav1.ConditionTrue,
-		Reason: ReasonPlanned, Message: fmt.Sprintf("%d instances for %d partitions", len(pl.insts), pl.st.numPartitions)}
+		Reason: ReasonPlanned, Message: fmt.Sprintf("instances: %d, partitions: %d", len(pl.insts), pl.st.numPartitions)}
 	if len(blocked) > 0 {
 		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonInstanceBlocked
 		ready.Message = summarize("Deployments not controlled by this owner hold instance names; they are not touched",

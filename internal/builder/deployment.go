@@ -140,6 +140,13 @@ func (w *DeploymentWrapper) container(name string) *corev1.Container {
 	return nil
 }
 
+// Selects makes the Deployment select, and its pods carry, exactly the label k=v.
+func (w *DeploymentWrapper) Selects(k, v string) *DeploymentWrapper {
+	w.d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{k: v}}
+	w.d.Spec.Template.Labels = map[string]string{k: v}
+	return w
+}
+
 // Generation sets metadata.generation.
 func (w *DeploymentWrapper) Generation(g int64) *DeploymentWrapper { w.d.Generation = g; return w }
 

@@ -38,15 +38,12 @@ func (pl *planner) applyBudget() {
 		if in.blocked != nil || in.deleting {
 			continue
 		}
-		if in.changing && in.hasData {
+		if in.changing && in.hasData || in.observed == nil && pl.st.autoscale && !in.frozen {
 			changing = append(changing, in)
 			continue
 		}
 		c, m := requestsOf(in.decided)
 		fixed[0], fixed[1] = fixed[0]+c, fixed[1]+m
-	}
-	if len(changing) == 0 {
-		return
 	}
 	top := int64(0)
 	for _, in := range changing {
@@ -77,11 +74,14 @@ func (pl *planner) applyBudget() {
 	pl.setLevel(changing, lo*inc)
 }
 
-// demandLevel is the level at which an instance gets its full target: its estimate, or for critical lag the
-// largest CPU maximum of its policies.
+// demandLevel is the level at which an instance gets its full target: its estimate, or for critical lag (and a
+// new instance with fallback max) the largest CPU maximum of its policies.
 func (pl *planner) demandLevel(in *instance) int64 {
 	level := in.estimate
-	if in.critical {
+	if !in.hasData {
+		level = pl.st.cpuIncrementMill
+	}
+	if in.critical || !in.hasData && pl.st.fallbackMax {
 		for _, name := range pl.names {
 			if m, ok := pl.st.policies[name].max[corev1.ResourceCPU]; ok {
 				level = max(level, m)
@@ -91,12 +91,35 @@ func (pl *planner) demandLevel(in *instance) int64 {
 	return level
 }
 
-// sizesAt is what an instance gets at water level w.
+// sizesAt is what an instance gets at water level w. A scale-up never goes below what the instance has: the
+// budget may hold it back, not shrink it.
 func (pl *planner) sizesAt(in *instance, w int64) []corev1.ResourceRequirements {
 	if w >= pl.demandLevel(in) {
 		return in.decided
 	}
-	return pl.targetSizes(min(in.estimate, w), false)
+	var sizes []corev1.ResourceRequirements
+	if in.hasData {
+		sizes = pl.targetSizes(min(in.estimate, w), false)
+	} else {
+		sizes = pl.fallbackAt(w)
+	}
+	if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp {
+		return pl.keepOr(in, sizes)
+	}
+	return sizes
+}
+
+// fallbackAt is the fallback of a new instance without data cut to level w: containers without a policy keep
+// the template's resources.
+func (pl *planner) fallbackAt(w int64) []corev1.ResourceRequirements {
+	cs := pl.tmpl.Template.Spec.Containers
+	out := pl.fallbackSizes(false)
+	for i := range cs {
+		if pol, ok := pl.st.policies[cs[i].Name]; ok && !pol.off {
+			out[i] = pl.st.autoSize(&cs[i], w, false)
+		}
+	}
+	return out
 }
 
 // shortAt lists the budgeted resources that the instances at level w would exceed.
@@ -120,7 +143,7 @@ func (pl *planner) shortAt(changing []*instance, fixed [2]int64, w int64) []core
 func (pl *planner) setLevel(changing []*instance, w int64) {
 	for _, in := range changing {
 		sizes := pl.sizesAt(in, w)
-		if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp {
+		if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp && w < pl.demandLevel(in) {
 			// The budget leaves nothing more for this scale-up: keep what it has and stay pending.
 			in.decided, in.changing = pl.keepOr(in, sizes), false
 			in.state = readScalingState(in.observed.Annotations, pl.now)

@@ -223,8 +223,13 @@ func sortActions(a []model.Action) {
 // failedPlan changes nothing: every observed Deployment is left as it is, and the status says why.
 func failedPlan(s *model.Snapshot, reason, message string) model.Plan {
 	p := model.Plan{SnapshotDigest: s.Digest()}
+	seen := map[string]bool{}
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
+		if seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
 		p.Actions = append(p.Actions, model.Action{Kind: model.ActionUnchanged, Namespace: d.Namespace,
 			Name: d.Name, UID: d.UID, Instance: -1, Reason: "left as is: " + reason})
 	}

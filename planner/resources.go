@@ -200,3 +200,56 @@ func requestsOf(res []corev1.ResourceRequirements) (cpu, mem int64) {
 	}
 	return cpu, mem
 }
+
+// withinPolicy brings kept resources inside the container policy: limits at most maxAllowed, requests at least
+// minAllowed and at most the limit. A policy is a bound, not a load decision, so it applies even without data.
+func (st *settings) withinPolicy(container string, r corev1.ResourceRequirements) corev1.ResourceRequirements {
+	pol, ok := st.policies[container]
+	if !ok || pol.off || !needsClamp(pol, r) {
+		return r
+	}
+	out := *r.DeepCopy()
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		lq, hasLim := out.Limits[name]
+		rq, hasReq := out.Requests[name]
+		if !hasReq && hasLim {
+			rq, hasReq = lq, true // what the API server defaults it to
+		}
+		if hasLim {
+			out.Limits[name] = st.quantity(name, clampTo(pol, name, scaled(name, lq)))
+		}
+		if hasReq || hasMin(pol, name) {
+			v := clampTo(pol, name, scaled(name, rq))
+			if hasLim {
+				v = min(v, scaled(name, out.Limits[name]))
+			}
+			if out.Requests == nil {
+				out.Requests = corev1.ResourceList{}
+			}
+			out.Requests[name] = st.quantity(name, v)
+		}
+	}
+	return out
+}
+
+// needsClamp reports whether any cpu/memory request or limit is outside the policy or a request above its
+// limit, so that in-policy resources are kept exactly as written.
+func needsClamp(pol containerPolicy, r corev1.ResourceRequirements) bool {
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		lq, hasLim := r.Limits[name]
+		rq, hasReq := r.Requests[name]
+		if hasLim && clampTo(pol, name, scaled(name, lq)) != scaled(name, lq) {
+			return true
+		}
+		if hasReq && clampTo(pol, name, scaled(name, rq)) != scaled(name, rq) {
+			return true
+		}
+		if !hasReq && hasMin(pol, name) && (!hasLim || clampTo(pol, name, scaled(name, lq)) != scaled(name, lq)) {
+			return true
+		}
+		if hasReq && hasLim && rq.Cmp(lq) > 0 {
+			return true
+		}
+	}
+	return false
+}

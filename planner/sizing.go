@@ -150,8 +150,9 @@ func (pl *planner) autoOnly(res []corev1.ResourceRequirements) []corev1.Resource
 	return out
 }
 
-// keepOr keeps the observed resources of autoscaled containers; containers the live object lacks, and every
-// container of a new instance, get the alternative. Off containers always have the template's resources.
+// keepOr keeps the observed resources of autoscaled containers, brought inside the policy unless the instance is
+// frozen; containers the live object lacks, and every container of a new instance, get the alternative. Off
+// containers always have the template's resources.
 func (pl *planner) keepOr(in *instance, alt []corev1.ResourceRequirements) []corev1.ResourceRequirements {
 	if in.observed == nil {
 		return alt
@@ -162,8 +163,10 @@ func (pl *planner) keepOr(in *instance, alt []corev1.ResourceRequirements) []cor
 		switch {
 		case !pl.st.autoscaled(cs[i].Name):
 			out[i] = cs[i].Resources
-		case findContainer(in.observed.Spec.Template.Spec.Containers, cs[i].Name) != nil:
+		case findContainer(in.observed.Spec.Template.Spec.Containers, cs[i].Name) != nil && in.frozen:
 			out[i] = in.current[i]
+		case findContainer(in.observed.Spec.Template.Spec.Containers, cs[i].Name) != nil:
+			out[i] = pl.st.withinPolicy(cs[i].Name, in.current[i])
 		default:
 			out[i] = alt[i]
 		}

@@ -118,8 +118,8 @@ func (pl *planner) budgetCondition() (metav1.Condition, bool) {
 			"; it is shared by giving every instance at most a common level"
 	case ReasonMinimumsExceedBudget:
 		c.Status, c.Reason = metav1.ConditionFalse, ReasonMinimumsExceedBudget
-		c.Message = "even the policy minimums exceed the global budget for " + strings.Join(short, ", ") +
-			"; instances get their minimum"
+		c.Message = "the policy minimums, with the current usage of instances not resized now, exceed the global budget for " +
+			strings.Join(short, ", ") + "; instances sized from metrics get their minimum"
 	}
 	return c, true
 }

@@ -181,8 +181,14 @@ func fuzzSnapshot(data []byte) *model.Snapshot {
 		if s.bool() {
 			w.ControlledBy(snap.Owner)
 		}
-		snap.Deployments = append(snap.Deployments, *w.Obj())
-		sortDeployments(snap.Deployments)
+		exists := false
+		for i := range snap.Deployments {
+			exists = exists || snap.Deployments[i].Name == name
+		}
+		if !exists {
+			snap.Deployments = append(snap.Deployments, *w.Obj())
+			sortDeployments(snap.Deployments)
+		}
 	}
 	snap.Now = now.Add(time.Duration(s.intn(60)) * time.Minute)
 	snap.Options = model.Options{MaxRolloutsInFlight: s.intn(4), MetricsStaleAfter: model.Duration(time.Duration(s.intn(3)) * 5 * time.Minute)}
@@ -289,8 +295,11 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 		if a.Instance < 0 || int(a.Instance) >= len(ranges) || d.Annotations[konsumeratorv1.AnnotationPartition] != ranges[a.Instance].String() {
 			t.Fatalf("%s: partitions %q, want instance %d", a.Name, d.Annotations[konsumeratorv1.AnnotationPartition], a.Instance)
 		}
-		_, frozen := observed[a.Name].GetAnnotations()[konsumeratorv1.AnnotationDisableAutoscaler]
-		frozen = frozen || st.frozen
+		frozen := st.frozen
+		if o := observed[a.Name]; o != nil {
+			_, f := o.Annotations[konsumeratorv1.AnnotationDisableAutoscaler]
+			frozen = frozen || f
+		}
 		for _, c := range d.Spec.Template.Spec.Containers {
 			pol, ok := st.policies[c.Name]
 			if !ok || pol.off || frozen && observed[a.Name] != nil {

@@ -18,7 +18,9 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 	out := cloneSnapshot(s)
 	byName := make(map[string]int, len(out.Deployments))
 	for i := range out.Deployments {
-		byName[out.Deployments[i].Name] = i
+		if _, dup := byName[out.Deployments[i].Name]; !dup {
+			byName[out.Deployments[i].Name] = i // the first of a name, as the planner reads them
+		}
 	}
 	removed := map[string]bool{}
 	for _, a := range p.Actions {

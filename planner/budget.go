@@ -1,0 +1,166 @@
+package planner
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Reasons of the ResourceBudget condition.
+const (
+	ReasonWithinBudget         = "WithinBudget"
+	ReasonBudgetShared         = "BudgetShared"
+	ReasonMinimumsExceedBudget = "MinimumsExceedBudget"
+)
+
+// budgetOutcome is what the global budget did in this pass.
+type budgetOutcome struct {
+	reason string
+	short  []corev1.ResourceName // resources whose demand exceeded the budget
+}
+
+// applyBudget keeps the sum of requests over all instances inside globalPolicy.maxAllowed (cpu and memory).
+//
+// Instances whose resources are set from metrics in this pass share what the others (unchanged, pending,
+// frozen, without data, new without data) leave. Sharing is water-filling on the CPU estimate: every such
+// instance gets min(its demand, w) for the largest level w that fits, so small demands are met in full and large
+// ones are cut to a common level; the container policy still applies, so nobody goes below its minimum. When even
+// the minimums do not fit, instances get their minimum and the condition says so. A scale-up the budget cuts to
+// no more than the instance has keeps what it has, and its pending state, for a later pass.
+func (pl *planner) applyBudget() {
+	if len(pl.st.budget) == 0 {
+		return
+	}
+	pl.budget.reason = ReasonWithinBudget
+	var fixed [2]int64
+	var changing []*instance
+	for _, in := range pl.insts {
+		if in.blocked != nil || in.deleting {
+			continue
+		}
+		if in.changing && in.hasData || in.observed == nil && pl.st.autoscale && !in.frozen {
+			changing = append(changing, in)
+			continue
+		}
+		c, m := requestsOf(in.decided)
+		fixed[0], fixed[1] = fixed[0]+c, fixed[1]+m
+	}
+	top := int64(0)
+	for _, in := range changing {
+		top = max(top, pl.demandLevel(in))
+	}
+	if short := pl.shortAt(changing, fixed, top); len(short) == 0 {
+		return
+	} else {
+		pl.budget.short = short
+	}
+	inc := pl.st.cpuIncrementMill
+	if len(pl.shortAt(changing, fixed, inc)) > 0 {
+		pl.budget.reason = ReasonMinimumsExceedBudget
+		pl.setLevel(changing, inc)
+		return
+	}
+	// largest multiple of inc in [inc, top) that fits
+	lo, hi := int64(1), top/inc
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if len(pl.shortAt(changing, fixed, mid*inc)) == 0 {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	pl.budget.reason = ReasonBudgetShared
+	pl.setLevel(changing, lo*inc)
+}
+
+// demandLevel is the level at which an instance gets its full target: its estimate, or for critical lag (and a
+// new instance with fallback max) the largest CPU maximum of its policies.
+func (pl *planner) demandLevel(in *instance) int64 {
+	level := in.estimate
+	if !in.hasData {
+		level = pl.st.cpuIncrementMill
+	}
+	if in.critical || !in.hasData && pl.st.fallbackMax {
+		for _, name := range pl.names {
+			if m, ok := pl.st.policies[name].max[corev1.ResourceCPU]; ok {
+				level = max(level, m)
+			}
+		}
+	}
+	return level
+}
+
+// sizesAt is what an instance gets at water level w. A scale-up never goes below what the instance has: the
+// budget may hold it back, not shrink it.
+func (pl *planner) sizesAt(in *instance, w int64) []corev1.ResourceRequirements {
+	if w >= pl.demandLevel(in) {
+		return in.decided
+	}
+	var sizes []corev1.ResourceRequirements
+	if in.hasData {
+		sizes = pl.targetSizes(min(in.estimate, w), false)
+	} else {
+		sizes = pl.fallbackAt(w)
+	}
+	if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp {
+		return pl.keepOr(in, sizes)
+	}
+	return sizes
+}
+
+// fallbackAt is the fallback of a new instance without data cut to level w: containers without a policy keep
+// the template's resources.
+func (pl *planner) fallbackAt(w int64) []corev1.ResourceRequirements {
+	cs := pl.tmpl.Template.Spec.Containers
+	out := pl.fallbackSizes(false)
+	for i := range cs {
+		if pol, ok := pl.st.policies[cs[i].Name]; ok && !pol.off {
+			out[i] = pl.st.autoSize(&cs[i], w, false)
+		}
+	}
+	return out
+}
+
+// shortAt lists the budgeted resources that the instances at level w would exceed.
+func (pl *planner) shortAt(changing []*instance, fixed [2]int64, w int64) []corev1.ResourceName {
+	sum := fixed
+	for _, in := range changing {
+		c, m := requestsOf(pl.sizesAt(in, w))
+		sum[0], sum[1] = sum[0]+c, sum[1]+m
+	}
+	var short []corev1.ResourceName
+	if b, ok := pl.st.budget[corev1.ResourceCPU]; ok && sum[0] > b {
+		short = append(short, corev1.ResourceCPU)
+	}
+	if b, ok := pl.st.budget[corev1.ResourceMemory]; ok && sum[1] > b {
+		short = append(short, corev1.ResourceMemory)
+	}
+	sort.Slice(short, func(i, j int) bool { return short[i] < short[j] })
+	return short
+}
+
+func (pl *planner) setLevel(changing []*instance, w int64) {
+	for _, in := range changing {
+		sizes := pl.sizesAt(in, w)
+		if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp && w < pl.demandLevel(in) {
+			// The budget leaves nothing more for this scale-up: keep what it has and stay pending.
+			in.decided, in.changing = pl.keepOr(in, sizes), false
+			in.state = readScalingState(in.observed.Annotations, pl.now)
+			in.sizeNote = "scale up held: the global budget is spent"
+			continue
+		}
+		if !sameSizes(sizes, in.decided) {
+			in.sizeNote += "; cut to fit the global budget"
+		}
+		in.decided = sizes
+	}
+}
+
+// sameSizes compares cpu and memory requests and limits semantically.
+func sameSizes(a, b []corev1.ResourceRequirements) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return compareSizes(a, b) == dirNone && compareSizes(b, a) == dirNone
+}

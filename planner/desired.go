@@ -1,0 +1,218 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// LabelValue is name when it is a valid label value, else a shortened form that stays unique: a readable prefix
+// and a hash of the whole name.
+func LabelValue(name string) string {
+	if len(validation.IsValidLabelValue(name)) == 0 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	prefix := make([]byte, 0, 52)
+	for i := 0; i < len(name) && len(prefix) < 52; i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' {
+			prefix = append(prefix, c)
+		}
+	}
+	for len(prefix) > 0 && !alnum(prefix[0]) {
+		prefix = prefix[1:]
+	}
+	for len(prefix) > 0 && !alnum(prefix[len(prefix)-1]) {
+		prefix = prefix[:len(prefix)-1]
+	}
+	h := hex.EncodeToString(sum[:5])
+	if len(prefix) == 0 {
+		return h
+	}
+	return string(prefix) + "-" + h
+}
+
+func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+
+// instanceParts are the values of one instance the diff compares, cheap to compute for every instance.
+type instanceParts struct {
+	labels      map[string]string
+	annotations map[string]string
+	env         [][]corev1.EnvVar // per template container
+	replicas    int32
+}
+
+func (pl *planner) parts(in *instance) instanceParts {
+	ie := instanceEnv{
+		partitionKey:  pl.st.partitionEnvKey,
+		partitions:    in.rng.String(),
+		numPartitions: strconv.Itoa(int(pl.st.numPartitions)),
+		instance:      strconv.Itoa(int(in.index)),
+		numInstances:  strconv.Itoa(len(pl.insts)),
+	}
+	cs := pl.tmpl.Template.Spec.Containers
+	p := instanceParts{
+		labels: map[string]string{
+			konsumeratorv1.LabelConsumer: pl.ownerLabel,
+			konsumeratorv1.LabelInstance: in.name,
+		},
+		env:      make([][]corev1.EnvVar, len(cs)),
+		replicas: pl.desiredReplicas(),
+	}
+	for i := range cs {
+		p.env[i] = containerEnv(cs[i].Env, &ie, in.decided[i])
+	}
+	in.hash = pl.specHash(in, ie.partitions)
+	since := in.state.raw
+	if since == "" || in.state.since.IsZero() {
+		t := in.state.since
+		if t.IsZero() {
+			t = pl.now
+		}
+		since = t.UTC().Format(time.RFC3339)
+	}
+	p.annotations = map[string]string{
+		konsumeratorv1.AnnotationPartition:           ie.partitions,
+		konsumeratorv1.AnnotationSpecHash:            in.hash.String(),
+		konsumeratorv1.AnnotationScalingStatus:       string(in.state.state),
+		konsumeratorv1.AnnotationScalingStatusChange: since,
+	}
+	return p
+}
+
+// specHash hashes everything the operator sets on the instance (the scaling-state annotations excepted).
+func (pl *planner) specHash(in *instance, partitions string) specHash {
+	h := hasher{buf: make([]byte, 0, 160+len(partitions))}
+	h.str(hashVersion)
+	h.str(pl.podDigest)
+	h.str(in.name)
+	h.str(pl.ownerLabel)
+	h.str(pl.st.partitionEnvKey)
+	h.str(partitions)
+	h.num(int64(pl.st.numPartitions))
+	h.num(int64(in.index))
+	h.num(int64(len(pl.insts)))
+	pod := h.sum(12)
+
+	d := hasher{buf: make([]byte, 0, 96)}
+	d.str(hashVersion)
+	d.str(pl.depDigest)
+	d.str(in.name)
+	d.str(pl.ownerLabel)
+	d.num(int64(pl.desiredReplicas()))
+	return specHash{pod: pod, resources: resourcesDigest(pl.names, in.decided), deployment: d.sum(8)}
+}
+
+// selectorFor is the template's selector with the instance label added, so one instance's pods are selectable
+// on their own. The selector is immutable: a live object's selector that still selects the desired pods is kept
+// (Deployments made by the original Konsumerator have no instance label in it), so only a selector that no
+// longer matches forces a delete and create.
+func (pl *planner) selectorFor(in *instance) *metav1.LabelSelector {
+	if in.observed != nil && in.observed.Spec.Selector != nil && pl.selects(in.observed.Spec.Selector, in) {
+		return in.observed.Spec.Selector.DeepCopy()
+	}
+	return pl.newSelector(in)
+}
+
+// selects reports whether a live selector is non-empty and matches the desired pod labels.
+func (pl *planner) selects(sel *metav1.LabelSelector, in *instance) bool {
+	if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
+		return false
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false
+	}
+	return s.Matches(labels.Set(pl.podLabels(in)))
+}
+
+// podLabels are the template's labels plus the operator's.
+func (pl *planner) podLabels(in *instance) map[string]string {
+	out := make(map[string]string, len(pl.tmpl.Template.Labels)+2)
+	for k, v := range pl.tmpl.Template.Labels {
+		out[k] = v
+	}
+	out[konsumeratorv1.LabelConsumer] = pl.ownerLabel
+	out[konsumeratorv1.LabelInstance] = in.name
+	return out
+}
+
+func (pl *planner) newSelector(in *instance) *metav1.LabelSelector {
+	sel := &metav1.LabelSelector{MatchLabels: make(map[string]string, len(pl.selector)+1)}
+	for k, v := range pl.selector {
+		sel.MatchLabels[k] = v
+	}
+	sel.MatchLabels[konsumeratorv1.LabelInstance] = in.name
+	if t := pl.tmpl.Selector; t != nil {
+		for _, e := range t.MatchExpressions {
+			sel.MatchExpressions = append(sel.MatchExpressions, *e.DeepCopy())
+		}
+	}
+	return sel
+}
+
+// desiredDeployment is the full object the operator owns for the instance.
+func (pl *planner) desiredDeployment(in *instance, p instanceParts) *appsv1.Deployment {
+	spec := pl.tmpl.DeepCopy()
+	replicas := p.replicas
+	spec.Replicas = &replicas
+	spec.Selector = pl.selectorFor(in)
+	spec.Template.Labels = pl.podLabels(in)
+	spec.Template.CreationTimestamp = metav1.Time{}
+	for i := range spec.Template.Spec.Containers {
+		c := &spec.Template.Spec.Containers[i]
+		c.Env = p.env[i]
+		c.Resources = *in.decided[i].DeepCopy()
+	}
+	t, f := true, true
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        in.name,
+			Namespace:   pl.st.namespace,
+			Labels:      p.labels,
+			Annotations: p.annotations,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         pl.s.Owner.APIVersion,
+				Kind:               string(pl.s.Owner.Kind),
+				Name:               pl.s.Owner.Name,
+				UID:                pl.s.Owner.UID,
+				Controller:         &t,
+				BlockOwnerDeletion: &f,
+			}},
+		},
+		Spec: *spec,
+	}
+}
+
+// ApplyConfiguration converts a typed Deployment into the apply configuration the applier sends. The JSON round
+// trip is exact for the fields set; status and empty creation timestamps are dropped so that the operator claims
+// nothing it does not set.
+func ApplyConfiguration(d *appsv1.Deployment) *appsv1ac.DeploymentApplyConfiguration {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil
+	}
+	ac := &appsv1ac.DeploymentApplyConfiguration{}
+	if err := json.Unmarshal(raw, ac); err != nil {
+		return nil
+	}
+	ac.Status = nil
+	ac.CreationTimestamp = nil
+	if ac.Spec != nil && ac.Spec.Template != nil && ac.Spec.Template.ObjectMetaApplyConfiguration != nil {
+		ac.Spec.Template.CreationTimestamp = nil
+	}
+	return ac
+}

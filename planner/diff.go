@@ -1,0 +1,337 @@
+package planner
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
+)
+
+const none = "<none>"
+
+// diff compares every expected instance with what is observed and decides create, update, unchanged or skip.
+func (pl *planner) diff() {
+	for _, in := range pl.insts {
+		pl.diffOne(in)
+	}
+}
+
+func (pl *planner) diffOne(in *instance) {
+	base := model.Action{Namespace: pl.st.namespace, Name: in.name, Instance: in.index}
+	switch {
+	case in.blocked != nil:
+		base.Kind, base.UID = model.ActionSkip, in.blocked.UID
+		base.Reason = "a Deployment not controlled by this owner holds the name: not touched"
+		in.action = base
+		return
+	case in.deleting:
+		base.Kind = model.ActionSkip
+		base.Reason = "waiting for the previous Deployment of this name to be deleted"
+		in.action = base
+		return
+	}
+	parts := pl.parts(in)
+	if in.observed == nil {
+		base.Kind = model.ActionCreate
+		base.Reason = fmt.Sprintf("new instance for partitions %s; %s", rangeText(in.rng), in.sizeNote)
+		base.Desired = ApplyConfiguration(pl.desiredDeployment(in, parts))
+		in.action, in.upToDate = base, true
+		return
+	}
+	base.UID = in.observed.UID
+	if !equality.Semantic.DeepEqual(in.observed.Spec.Selector, pl.selectorFor(in)) {
+		base.Kind, base.Phase = model.ActionDelete, model.PhaseDelete
+		base.Reason = "the selector no longer matches the pods and is immutable: deleted now, created again in the next pass"
+		in.action, in.recreate, in.restart = base, true, true
+		in.priority = priorityDrift
+		return
+	}
+	ch := pl.changes(in, parts)
+	if len(ch.lines) == 0 {
+		base.Kind = model.ActionUnchanged
+		base.Reason = "up to date"
+		if in.sizeNote != "" && in.sizeNote != "resources match the load" {
+			base.Reason = "up to date; " + in.sizeNote
+		}
+		in.action, in.upToDate = base, true
+		return
+	}
+	base.Kind = model.ActionUpdate
+	base.Changes = ch.lines
+	base.Reason = ch.reason(in)
+	base.Desired = ApplyConfiguration(pl.desiredDeployment(in, parts))
+	in.action, in.upToDate, in.restart = base, true, ch.pod || ch.resources
+	switch {
+	case !in.restart:
+	case ch.resources && in.scaleDir == dirUp && in.critical:
+		in.priority = priorityCritical
+	case ch.resources && in.scaleDir == dirUp:
+		in.priority = priorityScaleUp
+	case ch.resources && in.scaleDir == dirDown && !ch.pod:
+		in.priority = priorityScaleDown
+	default:
+		in.priority = priorityDrift
+	}
+}
+
+// Rollout priorities, most urgent first.
+const (
+	priorityCritical = iota
+	priorityScaleUp
+	priorityDrift
+	priorityScaleDown
+)
+
+func rangeText(r Range) string {
+	if r.Count == 1 {
+		return fmt.Sprint(r.First)
+	}
+	return fmt.Sprintf("%d-%d", r.First, r.First+r.Count-1)
+}
+
+// changeSet is what differs between the live object and the desired one, in the fields the operator owns.
+type changeSet struct {
+	lines     []string
+	pod       bool // the pod template changes (other than resources)
+	resources bool // container resources change
+	replicas  bool
+	spec      bool // Deployment spec fields other than the pod template and replicas
+	meta      bool // labels or annotations of the Deployment only
+	specHash  bool
+}
+
+func (c *changeSet) add(path string, from, to string) {
+	c.lines = append(c.lines, path+": "+from+" -> "+to)
+}
+
+func (c *changeSet) reason(in *instance) string {
+	var why []string
+	if c.resources {
+		note := in.sizeNote
+		if note == "" || note == "resources match the load" || strings.HasPrefix(note, "up to date") {
+			note = "differ from what the operator sets"
+		}
+		why = append(why, "resources: "+note)
+	}
+	if c.pod {
+		why = append(why, "pod template differs from the spec")
+	}
+	if c.replicas {
+		why = append(why, "replicas differ from the spec")
+	}
+	if c.specHash && !c.pod && !c.resources && !c.replicas {
+		why = append(why, "Deployment spec differs from the spec")
+	}
+	if len(why) == 0 {
+		if in.sizeNote != "" && in.sizeNote != "resources match the load" {
+			why = append(why, in.sizeNote)
+		} else {
+			why = append(why, "metadata differs from the spec")
+		}
+	}
+	out := strings.Join(why, "; ")
+	if !c.pod && !c.resources {
+		out += " (no restart)"
+	}
+	return out
+}
+
+// changes lists the owned fields whose live value differs from the desired one, as "path: live -> desired".
+func (pl *planner) changes(in *instance, p instanceParts) changeSet {
+	var c changeSet
+	d := in.observed
+	for _, k := range sortedKeys(p.labels) {
+		if v, ok := d.Labels[k]; !ok || v != p.labels[k] {
+			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(p.labels[k]))
+			c.meta = true
+		}
+	}
+	for _, k := range ownedAnnotations {
+		if v, ok := d.Annotations[k]; !ok || v != p.annotations[k] {
+			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotations[k]))
+			c.meta = true
+		}
+	}
+	if old, ok := parseSpecHash(d.Annotations[konsumeratorv1.AnnotationSpecHash]); !ok || old != in.hash {
+		c.specHash = true
+		c.pod = c.pod || !ok || old.pod != in.hash.pod
+		c.resources = c.resources || (ok && old.resources != in.hash.resources)
+		c.spec = ok && old.deployment != in.hash.deployment
+	}
+	if live := replicasOf(d); live != p.replicas {
+		c.add("spec.replicas", fmt.Sprint(live), fmt.Sprint(p.replicas))
+		c.replicas = true
+	}
+	pl.templateLabelChanges(&c, in, p)
+	pl.containerChanges(&c, in, p)
+	return c
+}
+
+func replicasOf(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+func (pl *planner) templateLabelChanges(c *changeSet, in *instance, p instanceParts) {
+	live := in.observed.Spec.Template.Labels
+	want := func(k string) string {
+		if v, ok := p.labels[k]; ok {
+			return v
+		}
+		return pl.tmpl.Template.Labels[k]
+	}
+	keys := sortedKeys(pl.tmpl.Template.Labels)
+	for _, k := range sortedKeys(p.labels) {
+		if _, dup := pl.tmpl.Template.Labels[k]; !dup {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if v, ok := live[k]; !ok || v != want(k) {
+			c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(want(k)))
+			c.pod = true
+		}
+	}
+}
+
+func (pl *planner) containerChanges(c *changeSet, in *instance, p instanceParts) {
+	live := in.observed.Spec.Template.Spec.Containers
+	for i, name := range pl.names {
+		path := "spec.template.spec.containers[" + name + "]"
+		lc := findContainer(live, name)
+		if lc == nil {
+			c.add(path, none, "added")
+			c.pod = true
+			continue
+		}
+		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
+			c.resources = true
+		}
+		envChanges(c, path+".env", lc.Env, p.env[i])
+	}
+	for i := range live {
+		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {
+			c.add("spec.template.spec.containers["+live[i].Name+"]", "present", "removed")
+			c.pod = true
+		}
+	}
+}
+
+// resourceChanges compares requests (as the API server defaults them) and limits semantically.
+func resourceChanges(c *changeSet, path string, live, want corev1.ResourceRequirements) bool {
+	changed := false
+	for _, pair := range []struct {
+		field      string
+		live, want corev1.ResourceList
+	}{
+		{"requests", effectiveRequests(live), effectiveRequests(want)},
+		{"limits", live.Limits, want.Limits},
+	} {
+		for _, name := range unionKeys(pair.live, pair.want) {
+			l, lok := pair.live[name]
+			w, wok := pair.want[name]
+			if lok && wok && l.Cmp(w) == 0 {
+				continue
+			}
+			c.add(path+"."+pair.field+"."+string(name), quantityText(l, lok), quantityText(w, wok))
+			changed = true
+		}
+	}
+	return changed
+}
+
+// envChanges compares the desired variables with the live ones of the same name; a variable the operator owns
+// that the live object has but should not (GOMAXPROCS once the limit is gone) is reported too. GOMAXPROCS and
+// GOMEMLIMIT follow the resources, so a change of theirs alone counts as a resources change.
+func envChanges(c *changeSet, path string, live, want []corev1.EnvVar) {
+	mark := func(name string) {
+		if name == konsumeratorv1.EnvGOMAXPROCS || name == konsumeratorv1.EnvGOMEMLIMIT {
+			c.resources = true
+		} else {
+			c.pod = true
+		}
+	}
+	for i := range want {
+		w := &want[i]
+		l := findEnv(live, w.Name)
+		switch {
+		case l == nil:
+			c.add(path+"["+w.Name+"]", none, envText(w))
+			mark(w.Name)
+		case l.Value != w.Value || !reflect.DeepEqual(l.ValueFrom, w.ValueFrom):
+			c.add(path+"["+w.Name+"]", envText(l), envText(w))
+			mark(w.Name)
+		}
+	}
+	for _, name := range []string{konsumeratorv1.EnvGOMAXPROCS, konsumeratorv1.EnvGOMEMLIMIT} {
+		if l := findEnv(live, name); l != nil && findEnv(want, name) == nil {
+			c.add(path+"["+name+"]", envText(l), none)
+			mark(name)
+		}
+	}
+}
+
+func findEnv(env []corev1.EnvVar, name string) *corev1.EnvVar {
+	for i := range env {
+		if env[i].Name == name {
+			return &env[i]
+		}
+	}
+	return nil
+}
+
+func envText(e *corev1.EnvVar) string {
+	if e.ValueFrom != nil {
+		return "(valueFrom)"
+	}
+	return fmt.Sprintf("%q", e.Value)
+}
+
+func quantityText(q resource.Quantity, ok bool) string {
+	if !ok {
+		return none
+	}
+	return q.String()
+}
+
+func valueOr(v string, ok bool) string {
+	if !ok {
+		return none
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func unionKeys(a, b corev1.ResourceList) []corev1.ResourceName {
+	keys := make([]corev1.ResourceName, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}

@@ -1,0 +1,80 @@
+package planner
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// gomemlimitPercent of the memory limit is given to the Go runtime as its soft limit, leaving room for memory
+// the runtime does not account (stacks of cgo, the binary, page cache).
+const gomemlimitPercent = 90
+
+// GOMAXPROCS is max(1, ceil(cpu limit in cores)); ok is false without a CPU limit, in which case the variable is
+// not set and the runtime's own default (the container's CPU quota since Go 1.25, else the node's CPUs) applies.
+func GOMAXPROCS(r corev1.ResourceRequirements) (string, bool) {
+	q, ok := r.Limits[corev1.ResourceCPU]
+	if !ok {
+		return "", false
+	}
+	cores := roundUp(q.MilliValue(), 1000) / 1000
+	return strconv.FormatInt(max(1, cores), 10), true
+}
+
+// GOMEMLIMIT is 90% of the memory limit as a plain integer byte count (never exponent form, never MiB for MB);
+// ok is false without a memory limit, and the variable is then not set.
+func GOMEMLIMIT(r corev1.ResourceRequirements) (string, bool) {
+	q, ok := r.Limits[corev1.ResourceMemory]
+	if !ok {
+		return "", false
+	}
+	limit := max(0, q.Value())
+	// limit/100*p + the remainder part: no overflow even near MaxInt64
+	v := limit/100*gomemlimitPercent + limit%100*gomemlimitPercent/100
+	return strconv.FormatInt(v, 10), true
+}
+
+// instanceEnv holds the values of the variables that are the same for every container of an instance.
+type instanceEnv struct {
+	partitionKey  string
+	partitions    string
+	numPartitions string
+	instance      string
+	numInstances  string
+}
+
+// containerEnv returns the container's env with the operator's variables first (so the user's variables may
+// refer to them with $(NAME)), then the user's variables in their order, less those the operator sets itself.
+func containerEnv(user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
+	out := make([]corev1.EnvVar, 0, len(user)+6)
+	out = append(out,
+		corev1.EnvVar{Name: ie.partitionKey, Value: ie.partitions},
+		corev1.EnvVar{Name: konsumeratorv1.EnvNumPartitions, Value: ie.numPartitions},
+		corev1.EnvVar{Name: konsumeratorv1.EnvInstance, Value: ie.instance},
+		corev1.EnvVar{Name: konsumeratorv1.EnvNumInstances, Value: ie.numInstances},
+	)
+	if v, ok := GOMAXPROCS(res); ok {
+		out = append(out, corev1.EnvVar{Name: konsumeratorv1.EnvGOMAXPROCS, Value: v})
+	}
+	if v, ok := GOMEMLIMIT(res); ok {
+		out = append(out, corev1.EnvVar{Name: konsumeratorv1.EnvGOMEMLIMIT, Value: v})
+	}
+	ours := len(out)
+	for _, e := range user {
+		if !hasEnv(out[:ours], e.Name) {
+			out = append(out, *e.DeepCopy())
+		}
+	}
+	return out
+}
+
+func hasEnv(env []corev1.EnvVar, name string) bool {
+	for i := range env {
+		if env[i].Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,150 @@
+package planner
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// Reasons of the MetricsAvailable condition.
+const (
+	ReasonMetricsFresh       = "MetricsFresh"
+	ReasonNoMetrics          = "NoMetrics"
+	ReasonMetricsStale       = "MetricsStale"
+	ReasonMetricsFetchFailed = "MetricsFetchFailed"
+	ReasonPartialMetrics     = "PartialMetrics"
+)
+
+// partitionLoad is what the planner knows of one partition.
+type partitionLoad struct {
+	has bool
+	// required is the rate (messages/s) an instance must process for this partition.
+	required float64
+	// lag is how long the backlog takes to work off at the current throughput; +Inf when nothing moves.
+	lag time.Duration
+}
+
+// metricsView is a sample judged for use: usable only when fresh.
+type metricsView struct {
+	usable  bool
+	reason  string
+	message string
+	loads   []partitionLoad // indexed by partition, len numPartitions, when usable
+	missing []int32         // partitions without data, when usable
+}
+
+// viewMetrics decides whether the sample may be used and, if so, turns it into per-partition loads. Missing data
+// is never read as zero load: an unusable view makes the caller keep current resources.
+func viewMetrics(st *settings, sample *model.MetricsSample, now time.Time) metricsView {
+	var v metricsView
+	switch {
+	case sample == nil || sample.Time.IsZero():
+		v.reason, v.message = ReasonNoMetrics, "no metrics sample has been read yet"
+		if sample != nil && sample.Error != "" {
+			v.reason, v.message = ReasonMetricsFetchFailed, "reading metrics failed: "+truncate(sample.Error, 256)
+		}
+		return v
+	case now.Sub(sample.Time) > st.staleAfter:
+		v.reason, v.message = ReasonMetricsStale, fmt.Sprintf("the latest metrics sample is older than %s", st.staleAfter)
+		if sample.Error != "" {
+			v.reason, v.message = ReasonMetricsFetchFailed, "reading metrics failed: "+truncate(sample.Error, 256)
+		}
+		return v
+	}
+	v.usable = true
+	v.loads = make([]partitionLoad, st.numPartitions)
+	for i := range sample.Partitions {
+		pm := &sample.Partitions[i]
+		if pm.Partition < 0 || pm.Partition >= st.numPartitions || v.loads[pm.Partition].has {
+			continue
+		}
+		v.loads[pm.Partition] = loadOf(st, pm)
+	}
+	for p := range v.loads {
+		if !v.loads[p].has {
+			v.missing = append(v.missing, int32(p))
+		}
+	}
+	v.reason, v.message = ReasonMetricsFresh, "a fresh metrics sample covers every partition"
+	if len(v.missing) > 0 {
+		v.reason = ReasonPartialMetrics
+		v.message = fmt.Sprintf("no data for %d of %d partitions (%s); they are sized like the busiest partition of their instance",
+			len(v.missing), st.numPartitions, listPartitions(v.missing, 10))
+	}
+	if sample.Error != "" {
+		v.message += "; the latest read failed, using the previous one: " + truncate(sample.Error, 256)
+	}
+	if len(sample.Problems) > 0 {
+		v.message += "; " + summarize("problems", sample.Problems, 5)
+	}
+	return v
+}
+
+// value returns a usable, non-negative figure, or ok=false for no data (nil, NaN, ±Inf).
+func value(f *float64) (float64, bool) {
+	if f == nil || !finite(*f) {
+		return 0, false
+	}
+	return max(0, *f), true
+}
+
+// loadOf computes the required rate and the lag of one partition.
+//
+//	required = production + behind / recoveryTime
+//	lag      = 0 when nothing is behind; +Inf when behind > 0 and nothing is consumed;
+//	           otherwise behind / max(production, consumption)
+func loadOf(st *settings, pm *model.PartitionMetrics) partitionLoad {
+	prod, hasProd := value(pm.ProductionRate)
+	cons, hasCons := value(pm.ConsumptionRate)
+	behind, hasBehind := value(pm.MessagesBehind)
+	if !hasProd && !hasCons && !hasBehind {
+		return partitionLoad{}
+	}
+	if !hasProd {
+		prod = cons // in a steady state what is consumed is what is produced
+	}
+	l := partitionLoad{has: true, required: prod}
+	if st.recovery > 0 {
+		l.required += behind / st.recovery.Seconds()
+	} else if behind > 0 {
+		l.required = math.Inf(1)
+	}
+	switch {
+	case behind == 0:
+		l.lag = 0
+	case cons <= 0:
+		l.lag = infiniteLag
+	default:
+		l.lag = secondsToDuration(behind / max(prod, cons))
+	}
+	return l
+}
+
+// infiniteLag stands for "never catches up".
+const infiniteLag = time.Duration(math.MaxInt64)
+
+func secondsToDuration(s float64) time.Duration {
+	if !finite(s) || s*float64(time.Second) >= float64(math.MaxInt64) {
+		return infiniteLag
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// listPartitions prints up to limit partition numbers.
+func listPartitions(ps []int32, limit int) string {
+	b := make([]byte, 0, 64)
+	for i, p := range ps {
+		if i == limit {
+			b = append(b, fmt.Sprintf(" and %d more", len(ps)-limit)...)
+			break
+		}
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(p), 10)
+	}
+	return string(b)
+}

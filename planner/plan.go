@@ -1,0 +1,247 @@
+// Package planner turns a model.Snapshot into a model.Plan: partition assignment, resource prediction, env
+// injection, the desired Deployments, the diff against what is observed, and the owner's status. It is a pure
+// function: no I/O, no clock (Snapshot.Now is the only time), no randomness, so the same snapshot always gives a
+// byte-identical plan and every decision can be tested from files.
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// Plan computes the plan for one owner. It never panics: bad input gives a condition and no destructive action.
+func Plan(s *model.Snapshot) (p model.Plan) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = failedPlan(s, ReasonPlannerError, fmt.Sprintf("the planner failed on this input: %v", r))
+		}
+	}()
+	return plan(s)
+}
+
+// plan is Plan without the safety net, so that tests and the fuzzer see any panic.
+func plan(s *model.Snapshot) model.Plan {
+	if s == nil {
+		return failedPlan(&model.Snapshot{}, ReasonInvalidSpec, "no snapshot")
+	}
+	st, reason, msg := newSettings(s)
+	if st == nil {
+		return failedPlan(s, reason, msg)
+	}
+	pl := newPlanner(s, st)
+	pl.classify()
+	pl.size()
+	pl.applyBudget()
+	pl.diff()
+	pl.limitRollouts()
+	pl.planDeletes()
+	return pl.finish()
+}
+
+// planner holds the working state of one plan.
+type planner struct {
+	s     *model.Snapshot
+	st    *settings
+	now   time.Time
+	view  metricsView
+	tmpl  *appsv1.DeploymentSpec
+	names []string // template container names
+
+	podDigest, depDigest string
+	ownerLabel           string
+	selector             map[string]string
+
+	insts     []*instance
+	surplus   []*appsv1.Deployment // ours, name not expected
+	untouched []model.Action       // objects left alone (being deleted)
+
+	budget budgetOutcome
+
+	maxRollouts, inFlight int
+}
+
+// instance is one expected instance Deployment and everything decided about it.
+type instance struct {
+	index int32
+	name  string
+	rng   Range
+
+	observed *appsv1.Deployment // ours (controller reference to the owner); nil when missing
+	blocked  *appsv1.Deployment // not ours but holding the name
+	deleting bool               // the object with this name is being deleted
+	frozen   bool
+
+	// load
+	hasData  bool
+	estimate int64 // CPU request estimate, millicores
+	maxLag   time.Duration
+	lagging  bool
+	critical bool
+
+	// sizing
+	current   []corev1.ResourceRequirements // observed, per template container (zero value when absent)
+	decided   []corev1.ResourceRequirements
+	changing  bool // resources set from metrics in this pass: shares the global budget
+	scaleDir  direction
+	state     scalingState
+	ripens    time.Time
+	sizeNote  string
+	inFlight  bool // the observed rollout is in progress
+	available bool
+
+	// outcome
+	hash     specHash
+	action   model.Action
+	restart  bool // the update changes the pod template
+	upToDate bool // after this plan the object matches the spec
+	recreate bool // deleted now because an immutable field changes
+	priority int  // rollout priority, lower first
+}
+
+func newPlanner(s *model.Snapshot, st *settings) *planner {
+	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate}
+	pl.view = metricsView{reason: ReasonNoMetrics}
+	if st.autoscale {
+		pl.view = viewMetrics(st, s.Metrics, s.Now)
+	}
+	for _, c := range pl.tmpl.Template.Spec.Containers {
+		pl.names = append(pl.names, c.Name)
+	}
+	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
+	pl.ownerLabel = LabelValue(s.Owner.Name)
+	pl.selector = map[string]string{}
+	if sel := pl.tmpl.Selector; sel != nil {
+		for k, v := range sel.MatchLabels {
+			pl.selector[k] = v
+		}
+	}
+	ranges := Assign(st.numPartitions, st.perInstance)
+	pl.insts = make([]*instance, len(ranges))
+	for i, r := range ranges {
+		pl.insts[i] = &instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
+	}
+	return pl
+}
+
+// InstanceName is the Deployment name of instance i: {spec.name}-{i}.
+func InstanceName(prefix string, i int32) string { return prefix + "-" + strconv.Itoa(int(i)) }
+
+// classify sorts the observed Deployments into expected instances (ours or blocked), surplus ones of ours, and
+// others, which are ignored.
+func (pl *planner) classify() {
+	byName := make(map[string]*instance, len(pl.insts))
+	for _, in := range pl.insts {
+		byName[in.name] = in
+	}
+	seen := make(map[string]bool, len(pl.s.Deployments))
+	for i := range pl.s.Deployments {
+		d := &pl.s.Deployments[i]
+		if (d.Namespace != "" && d.Namespace != pl.st.namespace) || seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
+		ours := controlledBy(d, pl.s.Owner.UID)
+		in := byName[d.Name]
+		switch {
+		case in != nil && d.DeletionTimestamp != nil:
+			in.deleting = true
+		case in != nil && ours:
+			in.observed = d
+		case in != nil:
+			in.blocked = d
+		case ours && d.DeletionTimestamp != nil:
+			pl.untouched = append(pl.untouched, pl.action(model.ActionUnchanged, model.PhaseDelete, d, -1,
+				"being deleted: left alone"))
+		case ours:
+			pl.surplus = append(pl.surplus, d)
+		}
+	}
+}
+
+// controlledBy reports whether d's controller owner reference points at uid.
+func controlledBy(d *appsv1.Deployment, uid types.UID) bool {
+	for _, r := range d.OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			return r.UID == uid
+		}
+	}
+	return false
+}
+
+func (pl *planner) action(kind model.ActionKind, phase model.Phase, d *appsv1.Deployment, index int32, reason string) model.Action {
+	return model.Action{Kind: kind, Phase: phase, Namespace: pl.st.namespace, Name: d.Name, UID: d.UID,
+		Instance: index, Reason: reason}
+}
+
+// desiredReplicas is the template's replica count; the API's default is 1.
+func (pl *planner) desiredReplicas() int32 {
+	if r := pl.tmpl.Replicas; r != nil {
+		return max(0, *r)
+	}
+	return 1
+}
+
+// finish assembles the plan: actions sorted by phase then name, the status, and when to look again.
+func (pl *planner) finish() model.Plan {
+	p := model.Plan{SnapshotDigest: pl.s.Digest()}
+	for _, in := range pl.insts {
+		p.Actions = append(p.Actions, in.action)
+	}
+	p.Actions = append(p.Actions, pl.untouched...)
+	sortActions(p.Actions)
+	p.Status = pl.status()
+	var earliest time.Time
+	for _, in := range pl.insts {
+		if !in.ripens.IsZero() && (earliest.IsZero() || in.ripens.Before(earliest)) {
+			earliest = in.ripens
+		}
+	}
+	if !earliest.IsZero() {
+		p.RequeueAfter = model.Duration(max(earliest.Sub(pl.now), time.Second))
+	}
+	return p
+}
+
+func sortActions(a []model.Action) {
+	sort.SliceStable(a, func(i, j int) bool {
+		if a[i].Phase != a[j].Phase {
+			return a[i].Phase < a[j].Phase
+		}
+		return a[i].Name < a[j].Name
+	})
+}
+
+// failedPlan changes nothing: every observed Deployment is left as it is, and the status says why.
+func failedPlan(s *model.Snapshot, reason, message string) model.Plan {
+	p := model.Plan{SnapshotDigest: s.Digest()}
+	seen := map[string]bool{}
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		if seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
+		p.Actions = append(p.Actions, model.Action{Kind: model.ActionUnchanged, Namespace: d.Namespace,
+			Name: d.Name, UID: d.UID, Instance: -1, Reason: "left as is: " + reason})
+	}
+	sortActions(p.Actions)
+	p.Status = failedStatus(s, reason, message)
+	return p
+}
+
+// owned names the annotation keys whose values the planner sets on an instance.
+var ownedAnnotations = []string{
+	konsumeratorv1.AnnotationPartition,
+	konsumeratorv1.AnnotationScalingStatus,
+	konsumeratorv1.AnnotationScalingStatusChange,
+	konsumeratorv1.AnnotationSpecHash,
+}

@@ -1,0 +1,60 @@
+package planner
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// Text renders a plan for logs and the CLI: one line per action, "kind  Deployment/namespace/name  reason", the
+// changed fields indented below it, then a summary line. The output depends only on the plan.
+func Text(p model.Plan) string {
+	var b strings.Builder
+	for _, a := range p.Actions {
+		fmt.Fprintf(&b, "%-9s Deployment/%s/%s  %s\n", a.Kind, a.Namespace, a.Name, a.Reason)
+		for _, c := range a.Changes {
+			fmt.Fprintf(&b, "          ~ %s\n", c)
+		}
+	}
+	b.WriteString(Summary(p))
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// Summary is one line: how many actions of each kind, and the status counts.
+func Summary(p model.Plan) string {
+	st := p.Status
+	return fmt.Sprintf("plan: %d create, %d update, %d delete, %d unchanged, %d skip; "+
+		"expected=%d running=%d paused=%d missing=%d lagging=%d outdated=%d; requeueAfter=%s",
+		p.Count(model.ActionCreate), p.Count(model.ActionUpdate), p.Count(model.ActionDelete),
+		p.Count(model.ActionUnchanged), p.Count(model.ActionSkip),
+		deref(st.Expected), deref(st.Running), deref(st.Paused), deref(st.Missing), deref(st.Lagging),
+		deref(st.Outdated), time.Duration(p.RequeueAfter))
+}
+
+// StatusText renders the conditions, one line each, for humans.
+func StatusText(p model.Plan) string {
+	var b strings.Builder
+	for _, c := range p.Status.Conditions {
+		fmt.Fprintf(&b, "condition %s=%s reason=%s: %s\n", c.Type, c.Status, c.Reason, c.Message)
+	}
+	return b.String()
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// YAML renders the whole plan, desired objects included.
+func YAML(p model.Plan) ([]byte, error) { return yaml.Marshal(p) }
+
+// JSON renders the whole plan, desired objects included.
+func JSON(p model.Plan) ([]byte, error) { return json.MarshalIndent(p, "", "  ") }

@@ -1,0 +1,107 @@
+package planner
+
+import (
+	"encoding/json"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// Apply is a fake, pure apply of a plan to a snapshot: the desired objects of creates and updates become the
+// Deployments (an update keeps annotations and labels the operator does not own, and the observed status),
+// deletes are removed, and the status becomes the planned one. The input is not changed. Tests use it to check
+// that planning again after a plan is carried out changes nothing.
+func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
+	out := cloneSnapshot(s)
+	byName := make(map[string]int, len(out.Deployments))
+	for i := range out.Deployments {
+		if _, dup := byName[out.Deployments[i].Name]; !dup {
+			byName[out.Deployments[i].Name] = i // the first of a name, as the planner reads them
+		}
+	}
+	removed := map[string]bool{}
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case model.ActionDelete:
+			removed[a.Name] = true
+		case model.ActionCreate, model.ActionUpdate:
+			want := fromApplyConfiguration(a)
+			if want == nil {
+				continue
+			}
+			i, ok := byName[a.Name]
+			if !ok {
+				want.UID = types.UID("uid-" + a.Name)
+				want.Generation = 1
+				out.Deployments = append(out.Deployments, *want)
+				byName[a.Name] = len(out.Deployments) - 1
+				continue
+			}
+			live := &out.Deployments[i]
+			merged := want.DeepCopy()
+			merged.UID, merged.Generation, merged.Status = live.UID, live.Generation+1, live.Status
+			merged.Labels = mergeMaps(live.Labels, want.Labels)
+			merged.Annotations = mergeMaps(live.Annotations, want.Annotations)
+			*live = *merged
+		}
+	}
+	kept := out.Deployments[:0]
+	for _, d := range out.Deployments {
+		if !removed[d.Name] {
+			kept = append(kept, d)
+		}
+	}
+	out.Deployments = kept
+	sort.Slice(out.Deployments, func(i, j int) bool { return out.Deployments[i].Name < out.Deployments[j].Name })
+	out.Status = *p.Status.DeepCopy()
+	return out
+}
+
+func fromApplyConfiguration(a model.Action) *appsv1.Deployment {
+	if a.Desired == nil {
+		return nil
+	}
+	raw, err := json.Marshal(a.Desired)
+	if err != nil {
+		return nil
+	}
+	d := &appsv1.Deployment{}
+	if err := json.Unmarshal(raw, d); err != nil {
+		return nil
+	}
+	return d
+}
+
+func mergeMaps(live, want map[string]string) map[string]string {
+	out := make(map[string]string, len(live)+len(want))
+	for k, v := range live {
+		out[k] = v
+	}
+	for k, v := range want {
+		out[k] = v
+	}
+	return out
+}
+
+// cloneSnapshot copies everything Apply may change, and the rest deeply enough that the copy shares nothing
+// mutable with the original.
+func cloneSnapshot(s *model.Snapshot) *model.Snapshot {
+	out := *s
+	out.Spec = *s.Spec.DeepCopy()
+	out.Status = *s.Status.DeepCopy()
+	out.Owner.Annotations = mergeMaps(nil, s.Owner.Annotations)
+	out.Deployments = make([]appsv1.Deployment, len(s.Deployments))
+	for i := range s.Deployments {
+		s.Deployments[i].DeepCopyInto(&out.Deployments[i])
+	}
+	if s.Metrics != nil {
+		m := *s.Metrics
+		m.Partitions = append([]model.PartitionMetrics(nil), s.Metrics.Partitions...)
+		m.Problems = append([]string(nil), s.Metrics.Problems...)
+		out.Metrics = &m
+	}
+	return &out
+}

@@ -1,0 +1,251 @@
+package planner
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// size decides every instance's resources: from metrics through the hysteresis when there is fresh data, kept
+// as they are when there is none (missing data is not zero load), frozen when the autoscaler is disabled.
+func (pl *planner) size() {
+	for _, in := range pl.insts {
+		pl.observe(in)
+		pl.load(in)
+		switch {
+		case !pl.st.autoscale:
+			in.decided = pl.templateSizes()
+			in.sizeNote = "resources from the template"
+		case in.frozen:
+			in.decided = pl.keepOr(in, pl.fallbackSizes(false))
+			in.sizeNote = "autoscaler disabled: resources frozen"
+		case !in.hasData:
+			in.decided = pl.keepOr(in, pl.fallbackSizes(pl.st.fallbackMax))
+			in.sizeNote = "no metrics: resources kept"
+			if in.observed == nil {
+				in.sizeNote = "no metrics: fallback " + string(pl.fallbackName()) + " resources"
+			}
+		default:
+			pl.sizeFromMetrics(in)
+		}
+	}
+}
+
+func (pl *planner) fallbackName() konsumeratorv1.FallbackStrategy {
+	if pl.st.fallbackMax {
+		return konsumeratorv1.FallbackStrategyMax
+	}
+	return konsumeratorv1.FallbackStrategyMin
+}
+
+// observe reads what the live object tells: current resources, hysteresis state, rollout progress.
+func (pl *planner) observe(in *instance) {
+	in.state = scalingState{state: StateRunning}
+	in.frozen = pl.st.frozen
+	d := in.observed
+	if d == nil {
+		return
+	}
+	if _, ok := d.Annotations[konsumeratorv1.AnnotationDisableAutoscaler]; ok {
+		in.frozen = true
+	}
+	in.state = readScalingState(d.Annotations, pl.now)
+	in.current = make([]corev1.ResourceRequirements, len(pl.names))
+	for i, name := range pl.names {
+		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
+			in.current[i] = c.Resources
+		}
+	}
+	in.inFlight = rolloutInProgress(d)
+	want := pl.desiredReplicas()
+	in.available = want > 0 && d.Status.AvailableReplicas >= want
+}
+
+// load sums the required rate of the instance's partitions; a partition without data counts like the busiest
+// partition of the same instance, and an instance none of whose partitions has data has no data.
+func (pl *planner) load(in *instance) {
+	if !pl.view.usable {
+		return
+	}
+	var sum, busiest float64
+	missing := int32(0)
+	for p := in.rng.First; p < in.rng.First+in.rng.Count; p++ {
+		l := pl.view.loads[p]
+		if !l.has {
+			missing++
+			continue
+		}
+		in.hasData = true
+		sum += l.required
+		busiest = max(busiest, l.required)
+		in.maxLag = max(in.maxLag, l.lag)
+	}
+	if !in.hasData {
+		return
+	}
+	sum += float64(missing) * busiest
+	in.estimate = pl.st.estimateMilli(sum)
+	in.lagging = pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag
+	in.critical = pl.st.criticalLag > 0 && in.maxLag >= pl.st.criticalLag
+}
+
+// sizeFromMetrics sets the target from the load and lets the hysteresis decide whether to take it now.
+func (pl *planner) sizeFromMetrics(in *instance) {
+	target := pl.targetSizes(in.estimate, in.critical)
+	if in.observed == nil {
+		in.decided, in.changing = target, true
+		in.sizeNote = "sized from metrics"
+		return
+	}
+	edited, reassigned := pl.resourcesEdited(in), pl.reassigned(in)
+	if edited || reassigned {
+		// The live resources say nothing about this load: take the target at once, as for a new instance.
+		in.decided, in.changing = target, true
+		if in.state.state != StateRunning || in.state.since.IsZero() {
+			in.state = scalingState{state: StateRunning, since: pl.now}
+		}
+		in.sizeNote = "partitions reassigned: sized from metrics"
+		if edited {
+			in.sizeNote = "resources were changed outside the operator: set from metrics"
+		}
+		return
+	}
+	dir := compareSizes(pl.autoOnly(target), pl.autoOnly(in.current))
+	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
+		pl.now, pl.st.pendingUp, pl.st.pendingDown)
+	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
+	if dec.apply {
+		in.decided, in.changing, in.scaleDir = target, true, dir
+		return
+	}
+	in.decided = pl.keepOr(in, target)
+	if in.sizeNote == "" {
+		in.sizeNote = "resources match the load"
+	}
+}
+
+// targetSizes sizes every container for an estimate: autoscaled ones from it, Off ones as the template has them.
+func (pl *planner) targetSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
+	cs := pl.tmpl.Template.Spec.Containers
+	out := make([]corev1.ResourceRequirements, len(cs))
+	for i := range cs {
+		if pl.st.autoscaled(cs[i].Name) {
+			out[i] = pl.st.autoSize(&cs[i], estimate, critical)
+		} else {
+			out[i] = cs[i].Resources
+		}
+	}
+	return out
+}
+
+// autoOnly blanks the containers the autoscaler does not size, so they take no part in the scaling direction.
+func (pl *planner) autoOnly(res []corev1.ResourceRequirements) []corev1.ResourceRequirements {
+	out := make([]corev1.ResourceRequirements, len(res))
+	for i := range res {
+		if i < len(pl.names) && pl.st.autoscaled(pl.names[i]) {
+			out[i] = res[i]
+		}
+	}
+	return out
+}
+
+// keepOr keeps the observed resources of autoscaled containers, brought inside the policy unless the instance is
+// frozen; containers the live object lacks, and every container of a new instance, get the alternative. Off
+// containers always have the template's resources.
+func (pl *planner) keepOr(in *instance, alt []corev1.ResourceRequirements) []corev1.ResourceRequirements {
+	if in.observed == nil {
+		return alt
+	}
+	cs := pl.tmpl.Template.Spec.Containers
+	out := make([]corev1.ResourceRequirements, len(cs))
+	for i := range cs {
+		switch {
+		case !pl.st.autoscaled(cs[i].Name):
+			out[i] = cs[i].Resources
+		case findContainer(in.observed.Spec.Template.Spec.Containers, cs[i].Name) != nil && in.frozen:
+			out[i] = in.current[i]
+		case findContainer(in.observed.Spec.Template.Spec.Containers, cs[i].Name) != nil:
+			out[i] = pl.st.withinPolicy(cs[i].Name, in.current[i])
+		default:
+			out[i] = alt[i]
+		}
+	}
+	return out
+}
+
+// fallbackSizes are the resources of a new instance without data: the policy's minimum (or maximum, with
+// fallbackStrategy max) where the container has a policy, the template's resources where it has none.
+func (pl *planner) fallbackSizes(useMax bool) []corev1.ResourceRequirements {
+	cs := pl.tmpl.Template.Spec.Containers
+	out := make([]corev1.ResourceRequirements, len(cs))
+	for i := range cs {
+		pol, ok := pl.st.policies[cs[i].Name]
+		switch {
+		case !ok || pol.off:
+			out[i] = pl.st.templateSize(&cs[i])
+		case useMax && pol.max[corev1.ResourceCPU] > 0:
+			out[i] = pl.st.autoSize(&cs[i], pol.max[corev1.ResourceCPU], true)
+		default:
+			out[i] = pl.st.autoSize(&cs[i], pl.st.cpuIncrementMill, false)
+		}
+	}
+	return out
+}
+
+// templateSizes are the template's resources brought inside the policies, for Consumers without an autoscaler.
+func (pl *planner) templateSizes() []corev1.ResourceRequirements {
+	cs := pl.tmpl.Template.Spec.Containers
+	out := make([]corev1.ResourceRequirements, len(cs))
+	for i := range cs {
+		out[i] = pl.st.templateSize(&cs[i])
+	}
+	return out
+}
+
+// resourcesEdited reports whether the live object's resources differ from those the operator last set, as
+// recorded in the resources part of its spec hash. An object without a readable hash (made by the original
+// Konsumerator) is taken as it is.
+func (pl *planner) resourcesEdited(in *instance) bool {
+	h, ok := parseSpecHash(in.observed.Annotations[konsumeratorv1.AnnotationSpecHash])
+	if !ok {
+		return false
+	}
+	cs := in.observed.Spec.Template.Spec.Containers
+	names := make([]string, len(cs))
+	res := make([]corev1.ResourceRequirements, len(cs))
+	for i := range cs {
+		names[i], res[i] = cs[i].Name, cs[i].Resources
+	}
+	return resourcesDigest(names, res) != h.resources
+}
+
+// reassigned reports whether the instance held other partitions until now (numPartitions or
+// numPartitionsPerInstance changed), so that its pods restart with new work anyway.
+func (pl *planner) reassigned(in *instance) bool {
+	v, ok := in.observed.Annotations[konsumeratorv1.AnnotationPartition]
+	return ok && v != in.rng.String()
+}
+
+func findContainer(cs []corev1.Container, name string) *corev1.Container {
+	for i := range cs {
+		if cs[i].Name == name {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// rolloutInProgress: the deployment controller has seen the object (observedGeneration > 0) and has not finished
+// rolling it out. An empty status (no deployment controller, e.g. a bare test API server) is not in flight.
+func rolloutInProgress(d *appsv1.Deployment) bool {
+	st := d.Status
+	if st.ObservedGeneration <= 0 {
+		return false
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	return st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.UnavailableReplicas > 0
+}

@@ -17,6 +17,7 @@ import (
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
+	"github.com/konsumerator/konsumerator/planner"
 )
 
 // MetricsSource hands out the latest metrics sample of an owner from a shared cache. It may refresh the cache,
@@ -98,7 +99,7 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 	var list appsv1.DeploymentList
 	if err := o.Cache.List(ctx, &list,
 		client.InNamespace(owned.Owner.Namespace),
-		client.MatchingLabels{konsumeratorv1.LabelConsumer: model.OwnerLabelValue(owned.Owner.Name)},
+		client.MatchingLabels{konsumeratorv1.LabelConsumer: planner.LabelValue(owned.Owner.Name)},
 	); err != nil {
 		return nil, fmt.Errorf("listing Deployments: %w", err)
 	}
@@ -112,8 +113,13 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 
 	if owned.SpecError == "" {
 		var missing []string
-		for i := range model.InstanceCount(owned.Spec.NumPartitions, owned.Spec.NumPartitionsPerInstance) {
-			name := model.InstanceName(owned.Spec.Name, i)
+		perInstance := int32(1)
+		if owned.Spec.NumPartitionsPerInstance != nil {
+			perInstance = *owned.Spec.NumPartitionsPerInstance
+		}
+		// Instance naming is the planner's decision; asking it keeps the two in step.
+		for i := range planner.NumInstances(owned.Spec.NumPartitions, perInstance) {
+			name := planner.InstanceName(owned.Spec.Name, i)
 			if _, ok := byName[name]; !ok {
 				missing = append(missing, name)
 			}

@@ -1,0 +1,280 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	prommodel "github.com/prometheus/common/model"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
+)
+
+// clientIdleTTL is how long an HTTP client nobody used is kept. Clients are keyed by credentials, so every
+// rotated Secret leaves an old client behind; this bounds how many pile up.
+const clientIdleTTL = time.Hour
+
+// provider runs the queries of one spec against all of its addresses.
+type provider struct {
+	secrets SecretGetter
+	timeout time.Duration
+	slots   chan struct{}
+	clock   func() time.Time
+	in      *instruments
+
+	mu      sync.Mutex
+	clients map[string]*cachedClient
+}
+
+type cachedClient struct {
+	api       promv1.API
+	transport *http.Transport
+	lastUsed  time.Time
+}
+
+// fetchResult is what one fetch found. failed means at least one query got no answer from any address; the
+// values are then not to be used and the cache keeps the last good ones.
+type fetchResult struct {
+	partitions []model.PartitionMetrics
+	problems   *problemSet
+	failed     bool
+	errText    string
+}
+
+// answer is one address's reply to one query.
+type answer struct {
+	address string
+	value   prommodel.Value
+	failure *requestFailure
+}
+
+func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.PrometheusAutoscalerSpec,
+	numPartitions int32) fetchResult {
+	logger := log.FromContext(ctx).WithValues("namespace", key.Namespace, "consumer", key.Name)
+	problems := newProblemSet()
+
+	creds, err := resolveCredentials(ctx, p.secrets, key.Namespace, spec)
+	if err != nil {
+		logger.Error(err, "Cannot read the credentials for Prometheus", "problem", ProblemCredentialsUnavailable)
+		problems.add(ProblemCredentialsUnavailable, "%s", err.Error())
+		return fetchResult{problems: problems, failed: true, errText: "credentials for Prometheus: " + err.Error()}
+	}
+
+	queries := map[QueryKind]konsumeratorv1.PrometheusQuery{
+		QueryOffset:      spec.Offset,
+		QueryProduction:  spec.Production,
+		QueryConsumption: spec.Consumption,
+	}
+	addresses := uniqueAddresses(spec.Address)
+
+	// Every address gets every query at once: a replica that is down or slow costs one timeout, not one per
+	// query and address in turn, and a replica that answers empty cannot win over one with data.
+	answers := map[QueryKind][]answer{}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, kind := range queryKinds {
+		answers[kind] = make([]answer, len(addresses))
+		for i, address := range addresses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := p.query(ctx, logger, address, creds, kind, queries[kind].Query)
+				mu.Lock()
+				answers[kind][i] = a
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+
+	byPartition := map[int32]*model.PartitionMetrics{}
+	var failures []string
+	for _, kind := range queryKinds {
+		best, bestParsed, chosen := -1, parsedAnswer{}, false
+		for i, a := range answers[kind] {
+			if a.failure != nil {
+				continue
+			}
+			parsed := parseAnswer(kind, queries[kind].PartitionLabel, a.value, numPartitions)
+			// Strictly more: on a tie the address listed first wins, so the choice does not flip between
+			// equally good replicas.
+			if !chosen || len(parsed.values) > len(bestParsed.values) {
+				best, bestParsed, chosen = i, parsed, true
+			}
+		}
+		if !chosen {
+			failures = append(failures, describeFailures(kind, answers[kind]))
+			problems.add(ProblemFetchFailed, "%s query failed on every address", kind)
+			continue
+		}
+		for _, a := range answers[kind] {
+			if a.failure != nil {
+				problems.add(ProblemReplicaFailed, "%s query: %s failed (%s), answer taken from %s",
+					kind, a.address, a.failure.text, answers[kind][best].address)
+			}
+		}
+		problems.merge(bestParsed.problems)
+		if vector, ok := answers[kind][best].value.(prommodel.Vector); ok && len(vector) == 0 {
+			problems.add(ProblemEmptyResult, "%s query: no series", kind)
+		}
+		for partition, v := range bestParsed.values {
+			pm := byPartition[partition]
+			if pm == nil {
+				pm = &model.PartitionMetrics{Partition: partition}
+				byPartition[partition] = pm
+			}
+			v := v
+			switch kind {
+			case QueryOffset:
+				pm.MessagesBehind = &v
+			case QueryProduction:
+				pm.ProductionRate = &v
+			case QueryConsumption:
+				pm.ConsumptionRate = &v
+			}
+		}
+	}
+
+	logProblems(logger, problems)
+	if len(failures) > 0 {
+		return fetchResult{problems: problems, failed: true, errText: strings.Join(failures, "; ")}
+	}
+	partitions := make([]model.PartitionMetrics, 0, len(byPartition))
+	for _, pm := range byPartition {
+		partitions = append(partitions, *pm)
+	}
+	sort.Slice(partitions, func(i, j int) bool { return partitions[i].Partition < partitions[j].Partition })
+	return fetchResult{partitions: partitions, problems: problems}
+}
+
+// describeFailures says, in a text stable across identical outages, why no address answered a query.
+func describeFailures(kind QueryKind, answers []answer) string {
+	parts := make([]string, 0, len(answers))
+	for _, a := range answers {
+		parts = append(parts, fmt.Sprintf("%s: %s", a.address, a.failure.text))
+	}
+	return fmt.Sprintf("%s query failed on every address (%s)", kind, strings.Join(parts, ", "))
+}
+
+func logProblems(logger logr.Logger, problems *problemSet) {
+	const examples = 5
+	for kind, texts := range problems.byKind() {
+		shown := texts
+		if len(shown) > examples {
+			shown = shown[:examples]
+		}
+		logger.Info("Problem in the metrics read from Prometheus; the affected values are left out",
+			"problem", kind, "count", len(texts), "examples", shown)
+	}
+}
+
+// uniqueAddresses drops repeated addresses, which would only double the load on one server.
+func uniqueAddresses(addresses []string) []string {
+	out := make([]string, 0, len(addresses))
+	seen := map[string]bool{}
+	for _, a := range addresses {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// query sends one instant query to one address, bounded by the request timeout (waiting for a free slot
+// included), and records it in the provider metrics.
+func (p *provider) query(ctx context.Context, logger logr.Logger, address string, creds credentials,
+	kind QueryKind, query string) answer {
+	logger = logger.WithValues("address", address, "query", kind)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+
+	fail := func(f *requestFailure) answer {
+		p.in.requestErrors.WithLabelValues(address, string(kind), string(f.reason)).Inc()
+		logger.Info("Prometheus query failed", "reason", f.reason, "error", f.text, "detail", f.detail)
+		return answer{address: address, failure: f}
+	}
+
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return fail(&requestFailure{reason: reasonThrottled, text: "no free request slot before the timeout",
+			detail: "too many queries to Prometheus at once; raise the limit on concurrent requests"})
+	}
+
+	api, err := p.client(address, creds)
+	if err != nil {
+		return fail(&requestFailure{reason: reasonClientError, text: "invalid address", detail: err.Error()})
+	}
+
+	status := &statusRecorder{}
+	p.in.requests.WithLabelValues(address, string(kind)).Inc()
+	start := time.Now()
+	value, warnings, err := api.Query(withStatusRecorder(ctx, status), query, time.Time{}, promv1.WithTimeout(p.timeout))
+	p.in.requestDuration.WithLabelValues(address, string(kind)).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fail(classify(ctx, err, status.code()))
+	}
+	if len(warnings) > 0 {
+		logger.V(1).Info("Prometheus answered with warnings", "warnings", []string(warnings))
+	}
+	return answer{address: address, value: value}
+}
+
+// client returns the HTTP client for an address and credentials, building it on first use. Clients are kept
+// and reused across fetches and Consumers so that connections (and TLS sessions) are too.
+func (p *provider) client(address string, creds credentials) (promv1.API, error) {
+	key := address + "\x00" + creds.fingerprint()
+	now := p.clock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[key]; ok {
+		c.lastUsed = now
+		return c.api, nil
+	}
+	for k, c := range p.clients {
+		if now.Sub(c.lastUsed) > clientIdleTTL {
+			c.transport.CloseIdleConnections()
+			delete(p.clients, k)
+		}
+	}
+	transport := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   p.timeout,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSClientConfig:     creds.tlsConfig(),
+		TLSHandshakeTimeout: p.timeout,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	client, err := promapi.NewClient(promapi.Config{
+		Address:      address,
+		RoundTripper: statusRoundTripper{next: authRoundTripper{creds: creds, next: transport}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	api := promv1.NewAPI(client)
+	p.clients[key] = &cachedClient{api: api, transport: transport, lastUsed: now}
+	return api, nil
+}
+
+func (p *provider) clientCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.clients)
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sync/atomic"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -90,6 +91,26 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 		f.reason, f.text = reasonUnreachable, "unreachable"
 	}
 	return f
+}
+
+// undecodableResultTypeRE matches the Prometheus client's error for a result type it has no Go type for (it
+// decodes vectors, matrices and scalars only); the JSON decoder it uses wraps the message in its own text.
+var undecodableResultTypeRE = regexp.MustCompile(`unexpected value type "([a-z]{1,32})"`)
+
+// undecodableResultType returns the name of a result type the client could not decode.
+func undecodableResultType(err error) (string, bool) {
+	if err == nil {
+		return "", false
+	}
+	var apiErr *promv1.Error
+	if errors.As(err, &apiErr) {
+		return "", false
+	}
+	m := undecodableResultTypeRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 func bounded(s string, n int) string {

@@ -31,13 +31,16 @@ type parsedAnswer struct {
 
 // parseAnswer validates a query result and keeps only values it can vouch for. Anything doubtful is dropped and
 // described, never corrected: a partition with a bad value simply has no value for this figure.
-func parseAnswer(kind QueryKind, partitionLabel string, value prommodel.Value, numPartitions int32) parsedAnswer {
+func parseAnswer(kind QueryKind, partitionLabel string, a answer, numPartitions int32) parsedAnswer {
 	out := parsedAnswer{values: map[int32]float64{}, problems: newProblemSet()}
-	vector, ok := value.(prommodel.Vector)
+	vector, ok := a.value.(prommodel.Vector)
 	if !ok {
 		typ := "nothing"
-		if value != nil {
-			typ = value.Type().String()
+		switch {
+		case a.value != nil:
+			typ = a.value.Type().String()
+		case a.otherType != "":
+			typ = a.otherType
 		}
 		out.problems.add(ProblemUnexpectedResultType,
 			"%s query: result is a %s, want an instant vector", kind, typ)

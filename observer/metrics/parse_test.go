@@ -113,7 +113,7 @@ func TestParseAnswerKeepsOnlyValuesItCanVouchFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseAnswer(QueryOffset, "partition", tt.value, 4)
+			got := parseAnswer(QueryOffset, "partition", answer{value: tt.value}, 4)
 			if diff := cmp.Diff(tt.wantValues, got.values); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
@@ -126,7 +126,7 @@ func TestParseAnswerKeepsOnlyValuesItCanVouchFor(t *testing.T) {
 
 func TestParseAnswerNamesTheLabelAndQuotesLongValuesBounded(t *testing.T) {
 	long := "a-very-long-label-value-that-goes-on-and-on-and-on"
-	got := parseAnswer(QueryProduction, "kafka_partition", vec(smp(map[string]string{"kafka_partition": long}, 1)), 4)
+	got := parseAnswer(QueryProduction, "kafka_partition", answer{value: vec(smp(map[string]string{"kafka_partition": long}, 1))}, 4)
 	want := []string{`production query: label kafka_partition="a-very-long-label-value-that-goe..." is not a partition number`}
 	if diff := cmp.Diff(want, got.problems.list()); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

@@ -55,7 +55,9 @@ type fetchResult struct {
 type answer struct {
 	address string
 	value   prommodel.Value
-	failure *requestFailure
+	// otherType names a result type the Prometheus client cannot decode (a string), when value is nil.
+	otherType string
+	failure   *requestFailure
 }
 
 func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.PrometheusAutoscalerSpec,
@@ -105,7 +107,7 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 			if a.failure != nil {
 				continue
 			}
-			parsed := parseAnswer(kind, queries[kind].PartitionLabel, a.value, numPartitions)
+			parsed := parseAnswer(kind, queries[kind].PartitionLabel, a, numPartitions)
 			// Strictly more: on a tie the address listed first wins, so the choice does not flip between
 			// equally good replicas.
 			if !chosen || len(parsed.values) > len(bestParsed.values) {
@@ -149,7 +151,7 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 	if len(failures) > 0 {
 		return fetchResult{problems: problems, failed: true, errText: strings.Join(failures, "; ")}
 	}
-	partitions := make([]model.PartitionMetrics, 0, len(byPartition))
+	var partitions []model.PartitionMetrics
 	for _, pm := range byPartition {
 		partitions = append(partitions, *pm)
 	}
@@ -205,12 +207,17 @@ func (p *provider) query(ctx context.Context, logger logr.Logger, address string
 		return answer{address: address, failure: f}
 	}
 
+	throttled := &requestFailure{reason: reasonThrottled, text: "no free request slot before the timeout",
+		detail: "too many queries to Prometheus at once; raise the limit on concurrent requests"}
 	select {
 	case p.slots <- struct{}{}:
 		defer func() { <-p.slots }()
 	case <-ctx.Done():
-		return fail(&requestFailure{reason: reasonThrottled, text: "no free request slot before the timeout",
-			detail: "too many queries to Prometheus at once; raise the limit on concurrent requests"})
+		return fail(throttled)
+	}
+	if ctx.Err() != nil {
+		// The slot came free just as the time ran out.
+		return fail(throttled)
 	}
 
 	api, err := p.client(address, creds)
@@ -223,6 +230,10 @@ func (p *provider) query(ctx context.Context, logger logr.Logger, address string
 	start := time.Now()
 	value, warnings, err := api.Query(withStatusRecorder(ctx, status), query, time.Time{}, promv1.WithTimeout(p.timeout))
 	p.in.requestDuration.WithLabelValues(address, string(kind)).Observe(time.Since(start).Seconds())
+	if typ, ok := undecodableResultType(err); ok && status.code()/100 == 2 {
+		// A well-formed answer of a type the client does not decode is a wrong query, not a broken server.
+		return answer{address: address, otherType: typ}
+	}
 	if err != nil {
 		return fail(classify(ctx, err, status.code()))
 	}

@@ -81,19 +81,19 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 
 	// Every address gets every query at once: a replica that is down or slow costs one timeout, not one per
 	// query and address in turn, and a replica that answers empty cannot win over one with data.
+	// Each goroutine writes its own element; the slices are all made before any goroutine starts.
 	answers := map[QueryKind][]answer{}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for _, kind := range queryKinds {
 		answers[kind] = make([]answer, len(addresses))
+	}
+	var wg sync.WaitGroup
+	for _, kind := range queryKinds {
+		results, query := answers[kind], queries[kind].Query
 		for i, address := range addresses {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				a := p.query(ctx, logger, address, creds, kind, queries[kind].Query)
-				mu.Lock()
-				answers[kind][i] = a
-				mu.Unlock()
+				results[i] = p.query(ctx, logger, address, creds, kind, query)
 			}()
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync/atomic"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -68,7 +69,7 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 		f.reason, f.text = reasonTLS, "TLS: certificate is not valid"
 	case errors.As(err, &verification):
 		f.reason, f.text = reasonTLS, "TLS: certificate verification failed"
-	case errors.As(err, &recordHeader):
+	case errors.As(err, &recordHeader) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		f.reason, f.text = reasonTLS, "TLS: the server does not speak TLS"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		f.reason, f.text = reasonUnauthorized, fmt.Sprintf("unauthorized (HTTP %d)", status)

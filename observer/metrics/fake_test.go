@@ -3,6 +3,8 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +22,9 @@ import (
 
 // The fake below stands in for Prometheus only where a real one cannot be made to misbehave on cue: crafted
 // result types, broken bodies, HTTP errors, slowness, auth checks. Everything else runs against the real server.
+
+// quietLog keeps the handshake failures the TLS tests provoke on purpose out of the test output.
+var quietLog = log.New(io.Discard, "", 0)
 
 // reply is what the fake answers to one query.
 type reply struct {
@@ -44,7 +49,9 @@ type fakeProm struct {
 func newFakeProm(t *testing.T, replies map[string]reply) *fakeProm {
 	t.Helper()
 	f := &fakeProm{replies: replies}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.Config.ErrorLog = quietLog
+	f.Start()
 	t.Cleanup(f.Close)
 	return f
 }
@@ -52,7 +59,9 @@ func newFakeProm(t *testing.T, replies map[string]reply) *fakeProm {
 func newFakePromTLS(t *testing.T, replies map[string]reply, auth func(*http.Request) bool) *fakeProm {
 	t.Helper()
 	f := &fakeProm{replies: replies, auth: auth}
-	f.Server = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.Config.ErrorLog = quietLog
+	f.StartTLS()
 	t.Cleanup(f.Close)
 	return f
 }

@@ -128,8 +128,9 @@ func TestARotatedSecretIsUsedFromTheNextFetch(t *testing.T) {
 	mu.Unlock()
 	tc.clock.Advance(time.Minute)
 	got := tc.sample(t, spec, 3)
-	if want := "production query failed on every address (" + fake.URL + ": unauthorized (HTTP 401))"; !strings.Contains(got.Error, want) {
-		t.Fatalf("Error = %q, want it to contain %q", got.Error, want)
+	if want := "offset, production and consumption queries failed on every address (" + fake.URL +
+		": unauthorized (HTTP 401))"; got.Error != want {
+		t.Fatalf("Error = %q, want %q", got.Error, want)
 	}
 	if n := testutil.ToFloat64(tc.in.requestErrors.WithLabelValues(fake.URL, "offset", string(reasonUnauthorized))); n != 1 {
 		t.Errorf("request_errors_total{reason=unauthorized} = %v, want 1", n)

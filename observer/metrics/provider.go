@@ -100,7 +100,7 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 	wg.Wait()
 
 	byPartition := map[int32]*model.PartitionMetrics{}
-	var failures []string
+	failed := map[QueryKind][]answer{}
 	for _, kind := range queryKinds {
 		best, bestParsed, chosen := -1, parsedAnswer{}, false
 		for i, a := range answers[kind] {
@@ -115,7 +115,7 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 			}
 		}
 		if !chosen {
-			failures = append(failures, describeFailures(kind, answers[kind]))
+			failed[kind] = answers[kind]
 			problems.add(ProblemFetchFailed, "%s query failed on every address", kind)
 			continue
 		}
@@ -148,8 +148,8 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 	}
 
 	logProblems(logger, problems)
-	if len(failures) > 0 {
-		return fetchResult{problems: problems, failed: true, errText: strings.Join(failures, "; ")}
+	if len(failed) > 0 {
+		return fetchResult{problems: problems, failed: true, errText: describeFailures(failed)}
 	}
 	var partitions []model.PartitionMetrics
 	for _, pm := range byPartition {
@@ -159,13 +159,36 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 	return fetchResult{partitions: partitions, problems: problems}
 }
 
-// describeFailures says, in a text stable across identical outages, why no address answered a query.
-func describeFailures(kind QueryKind, answers []answer) string {
-	parts := make([]string, 0, len(answers))
-	for _, a := range answers {
-		parts = append(parts, fmt.Sprintf("%s: %s", a.address, a.failure.text))
+// describeFailures says, in a text stable across identical outages, why no address answered some queries.
+// Queries that failed the same way share one sentence, so a plain outage reads as one line, not three.
+func describeFailures(failed map[QueryKind][]answer) string {
+	var order []string
+	kindsByCause := map[string][]string{}
+	for _, kind := range queryKinds {
+		answers, ok := failed[kind]
+		if !ok {
+			continue
+		}
+		parts := make([]string, 0, len(answers))
+		for _, a := range answers {
+			parts = append(parts, fmt.Sprintf("%s: %s", a.address, a.failure.text))
+		}
+		cause := strings.Join(parts, ", ")
+		if _, seen := kindsByCause[cause]; !seen {
+			order = append(order, cause)
+		}
+		kindsByCause[cause] = append(kindsByCause[cause], string(kind))
 	}
-	return fmt.Sprintf("%s query failed on every address (%s)", kind, strings.Join(parts, ", "))
+	sentences := make([]string, 0, len(order))
+	for _, cause := range order {
+		kinds := kindsByCause[cause]
+		subject := kinds[0] + " query"
+		if len(kinds) > 1 {
+			subject = strings.Join(kinds[:len(kinds)-1], ", ") + " and " + kinds[len(kinds)-1] + " queries"
+		}
+		sentences = append(sentences, fmt.Sprintf("%s failed on every address (%s)", subject, cause))
+	}
+	return strings.Join(sentences, "; ")
 }
 
 func logProblems(logger logr.Logger, problems *problemSet) {

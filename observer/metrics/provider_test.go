@@ -180,12 +180,9 @@ func TestEveryAddressDownIsAnError(t *testing.T) {
 
 	got := tc.sample(t, fakeSpec("http://"+down1, "http://"+down2), 3)
 
-	var want []string
-	for _, kind := range queryKinds {
-		want = append(want, string(kind)+" query failed on every address (http://"+down1+": unreachable, http://"+
-			down2+": unreachable)")
-	}
-	if diff := cmp.Diff(&model.MetricsSample{Error: strings.Join(want, "; ")}, got); diff != "" {
+	want := "offset, production and consumption queries failed on every address (http://" + down1 +
+		": unreachable, http://" + down2 + ": unreachable)"
+	if diff := cmp.Diff(&model.MetricsSample{Error: want}, got); diff != "" {
 		t.Errorf("sample (-want +got):\n%s", diff)
 	}
 }
@@ -355,5 +352,22 @@ func TestHTTPClientsAreBuiltOncePerConfig(t *testing.T) {
 	}
 	if n := a.requests.Load(); n != 18 {
 		t.Errorf("address a got %d requests, want 18 (3 fetches × 3 queries × 2 Consumers)", n)
+	}
+}
+
+func TestQueriesThatFailTheSameWayShareOneSentence(t *testing.T) {
+	fake := newFakeProm(t, map[string]reply{
+		fakeOffsetQuery:      {status: 500},
+		fakeProductionQuery:  {status: 502},
+		fakeConsumptionQuery: {status: 500},
+	})
+	tc := newTestCache(t, nil)
+
+	got := tc.sample(t, fakeSpec(fake.URL), 3)
+
+	want := "offset and consumption queries failed on every address (" + fake.URL + ": HTTP 500); " +
+		"production query failed on every address (" + fake.URL + ": HTTP 502)"
+	if got.Error != want {
+		t.Errorf("Error = %q, want %q", got.Error, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -220,14 +221,17 @@ func uniqueAddresses(addresses []string) []string {
 // included), and records it in the provider metrics.
 func (p *provider) query(ctx context.Context, logger logr.Logger, address string, creds credentials,
 	kind QueryKind, query string) answer {
-	logger = logger.WithValues("address", address, "query", kind)
+	shown := redactAddress(address)
+	logger = logger.WithValues("address", shown, "query", kind)
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 
 	fail := func(f *requestFailure) answer {
-		p.in.requestErrors.WithLabelValues(address, string(kind), string(f.reason)).Inc()
-		logger.Info("Prometheus query failed", "reason", f.reason, "error", f.text, "detail", f.detail)
-		return answer{address: address, failure: f}
+		p.in.requestErrors.WithLabelValues(shown, string(kind), string(f.reason)).Inc()
+		// The raw error may quote the URL, password included.
+		logger.Info("Prometheus query failed", "reason", f.reason, "error", f.text,
+			"detail", strings.ReplaceAll(f.detail, address, shown))
+		return answer{address: shown, failure: f}
 	}
 
 	throttled := &requestFailure{reason: reasonThrottled, text: "no free request slot before the timeout",
@@ -249,13 +253,13 @@ func (p *provider) query(ctx context.Context, logger logr.Logger, address string
 	}
 
 	status := &statusRecorder{}
-	p.in.requests.WithLabelValues(address, string(kind)).Inc()
+	p.in.requests.WithLabelValues(shown, string(kind)).Inc()
 	start := time.Now()
 	value, warnings, err := api.Query(withStatusRecorder(ctx, status), query, time.Time{}, promv1.WithTimeout(p.timeout))
-	p.in.requestDuration.WithLabelValues(address, string(kind)).Observe(time.Since(start).Seconds())
+	p.in.requestDuration.WithLabelValues(shown, string(kind)).Observe(time.Since(start).Seconds())
 	if typ, ok := undecodableResultType(err); ok && status.code()/100 == 2 {
 		// A well-formed answer of a type the client does not decode is a wrong query, not a broken server.
-		return answer{address: address, otherType: typ}
+		return answer{address: shown, otherType: typ}
 	}
 	if err != nil {
 		return fail(classify(ctx, err, status.code()))
@@ -263,7 +267,20 @@ func (p *provider) query(ctx context.Context, logger logr.Logger, address string
 	if len(warnings) > 0 {
 		logger.V(1).Info("Prometheus answered with warnings", "warnings", []string(warnings))
 	}
-	return answer{address: address, value: value}
+	return answer{address: shown, value: value}
+}
+
+// redactAddress hides a password written into an address (https://user:password@host), which would otherwise
+// end up in metric labels, logs and the Consumer's status.
+func redactAddress(address string) string {
+	u, err := url.Parse(address)
+	if err != nil {
+		return address
+	}
+	if _, hasPassword := u.User.Password(); !hasPassword {
+		return address
+	}
+	return u.Redacted()
 }
 
 // client returns the HTTP client for an address and credentials, building it on first use. Clients are kept

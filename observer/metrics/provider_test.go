@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -311,29 +312,28 @@ func TestRequestsAreBoundedAcrossConsumers(t *testing.T) {
 
 func TestThrottledRequestsTimeOutWithAReason(t *testing.T) {
 	fake := newFakeProm(t, goodReplies())
-	fake.gate = make(chan struct{})
-	t.Cleanup(func() { close(fake.gate) })
 	tc := newTestCache(t, func(o *Options) {
 		o.MaxConcurrentRequests = 1
 		o.RequestTimeout = 200 * time.Millisecond
 	})
+	// Another Consumer's query holds the only slot for longer than the timeout.
+	tc.provider.slots <- struct{}{}
+	t.Cleanup(func() { <-tc.provider.slots })
 
 	got := tc.sample(t, fakeSpec(fake.URL), 3)
 
-	if got.Error == "" {
-		t.Fatalf("want an Error when requests cannot get a slot, got %+v", got)
+	want := "offset, production and consumption queries failed on every address (" + fake.URL +
+		": no free request slot before the timeout)"
+	if got.Error != want {
+		t.Errorf("Error = %q, want %q", got.Error, want)
 	}
-	throttled := 0.0
 	for _, kind := range queryKinds {
-		throttled += testutil.ToFloat64(tc.in.requestErrors.WithLabelValues(fake.URL, string(kind), string(reasonThrottled)))
+		if n := testutil.ToFloat64(tc.in.requestErrors.WithLabelValues(fake.URL, string(kind), string(reasonThrottled))); n != 1 {
+			t.Errorf("request_errors_total{query=%s,reason=throttled} = %v, want 1", kind, n)
+		}
 	}
-	// One query holds the only slot; the others wait for it and give up. Which of them gets the slot as the
-	// first one times out is a race, so at least one is throttled, and up to two.
-	if throttled < 1 || throttled > 2 {
-		t.Errorf("request_errors_total{reason=throttled} summed = %v, want 1 or 2", throttled)
-	}
-	if !strings.Contains(got.Error, "no free request slot before the timeout") {
-		t.Errorf("Error = %q, want it to say that no request slot was free", got.Error)
+	if n := fake.requests.Load(); n != 0 {
+		t.Errorf("%d requests sent past the bound, want 0", n)
 	}
 }
 
@@ -369,5 +369,71 @@ func TestQueriesThatFailTheSameWayShareOneSentence(t *testing.T) {
 		"production query failed on every address (" + fake.URL + ": HTTP 502)"
 	if got.Error != want {
 		t.Errorf("Error = %q, want %q", got.Error, want)
+	}
+}
+
+func TestAPasswordInAnAddressIsNeverShown(t *testing.T) {
+	fake := newFakeProm(t, goodReplies())
+	fake.auth = func(r *http.Request) bool {
+		user, pass, ok := r.BasicAuth()
+		return ok && user == "reader" && pass == "hunter2"
+	}
+	tc := newTestCache(t, nil)
+	withPassword := strings.Replace(fake.URL, "http://", "http://reader:hunter2@", 1)
+	down := "http://reader:hunter2@127.0.0.1:1"
+
+	got := tc.sample(t, fakeSpec(withPassword, down), 3)
+
+	if diff := cmp.Diff(goodPartitions, got.Partitions); diff != "" {
+		t.Errorf("partitions (-want +got):\n%s", diff)
+	}
+	for _, text := range got.Problems {
+		if strings.Contains(text, "hunter2") {
+			t.Errorf("problem text shows the password: %q", text)
+		}
+	}
+	families, err := tc.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if strings.Contains(l.GetValue(), "hunter2") {
+					t.Errorf("metric %s has the password in label %s=%q", f.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}
+
+func TestProviderMetricsAreExposedUnderTheirNames(t *testing.T) {
+	fake := newFakeProm(t, goodReplies())
+	fake.setReply(fakeOffsetQuery, reply{body: vectorJSON(part("0", "NaN"))})
+	down := "http://127.0.0.1:1"
+	tc := newTestCache(t, nil)
+	tc.sample(t, fakeSpec(fake.URL, down), 3)
+
+	want := map[string][]string{
+		"konsumerator_prometheus_requests_total":           {"address", "query"},
+		"konsumerator_prometheus_request_errors_total":     {"address", "query", "reason"},
+		"konsumerator_prometheus_request_duration_seconds": {"address", "query"},
+		"konsumerator_metrics_sample_age_seconds":          {"consumer", "namespace"},
+		"konsumerator_metrics_problems_total":              {"consumer", "namespace", "problem"},
+	}
+	families, err := tc.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range families {
+		var names []string
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			names = append(names, l.GetName())
+		}
+		got[f.GetName()] = names
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metric families and their labels (-want +got):\n%s", diff)
 	}
 }

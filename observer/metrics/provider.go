@@ -78,44 +78,13 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 		QueryProduction:  spec.Production,
 		QueryConsumption: spec.Consumption,
 	}
-	addresses := uniqueAddresses(spec.Address)
-
-	// Every address gets every query at once: a replica that is down or slow costs one timeout, not one per
-	// query and address in turn, and a replica that answers empty cannot win over one with data.
-	// Each goroutine writes its own element; the slices are all made before any goroutine starts.
-	answers := map[QueryKind][]answer{}
-	for _, kind := range queryKinds {
-		answers[kind] = make([]answer, len(addresses))
-	}
-	var wg sync.WaitGroup
-	for _, kind := range queryKinds {
-		results, query := answers[kind], queries[kind].Query
-		for i, address := range addresses {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = p.query(ctx, logger, address, creds, kind, query)
-			}()
-		}
-	}
-	wg.Wait()
+	answers := p.queryAll(ctx, logger, uniqueAddresses(spec.Address), creds, queries)
 
 	byPartition := map[int32]*model.PartitionMetrics{}
 	failed := map[QueryKind][]answer{}
 	for _, kind := range queryKinds {
-		best, bestParsed, chosen := -1, parsedAnswer{}, false
-		for i, a := range answers[kind] {
-			if a.failure != nil {
-				continue
-			}
-			parsed := parseAnswer(kind, queries[kind].PartitionLabel, a, numPartitions)
-			// Strictly more: on a tie the address listed first wins, so the choice does not flip between
-			// equally good replicas.
-			if !chosen || len(parsed.values) > len(bestParsed.values) {
-				best, bestParsed, chosen = i, parsed, true
-			}
-		}
-		if !chosen {
+		best, parsed, ok := chooseAnswer(kind, queries[kind].PartitionLabel, answers[kind], numPartitions)
+		if !ok {
 			failed[kind] = answers[kind]
 			problems.add(ProblemFetchFailed, "%s query failed on every address", kind)
 			continue
@@ -123,20 +92,19 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 		for _, a := range answers[kind] {
 			if a.failure != nil {
 				problems.add(ProblemReplicaFailed, "%s query: %s failed (%s), answer taken from %s",
-					kind, a.address, a.failure.text, answers[kind][best].address)
+					kind, a.address, a.failure.text, best.address)
 			}
 		}
-		problems.merge(bestParsed.problems)
-		if vector, ok := answers[kind][best].value.(prommodel.Vector); ok && len(vector) == 0 {
+		problems.merge(parsed.problems)
+		if vector, isVector := best.value.(prommodel.Vector); isVector && len(vector) == 0 {
 			problems.add(ProblemEmptyResult, "%s query: no series", kind)
 		}
-		for partition, v := range bestParsed.values {
+		for partition, v := range parsed.values {
 			pm := byPartition[partition]
 			if pm == nil {
 				pm = &model.PartitionMetrics{Partition: partition}
 				byPartition[partition] = pm
 			}
-			v := v
 			switch kind {
 			case QueryOffset:
 				pm.MessagesBehind = &v
@@ -158,6 +126,48 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 	}
 	sort.Slice(partitions, func(i, j int) bool { return partitions[i].Partition < partitions[j].Partition })
 	return fetchResult{partitions: partitions, problems: problems}
+}
+
+// queryAll sends every query to every address at once: a replica that is down or slow costs one timeout, not
+// one per query and address in turn, and every replica's answer is there to compare.
+func (p *provider) queryAll(ctx context.Context, logger logr.Logger, addresses []string, creds credentials,
+	queries map[QueryKind]konsumeratorv1.PrometheusQuery) map[QueryKind][]answer {
+	// Each goroutine writes its own element; the slices are all made before any goroutine starts.
+	answers := map[QueryKind][]answer{}
+	for _, kind := range queryKinds {
+		answers[kind] = make([]answer, len(addresses))
+	}
+	var wg sync.WaitGroup
+	for _, kind := range queryKinds {
+		results, query := answers[kind], queries[kind].Query
+		for i, address := range addresses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = p.query(ctx, logger, address, creds, kind, query)
+			}()
+		}
+	}
+	wg.Wait()
+	return answers
+}
+
+// chooseAnswer picks, among the addresses that answered, the answer with the most valid partitions, so that a
+// replica that answers empty or partly (just restarted, lagging behind) does not win over one with data. On a
+// tie the address listed first wins, so the choice does not flip between equally good replicas. ok is false
+// when no address answered.
+func chooseAnswer(kind QueryKind, partitionLabel string, answers []answer, numPartitions int32) (
+	best answer, parsed parsedAnswer, ok bool) {
+	for _, a := range answers {
+		if a.failure != nil {
+			continue
+		}
+		candidate := parseAnswer(kind, partitionLabel, a, numPartitions)
+		if !ok || len(candidate.values) > len(parsed.values) {
+			best, parsed, ok = a, candidate, true
+		}
+	}
+	return best, parsed, ok
 }
 
 // describeFailures says, in a text stable across identical outages, why no address answered some queries.

@@ -146,6 +146,13 @@ func TestARotatedSecretIsUsedFromTheNextFetch(t *testing.T) {
 	if n := tc.provider.clientCount(); n != 2 {
 		t.Errorf("%d HTTP clients, want 2 (one per distinct credentials)", n)
 	}
+
+	// The client for the old token is closed once nobody has used it for a while.
+	tc.clock.Advance(2 * clientIdleTTL)
+	tc.sample(t, spec, 3)
+	if n := tc.provider.clientCount(); n != 1 {
+		t.Errorf("%d HTTP clients long after the rotation, want 1", n)
+	}
 }
 
 func TestCredentialProblemsAreErrors(t *testing.T) {

@@ -33,8 +33,9 @@ type provider struct {
 	clock   func() time.Time
 	in      *instruments
 
-	mu      sync.Mutex
-	clients map[string]*cachedClient
+	mu        sync.Mutex
+	clients   map[string]*cachedClient
+	lastSweep time.Time
 }
 
 type cachedClient struct {
@@ -300,15 +301,18 @@ func (p *provider) client(address string, creds credentials) (promv1.API, error)
 	now := p.clock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if now.Sub(p.lastSweep) > time.Minute {
+		p.lastSweep = now
+		for k, c := range p.clients {
+			if now.Sub(c.lastUsed) > clientIdleTTL {
+				c.transport.CloseIdleConnections()
+				delete(p.clients, k)
+			}
+		}
+	}
 	if c, ok := p.clients[key]; ok {
 		c.lastUsed = now
 		return c.api, nil
-	}
-	for k, c := range p.clients {
-		if now.Sub(c.lastUsed) > clientIdleTTL {
-			c.transport.CloseIdleConnections()
-			delete(p.clients, k)
-		}
 	}
 	transport := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,

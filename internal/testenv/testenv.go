@@ -14,12 +14,12 @@ import (
 
 	apimachineryruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/internal/scheme"
 )
 
 // Env is a running control plane.
@@ -34,18 +34,6 @@ type Env struct {
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// Scheme knows the built-in types and the Consumer API.
-func Scheme() *apimachineryruntime.Scheme {
-	s := apimachineryruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := konsumeratorv1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
 }
 
 // Assets returns the directory holding kube-apiserver and etcd, building them on first use.
@@ -68,7 +56,7 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := Scheme()
+	s := scheme.New()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
 		CRDDirectoryPaths:        []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},

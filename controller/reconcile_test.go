@@ -44,7 +44,7 @@ func partitionsCovered(t *testing.T, ns string, n int) {
 		}
 	}
 	for p := 0; p < n; p++ {
-			if !covered[p] {
+		if !covered[p] {
 			for _, d := range values(deployments(t, ns)) {
 				t.Logf("%s partitions=%s env=%s", d.Name, d.Annotations[konsumeratorv1.AnnotationPartition], env0(d, "busybox", konsumeratorv1.DefaultPartitionEnvKey))
 			}

@@ -142,14 +142,14 @@ func TestRequestFailuresGiveStableErrors(t *testing.T) {
 		{"garbage body", reply{body: "<html>this is not Prometheus</html>"}, "unparsable response", reasonBadResponse},
 		{"truncated body", reply{body: `{"status":"success","data":{"resultType":"vec`}, "unparsable response",
 			reasonBadResponse},
-		{"slow", reply{delay: 3 * time.Second, body: vectorJSON()}, "timed out", reasonTimeout},
+		{"slow", reply{delay: 5 * time.Second, body: vectorJSON()}, "timed out", reasonTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			replies := goodReplies()
 			replies[fakeOffsetQuery] = tt.reply
 			fake := newFakeProm(t, replies)
-			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = 300 * time.Millisecond })
+			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = time.Second })
 
 			got := tc.sample(t, fakeSpec(fake.URL), 3)
 
@@ -199,9 +199,9 @@ func TestFailoverPrefersTheAddressWithData(t *testing.T) {
 		fakeOffsetQuery: {body: "garbage"}, fakeProductionQuery: {body: "garbage"}, fakeConsumptionQuery: {body: "garbage"},
 	})
 	slow := newFakeProm(t, map[string]reply{
-		fakeOffsetQuery:      {delay: 3 * time.Second},
-		fakeProductionQuery:  {delay: 3 * time.Second},
-		fakeConsumptionQuery: {delay: 3 * time.Second},
+		fakeOffsetQuery:      {delay: 5 * time.Second},
+		fakeProductionQuery:  {delay: 5 * time.Second},
+		fakeConsumptionQuery: {delay: 5 * time.Second},
 	})
 	// fewer has data for the same partitions minus one: it answered, but less well.
 	fewerReplies := goodReplies()
@@ -232,7 +232,7 @@ func TestFailoverPrefersTheAddressWithData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = 300 * time.Millisecond })
+			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = time.Second })
 
 			got := tc.sample(t, fakeSpec(tt.addresses...), 3)
 

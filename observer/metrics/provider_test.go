@@ -437,3 +437,26 @@ func TestProviderMetricsAreExposedUnderTheirNames(t *testing.T) {
 		t.Errorf("metric families and their labels (-want +got):\n%s", diff)
 	}
 }
+
+func TestEachQueryTakesTheBestReplicaOnItsOwn(t *testing.T) {
+	aReplies := goodReplies()
+	aReplies[fakeOffsetQuery] = reply{status: 500}
+	a := newFakeProm(t, aReplies)
+	bReplies := goodReplies()
+	bReplies[fakeProductionQuery] = reply{status: 503}
+	b := newFakeProm(t, bReplies)
+	tc := newTestCache(t, nil)
+
+	got := tc.sample(t, fakeSpec(a.URL, b.URL, a.URL), 3) // a repeated address is asked once
+
+	want := &model.MetricsSample{Time: tc.clock.Now(), Partitions: goodPartitions, Problems: []string{
+		"offset query: " + a.URL + " failed (HTTP 500), answer taken from " + b.URL,
+		"production query: " + b.URL + " failed (HTTP 503), answer taken from " + a.URL,
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sample (-want +got):\n%s", diff)
+	}
+	if n := a.requests.Load(); n != 3 {
+		t.Errorf("address a got %d requests, want 3 (listed twice, asked once)", n)
+	}
+}

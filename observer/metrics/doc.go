@@ -7,9 +7,9 @@
 // the planner's job.
 //
 // The pieces:
-//   - Provider runs the three instant queries of a PrometheusAutoscalerSpec against all of its addresses, picks
+//   - The provider (internal) runs the three instant queries of a PrometheusAutoscalerSpec against all of its addresses, picks
 //     the best answer per query, validates every series and turns the result into a MetricsSample. HTTP
 //     clients are built once per distinct address and credentials and reused.
-//   - Cache asks the Provider at most once per minSyncPeriod per Consumer, shares one fetch between concurrent
+//   - Cache, the only entry point, asks the provider at most once per minSyncPeriod per Consumer, shares one fetch between concurrent
 //     callers, keeps the last good values when a fetch fails, and exposes the age of each sample as a metric.
 package metrics

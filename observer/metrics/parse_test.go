@@ -149,3 +149,30 @@ func TestProblemListIsSortedAndBounded(t *testing.T) {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzParseAnswer checks the promises of parseAnswer for any label and value: every kept value is a finite,
+// non-negative number for a partition in range, and whatever is not kept is explained.
+func FuzzParseAnswer(f *testing.F) {
+	f.Add("0", 1.5, "1", 2.0, int32(4))
+	f.Add("3", math.NaN(), "3", 1.0, int32(4))
+	f.Add("-1", -1.0, "abc", math.Inf(1), int32(1))
+	f.Add("01", 0.0, "1", 0.0, int32(2))
+	f.Add("2147483648", 1.0, "", 1.0, int32(0))
+	f.Fuzz(func(t *testing.T, label1 string, value1 float64, label2 string, value2 float64, numPartitions int32) {
+		got := parseAnswer(QueryOffset, "partition", answer{value: vec(p(label1, value1), p(label2, value2))}, numPartitions)
+		for partition, v := range got.values {
+			if partition < 0 || partition >= numPartitions {
+				t.Errorf("kept partition %d outside [0, %d)", partition, numPartitions)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				t.Errorf("kept value %v for partition %d", v, partition)
+			}
+		}
+		if len(got.values) < 2 && got.problems.empty() {
+			t.Errorf("two series, %d kept, and no problem explains the rest", len(got.values))
+		}
+		if len(got.problems.list()) > MaxProblems+1 {
+			t.Errorf("%d problem lines, want at most %d", len(got.problems.list()), MaxProblems+1)
+		}
+	})
+}

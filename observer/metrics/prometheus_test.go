@@ -20,7 +20,8 @@ import (
 
 // These tests run against a real Prometheus scraping an exporter whose values they set. One server and one
 // exporter are shared by the whole package (started on first use, stopped in TestMain); each test writes its
-// own topic so that tests do not see each other's series. A test that must kill Prometheus starts its own.
+// own topic so that tests do not see each other's series and can run in parallel. A test that must kill
+// Prometheus starts its own.
 
 var shared struct {
 	once     sync.Once
@@ -134,6 +135,7 @@ func sampleUntil(t *testing.T, tc testCache, key Key, spec *konsumeratorv1.Prome
 }
 
 func TestRealPrometheusValuesMatchTheExporter(t *testing.T) {
+	t.Parallel()
 	exporter, prom := realPrometheus(t)
 	want := exportGauges(exporter, "exact", 1)
 	tc := newTestCache(t, nil)
@@ -155,6 +157,7 @@ func TestRealPrometheusValuesMatchTheExporter(t *testing.T) {
 }
 
 func TestRealPrometheusRates(t *testing.T) {
+	t.Parallel()
 	exporter, prom := realPrometheus(t)
 	const topic = "rates"
 	produced := map[string]float64{"0": 100, "1": 40, "2": 0}
@@ -199,6 +202,7 @@ func TestRealPrometheusRates(t *testing.T) {
 }
 
 func TestRealPrometheusBadDataIsDroppedAndReported(t *testing.T) {
+	t.Parallel()
 	exporter, prom := realPrometheus(t)
 	const topic = "bad"
 	set := func(name, partition, replica string, v float64) {
@@ -249,6 +253,7 @@ func TestRealPrometheusBadDataIsDroppedAndReported(t *testing.T) {
 }
 
 func TestRealPrometheusResultsThatAreNotInstantVectors(t *testing.T) {
+	t.Parallel()
 	exporter, prom := realPrometheus(t)
 	exporter.SetGauge("kafka_consumergroup_lag", labels("types", "0"), 1)
 	spec := realSpec("types", prom.URL)
@@ -271,6 +276,7 @@ func TestRealPrometheusResultsThatAreNotInstantVectors(t *testing.T) {
 }
 
 func TestRealPrometheusRejectsABadQueryWithAStableError(t *testing.T) {
+	t.Parallel()
 	exporter, prom := realPrometheus(t)
 	exportGauges(exporter, "badquery", 1)
 	spec := realSpec("badquery", prom.URL)
@@ -295,6 +301,7 @@ func TestRealPrometheusRejectsABadQueryWithAStableError(t *testing.T) {
 }
 
 func TestRealPrometheusFailover(t *testing.T) {
+	t.Parallel()
 	exporter, prom := realPrometheus(t)
 	want := exportGauges(exporter, "failover", 1)
 	waitForSeries(t, prom, `kafka_consumergroup_lag{topic="failover"}`, 4)
@@ -310,7 +317,7 @@ func TestRealPrometheusFailover(t *testing.T) {
 	slow := newFakeProm(t, map[string]reply{})
 	for _, q := range queryTexts(realSpec("failover")) {
 		garbage.setReply(q, reply{body: "<html>oops</html>"})
-		slow.setReply(q, reply{delay: 3 * time.Second, body: vectorJSON()})
+		slow.setReply(q, reply{delay: 5 * time.Second, body: vectorJSON()})
 	}
 
 	tests := []struct {
@@ -325,7 +332,7 @@ func TestRealPrometheusFailover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = time.Second })
+			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = 2 * time.Second })
 
 			got := tc.sample(t, realSpec("failover", tt.addresses...), 4)
 
@@ -346,6 +353,7 @@ func TestRealPrometheusFailover(t *testing.T) {
 }
 
 func TestRealPrometheusKilledKeepsTheLastValues(t *testing.T) {
+	t.Parallel()
 	exporter, sharedProm := realPrometheus(t)
 	want := exportGauges(exporter, "killed", 1)
 	own, err := promtest.StartPrometheus(shared.bin, []string{exporter.Addr}, prometheusReadyTimeout)

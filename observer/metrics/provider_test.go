@@ -142,14 +142,14 @@ func TestRequestFailuresGiveStableErrors(t *testing.T) {
 		{"garbage body", reply{body: "<html>this is not Prometheus</html>"}, "unparsable response", reasonBadResponse},
 		{"truncated body", reply{body: `{"status":"success","data":{"resultType":"vec`}, "unparsable response",
 			reasonBadResponse},
-		{"slow", reply{delay: 3 * time.Second, body: vectorJSON()}, "timed out", reasonTimeout},
+		{"slow", reply{delay: 5 * time.Second, body: vectorJSON()}, "timed out", reasonTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			replies := goodReplies()
 			replies[fakeOffsetQuery] = tt.reply
 			fake := newFakeProm(t, replies)
-			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = 300 * time.Millisecond })
+			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = time.Second })
 
 			got := tc.sample(t, fakeSpec(fake.URL), 3)
 
@@ -199,9 +199,9 @@ func TestFailoverPrefersTheAddressWithData(t *testing.T) {
 		fakeOffsetQuery: {body: "garbage"}, fakeProductionQuery: {body: "garbage"}, fakeConsumptionQuery: {body: "garbage"},
 	})
 	slow := newFakeProm(t, map[string]reply{
-		fakeOffsetQuery:      {delay: 3 * time.Second},
-		fakeProductionQuery:  {delay: 3 * time.Second},
-		fakeConsumptionQuery: {delay: 3 * time.Second},
+		fakeOffsetQuery:      {delay: 5 * time.Second},
+		fakeProductionQuery:  {delay: 5 * time.Second},
+		fakeConsumptionQuery: {delay: 5 * time.Second},
 	})
 	// fewer has data for the same partitions minus one: it answered, but less well.
 	fewerReplies := goodReplies()
@@ -232,7 +232,7 @@ func TestFailoverPrefersTheAddressWithData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = 300 * time.Millisecond })
+			tc := newTestCache(t, func(o *Options) { o.RequestTimeout = time.Second })
 
 			got := tc.sample(t, fakeSpec(tt.addresses...), 3)
 
@@ -435,5 +435,28 @@ func TestProviderMetricsAreExposedUnderTheirNames(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metric families and their labels (-want +got):\n%s", diff)
+	}
+}
+
+func TestEachQueryTakesTheBestReplicaOnItsOwn(t *testing.T) {
+	aReplies := goodReplies()
+	aReplies[fakeOffsetQuery] = reply{status: 500}
+	a := newFakeProm(t, aReplies)
+	bReplies := goodReplies()
+	bReplies[fakeProductionQuery] = reply{status: 503}
+	b := newFakeProm(t, bReplies)
+	tc := newTestCache(t, nil)
+
+	got := tc.sample(t, fakeSpec(a.URL, b.URL, a.URL), 3) // a repeated address is asked once
+
+	want := &model.MetricsSample{Time: tc.clock.Now(), Partitions: goodPartitions, Problems: []string{
+		"offset query: " + a.URL + " failed (HTTP 500), answer taken from " + b.URL,
+		"production query: " + b.URL + " failed (HTTP 503), answer taken from " + a.URL,
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sample (-want +got):\n%s", diff)
+	}
+	if n := a.requests.Load(); n != 3 {
+		t.Errorf("address a got %d requests, want 3 (listed twice, asked once)", n)
 	}
 }

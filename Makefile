@@ -74,7 +74,8 @@ envtest-assets: ## Build (once) the kube-apiserver and etcd the tests run agains
 
 .PHONY: test-go
 test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
-	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -race -count=1 -timeout 25m ./...
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" PROMETHEUS_BIN="$$($(TOOLS) path prometheus)" \
+		$(GO) test -race -count=1 -timeout 25m ./...
 
 .PHONY: tools
 tools: ## Build every cached tool (test binaries, demo cluster, Prometheus).

@@ -22,7 +22,7 @@ all: build
 .PHONY: manifests
 manifests: ## Generate the CRD and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=konsumerator crd:generateEmbeddedObjectMeta=true,maxDescLen=400 \
-		paths="./api/..." paths="./applier/..." paths="./observer/..." paths="./cmd/..." \
+		paths="./api/..." paths="./controller/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(GO) run ./hack/crdpostprocess -crd $(CRD) -from v1 -add v1alpha1
 

@@ -112,7 +112,20 @@ func (pl *planner) specHash(in *instance, partitions string) specHash {
 	d.str(in.name)
 	d.str(pl.ownerLabel)
 	d.num(int64(pl.desiredReplicas()))
-	return specHash{pod: pod, resources: resourcesDigest(pl.names, in.decided), deployment: d.sum(8)}
+	return specHash{pod: pod, resources: pl.decidedDigest(in.decided), deployment: d.sum(8)}
+}
+
+// decidedDigest is resourcesDigest of the template containers, cached for sizes shared between instances.
+func (pl *planner) decidedDigest(res []corev1.ResourceRequirements) string {
+	if len(res) == 0 {
+		return resourcesDigest(pl.names, res)
+	}
+	if d, ok := pl.digestMemo[&res[0]]; ok {
+		return d
+	}
+	d := resourcesDigest(pl.names, res)
+	pl.digestMemo[&res[0]] = d
+	return d
 }
 
 // selectorFor is the template's selector with the instance label added, so one instance's pods are selectable
@@ -131,11 +144,30 @@ func (pl *planner) selects(sel *metav1.LabelSelector, in *instance) bool {
 	if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
 		return false
 	}
+	if len(sel.MatchExpressions) == 0 {
+		for k, v := range sel.MatchLabels {
+			if pl.podLabel(in, k) != v {
+				return false
+			}
+		}
+		return true
+	}
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
 		return false
 	}
 	return s.Matches(labels.Set(pl.podLabels(in)))
+}
+
+// podLabel is one desired pod label ("" when absent).
+func (pl *planner) podLabel(in *instance, k string) string {
+	switch k {
+	case konsumeratorv1.LabelConsumer:
+		return pl.ownerLabel
+	case konsumeratorv1.LabelInstance:
+		return in.name
+	}
+	return pl.tmpl.Template.Labels[k]
 }
 
 // podLabels are the template's labels plus the operator's.

@@ -67,6 +67,18 @@ type planner struct {
 	budget budgetOutcome
 
 	maxRollouts, inFlight int
+
+	// Many instances share an estimate (it is quantised by cpuIncrement), so their sizes and the hash of those
+	// sizes are computed once. The cached slices are never changed.
+	sizeMemo   map[sizeKey][]corev1.ResourceRequirements
+	digestMemo map[*corev1.ResourceRequirements]string
+
+	podLabelKeys []string // sorted keys of the desired pod labels
+}
+
+type sizeKey struct {
+	estimate int64
+	critical bool
 }
 
 // instance is one expected instance Deployment and everything decided about it.
@@ -117,6 +129,15 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 		pl.names = append(pl.names, c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
+	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
+	pl.digestMemo = map[*corev1.ResourceRequirements]string{}
+	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
+	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {
+		if _, dup := pl.tmpl.Template.Labels[k]; !dup {
+			pl.podLabelKeys = append(pl.podLabelKeys, k)
+		}
+	}
+	sort.Strings(pl.podLabelKeys)
 	pl.ownerLabel = LabelValue(s.Owner.Name)
 	pl.selector = map[string]string{}
 	if sel := pl.tmpl.Selector; sel != nil {

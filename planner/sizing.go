@@ -127,6 +127,16 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 
 // targetSizes sizes every container for an estimate: autoscaled ones from it, Off ones as the template has them.
 func (pl *planner) targetSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
+	key := sizeKey{estimate, critical}
+	if out, ok := pl.sizeMemo[key]; ok {
+		return out
+	}
+	out := pl.computeSizes(estimate, critical)
+	pl.sizeMemo[key] = out
+	return out
+}
+
+func (pl *planner) computeSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
 	cs := pl.tmpl.Template.Spec.Containers
 	out := make([]corev1.ResourceRequirements, len(cs))
 	for i := range cs {

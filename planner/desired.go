@@ -58,9 +58,9 @@ func (pl *planner) parts(in *instance) instanceParts {
 	ie := instanceEnv{
 		partitionKey:  pl.st.partitionEnvKey,
 		partitions:    in.rng.String(),
-		numPartitions: strconv.Itoa(int(pl.st.numPartitions)),
+		numPartitions: pl.numPartitionsText,
 		instance:      strconv.Itoa(int(in.index)),
-		numInstances:  strconv.Itoa(len(pl.insts)),
+		numInstances:  pl.numInstancesText,
 	}
 	cs := pl.tmpl.Template.Spec.Containers
 	p := instanceParts{

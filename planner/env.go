@@ -64,7 +64,7 @@ func containerEnv(user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequ
 	ours := len(out)
 	for _, e := range user {
 		if !hasEnv(out[:ours], e.Name) {
-			out = append(out, *e.DeepCopy())
+			out = append(out, e) // shared with the template, which nothing changes
 		}
 	}
 	return out

@@ -74,6 +74,9 @@ type planner struct {
 	digestMemo map[*corev1.ResourceRequirements]string
 
 	podLabelKeys []string // sorted keys of the desired pod labels
+	allAuto      bool     // every container is sized by the autoscaler
+
+	numPartitionsText, numInstancesText string
 }
 
 type sizeKey struct {
@@ -125,8 +128,10 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
 	}
+	pl.allAuto = true
 	for _, c := range pl.tmpl.Template.Spec.Containers {
 		pl.names = append(pl.names, c.Name)
+		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
 	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
@@ -147,6 +152,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	}
 	ranges := Assign(st.numPartitions, st.perInstance)
 	pl.insts = make([]*instance, len(ranges))
+	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
 	for i, r := range ranges {
 		pl.insts[i] = &instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
 	}

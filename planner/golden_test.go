@@ -301,3 +301,27 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestScenariosConverge carries every scenario's plan out, again and again with rollouts finishing in between,
+// and expects a pass that writes nothing within a bounded number of passes, every plan deterministic.
+func TestScenariosConverge(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			s := sc.snap(t)
+			for pass := 0; ; pass++ {
+				p := planner.Plan(s)
+				again := planner.Plan(s)
+				if planner.Text(p) != planner.Text(again) {
+					t.Fatal("two plans of one snapshot differ")
+				}
+				if !p.Changed() {
+					return
+				}
+				if pass > len(p.Actions)+5 {
+					t.Fatalf("still writing after %d passes:\n%s", pass, planner.Text(p))
+				}
+				s = available(planner.Apply(s, p))
+			}
+		})
+	}
+}

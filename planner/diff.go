@@ -149,14 +149,14 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 	var c changeSet
 	d := in.observed
 	for _, k := range ownedLabels {
-		if v, ok := d.Labels[k]; !ok || v != p.labels[k] {
-			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(p.labels[k]))
+		if v, ok := d.Labels[k]; !ok || v != pl.label(in, k) {
+			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(pl.label(in, k)))
 			c.meta = true
 		}
 	}
 	for _, k := range ownedAnnotations {
-		if v, ok := d.Annotations[k]; !ok || v != p.annotations[k] {
-			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotations[k]))
+		if v, ok := d.Annotations[k]; !ok || v != p.annotation(k) {
+			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k)))
 			c.meta = true
 		}
 	}
@@ -171,7 +171,7 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 		c.replicas = true
 	}
 	pl.templateLabelChanges(&c, in)
-	pl.containerChanges(&c, in, p)
+	pl.containerChanges(&c, in, &p)
 	return c
 }
 
@@ -196,11 +196,11 @@ func (pl *planner) templateLabelChanges(c *changeSet, in *instance) {
 	}
 }
 
-func (pl *planner) containerChanges(c *changeSet, in *instance, p instanceParts) {
+func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts) {
 	live := in.observed.Spec.Template.Spec.Containers
 	for i, name := range pl.names {
-		path := "spec.template.spec.containers[" + name + "]"
 		lc := findContainer(live, name)
+		path := pl.containerPaths[i]
 		if lc == nil {
 			c.add(path, none, "added")
 			c.pod = true
@@ -209,7 +209,8 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p instanceParts)
 		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
-		envChanges(c, path+".env", lc.Env, p.env[i])
+		pl.envScratch = pl.env(pl.envScratch, in, p, i)
+		envChanges(c, path+".env", lc.Env, pl.envScratch)
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {

@@ -73,8 +73,10 @@ type planner struct {
 	sizeMemo   map[sizeKey][]corev1.ResourceRequirements
 	digestMemo map[*corev1.ResourceRequirements]string
 
-	podLabelKeys []string // sorted keys of the desired pod labels
-	allAuto      bool     // every container is sized by the autoscaler
+	podLabelKeys   []string // sorted keys of the desired pod labels
+	allAuto        bool     // every container is sized by the autoscaler
+	envScratch     []corev1.EnvVar
+	containerPaths []string // "spec.template.spec.containers[<name>]" per template container
 
 	numPartitionsText, numInstancesText string
 }
@@ -131,6 +133,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl.allAuto = true
 	for _, c := range pl.tmpl.Template.Spec.Containers {
 		pl.names = append(pl.names, c.Name)
+		pl.containerPaths = append(pl.containerPaths, "spec.template.spec.containers["+c.Name+"]")
 		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)

@@ -208,7 +208,7 @@ func TestGOMAXPROCSAndGOMEMLIMIT(t *testing.T) {
 func TestContainerEnv(t *testing.T) {
 	ie := &instanceEnv{partitionKey: "PARTS", partitions: "3,4", numPartitions: "10", instance: "1", numInstances: "5"}
 	user := []corev1.EnvVar{{Name: "A", Value: "a"}, {Name: "PARTS", Value: "mine"}, {Name: "GOMAXPROCS", Value: "99"}, {Name: "Z", Value: "$(PARTS)"}}
-	got := containerEnv(user, ie, rr("cpu=500m", "cpu=2500m,memory=1Gi"))
+	got := containerEnv(nil, user, ie, rr("cpu=500m", "cpu=2500m,memory=1Gi"))
 	want := []corev1.EnvVar{
 		{Name: "PARTS", Value: "3,4"}, {Name: konsumeratorv1.EnvNumPartitions, Value: "10"},
 		{Name: konsumeratorv1.EnvInstance, Value: "1"}, {Name: konsumeratorv1.EnvNumInstances, Value: "5"},
@@ -219,7 +219,7 @@ func TestContainerEnv(t *testing.T) {
 		t.Errorf("env (-want +got):\n%s", d)
 	}
 	// Without a CPU limit the user's own GOMAXPROCS stays.
-	got = containerEnv(user, ie, rr("cpu=500m", ""))
+	got = containerEnv(nil, user, ie, rr("cpu=500m", ""))
 	if e := findEnv(got, "GOMAXPROCS"); e == nil || e.Value != "99" {
 		t.Errorf("user's GOMAXPROCS without a limit: %+v", e)
 	}

@@ -67,6 +67,7 @@ type planner struct {
 	budget budgetOutcome
 
 	maxRollouts, inFlight int
+	held                  bool // some change waits for the rollout budget
 
 	// Many instances share an estimate (it is quantised by cpuIncrement), so their sizes and the hash of those
 	// sizes are computed once. The cached slices are never changed.
@@ -162,6 +163,9 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	return pl
 }
 
+// heldRequeue is how soon a plan with changes held back by the rollout budget is made again at the latest.
+const heldRequeue = time.Minute
+
 // InstanceName is the Deployment name of instance i: {spec.name}-{i}.
 func InstanceName(prefix string, i int32) string { return prefix + "-" + strconv.Itoa(int(i)) }
 
@@ -237,6 +241,10 @@ func (pl *planner) finish() model.Plan {
 	}
 	if !earliest.IsZero() {
 		p.RequeueAfter = model.Duration(max(earliest.Sub(pl.now), time.Second))
+	}
+	// Rollouts finishing wake the owner up through Deployment events; this is the backstop for held changes.
+	if pl.held && (p.RequeueAfter == 0 || time.Duration(p.RequeueAfter) > heldRequeue) {
+		p.RequeueAfter = model.Duration(heldRequeue)
 	}
 	return p
 }

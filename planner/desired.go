@@ -263,12 +263,15 @@ func ApplyConfiguration(d *appsv1.Deployment) *appsv1ac.DeploymentApplyConfigura
 		return nil
 	}
 	ac := &appsv1ac.DeploymentApplyConfiguration{}
-	if err := json.Unmarshal(raw, ac); err != nil {
+	if err := json.Unmarshal(raw, ac); err != nil || ac.Spec == nil {
 		return nil
 	}
 	ac.Status = nil
 	ac.CreationTimestamp = nil
-	if ac.Spec != nil && ac.Spec.Template != nil && ac.Spec.Template.ObjectMetaApplyConfiguration != nil {
+	if st := ac.Spec.Strategy; st != nil && st.Type == nil && st.RollingUpdate == nil {
+		ac.Spec.Strategy = nil // an empty strategy (the template's zero value) claims nothing
+	}
+	if ac.Spec.Template != nil && ac.Spec.Template.ObjectMetaApplyConfiguration != nil {
 		ac.Spec.Template.CreationTimestamp = nil
 	}
 	return ac

@@ -63,6 +63,11 @@ func scenarios() []scenario {
 			out.SpecError = "spec: yaml: line 3: mapping values are not allowed in this context"
 			return &out
 		}},
+		{name: "invalid-template-changes-nothing", snap: func(t testing.TB) *model.Snapshot {
+			s := steady(t, orders())
+			c := orders().Container("", "x").ContainerResources("busybox", res("cpu=2"), res("cpu=1")).Obj()
+			return withSpec(s, c)
+		}},
 		{name: "guest-mode-configmap-owner", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			return builder.Snapshot(orders().Partitions(1).Obj()).GuestOwner().Metrics(load(1, 800, 800, 0)).Obj()
 		}},

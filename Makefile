@@ -22,7 +22,7 @@ all: build
 .PHONY: manifests
 manifests: ## Generate the CRD and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=konsumerator crd:generateEmbeddedObjectMeta=true,maxDescLen=400 \
-		paths="./api/..." paths="./applier/..." paths="./observer/..." paths="./cmd/..." paths="./controller/..." \
+		paths="./api/..." paths="./controller/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(GO) run ./hack/crdpostprocess -crd $(CRD) -from v1 -add v1alpha1
 
@@ -74,7 +74,8 @@ envtest-assets: ## Build (once) the kube-apiserver and etcd the tests run agains
 
 .PHONY: test-go
 test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
-	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -race -count=1 -timeout 25m ./...
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" PROMETHEUS_BIN="$$($(TOOLS) path prometheus)" \
+		$(GO) test -race -count=1 -timeout 25m ./...
 
 .PHONY: test-manifests
 test-manifests: ## Render config/default and config/guest with kustomize and check them against a real API server.

@@ -71,13 +71,32 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile carries out one pass for one Consumer.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.guarded(ctx, func() (ctrl.Result, error) {
+		var consumer konsumeratorv1.Consumer
+		if err := r.Client.Get(ctx, req.NamespacedName, &consumer); err != nil {
+			if apierrors.IsNotFound(err) {
+				r.forget(req.Namespace, req.Name)
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		if !consumer.DeletionTimestamp.IsZero() {
+			// The garbage collector removes the instances through their owner references.
+			return ctrl.Result{}, nil
+		}
+		return r.reconcile(ctx, &consumer, observer.FromConsumer(&consumer))
+	})
+}
+
+// guarded runs one pass with its duration measured and a panic turned into an error: one broken Consumer
+// must not take the operator down with it.
+func (r *Reconciler) guarded(ctx context.Context, pass func() (ctrl.Result, error)) (result ctrl.Result, err error) {
 	start := time.Now()
-	log := logr.FromContextOrDiscard(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			r.Metrics.Panics.Inc()
-			log.Error(fmt.Errorf("%v", p), "reconcile panicked", "stack", string(debug.Stack()))
+			logr.FromContextOrDiscard(ctx).Error(fmt.Errorf("%v", p), "reconcile panicked", "stack", string(debug.Stack()))
 			err = fmt.Errorf("reconcile panicked: %v", p)
 		}
 		outcome := "ok"
@@ -86,21 +105,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		r.Metrics.ReconcileDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 	}()
-
-	var consumer konsumeratorv1.Consumer
-	if err := r.Client.Get(ctx, req.NamespacedName, &consumer); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.Namespace, req.Name)
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	if !consumer.DeletionTimestamp.IsZero() {
-		// The garbage collector removes the instances through their owner references.
-		return ctrl.Result{}, nil
-	}
-	owned := observer.FromConsumer(&consumer)
-	return r.reconcile(ctx, &consumer, owned)
+	return pass()
 }
 
 // reconcile is the part shared by every kind of owner.

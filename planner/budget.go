@@ -103,7 +103,7 @@ func (pl *planner) sizesAt(in *instance, w int64) []corev1.ResourceRequirements 
 	} else {
 		sizes = pl.fallbackAt(w)
 	}
-	if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp {
+	if in.observed != nil && in.scaleDir == dirUp && pl.autoDirection(sizes, in.current) != dirUp {
 		return pl.keepOr(in, sizes)
 	}
 	return sizes
@@ -143,7 +143,7 @@ func (pl *planner) shortAt(changing []*instance, fixed [2]int64, w int64) []core
 func (pl *planner) setLevel(changing []*instance, w int64) {
 	for _, in := range changing {
 		sizes := pl.sizesAt(in, w)
-		if in.observed != nil && in.scaleDir == dirUp && compareSizes(pl.autoOnly(sizes), pl.autoOnly(in.current)) != dirUp && w < pl.demandLevel(in) {
+		if in.observed != nil && in.scaleDir == dirUp && pl.autoDirection(sizes, in.current) != dirUp && w < pl.demandLevel(in) {
 			// The budget leaves nothing more for this scale-up: keep what it has and stay pending.
 			in.decided, in.changing = pl.keepOr(in, sizes), false
 			in.state = readScalingState(in.observed.Annotations, pl.now)

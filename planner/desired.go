@@ -46,55 +46,71 @@ func LabelValue(name string) string {
 
 func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
 
-// instanceParts are the values of one instance the diff compares, cheap to compute for every instance.
+// instanceParts are the values of one instance the diff compares, cheap to compute for every instance: maps and
+// env lists are only built for the objects that are written.
 type instanceParts struct {
-	labels      map[string]string
-	annotations map[string]string
-	env         [][]corev1.EnvVar // per template container
-	replicas    int32
+	ie       instanceEnv
+	hash     string
+	state    string
+	since    string
+	replicas int32
 }
 
 func (pl *planner) parts(in *instance) instanceParts {
-	ie := instanceEnv{
-		partitionKey:  pl.st.partitionEnvKey,
-		partitions:    in.rng.String(),
-		numPartitions: strconv.Itoa(int(pl.st.numPartitions)),
-		instance:      strconv.Itoa(int(in.index)),
-		numInstances:  strconv.Itoa(len(pl.insts)),
-	}
-	cs := pl.tmpl.Template.Spec.Containers
 	p := instanceParts{
-		labels: map[string]string{
-			konsumeratorv1.LabelConsumer: pl.ownerLabel,
-			konsumeratorv1.LabelInstance: in.name,
+		ie: instanceEnv{
+			partitionKey:  pl.st.partitionEnvKey,
+			partitions:    in.rng.String(),
+			numPartitions: pl.numPartitionsText,
+			instance:      strconv.Itoa(int(in.index)),
+			numInstances:  pl.numInstancesText,
 		},
-		env:      make([][]corev1.EnvVar, len(cs)),
+		state:    string(in.state.state),
+		since:    in.state.raw,
 		replicas: pl.desiredReplicas(),
 	}
-	for i := range cs {
-		p.env[i] = containerEnv(cs[i].Env, &ie, in.decided[i])
-	}
-	in.hash = pl.specHash(in, ie.partitions)
-	since := in.state.raw
-	if since == "" || in.state.since.IsZero() {
+	in.hash = pl.specHash(in, p.ie.partitions)
+	p.hash = in.hash.String()
+	if p.since == "" || in.state.since.IsZero() {
 		t := in.state.since
 		if t.IsZero() {
 			t = pl.now
 		}
-		since = t.UTC().Format(time.RFC3339)
-	}
-	p.annotations = map[string]string{
-		konsumeratorv1.AnnotationPartition:           ie.partitions,
-		konsumeratorv1.AnnotationSpecHash:            in.hash.String(),
-		konsumeratorv1.AnnotationScalingStatus:       string(in.state.state),
-		konsumeratorv1.AnnotationScalingStatusChange: since,
+		p.since = t.UTC().Format(time.RFC3339)
 	}
 	return p
 }
 
+// label is the value of one of the Deployment labels the operator sets.
+func (pl *planner) label(in *instance, k string) string {
+	if k == konsumeratorv1.LabelConsumer {
+		return pl.ownerLabel
+	}
+	return in.name
+}
+
+// annotation is the value of one of the annotations the operator sets.
+func (p *instanceParts) annotation(k string) string {
+	switch k {
+	case konsumeratorv1.AnnotationPartition:
+		return p.ie.partitions
+	case konsumeratorv1.AnnotationSpecHash:
+		return p.hash
+	case konsumeratorv1.AnnotationScalingStatus:
+		return p.state
+	}
+	return p.since
+}
+
+// env is container i's desired env, appended to dst.
+func (pl *planner) env(dst []corev1.EnvVar, in *instance, p *instanceParts, i int) []corev1.EnvVar {
+	return containerEnv(dst, pl.tmpl.Template.Spec.Containers[i].Env, &p.ie, in.decided[i])
+}
+
 // specHash hashes everything the operator sets on the instance (the scaling-state annotations excepted).
 func (pl *planner) specHash(in *instance, partitions string) specHash {
-	h := hasher{buf: make([]byte, 0, 160+len(partitions))}
+	var buf [256]byte
+	h := hasher{buf: buf[:0]}
 	h.str(hashVersion)
 	h.str(pl.podDigest)
 	h.str(in.name)
@@ -106,13 +122,27 @@ func (pl *planner) specHash(in *instance, partitions string) specHash {
 	h.num(int64(len(pl.insts)))
 	pod := h.sum(12)
 
-	d := hasher{buf: make([]byte, 0, 96)}
+	var dbuf [128]byte
+	d := hasher{buf: dbuf[:0]}
 	d.str(hashVersion)
 	d.str(pl.depDigest)
 	d.str(in.name)
 	d.str(pl.ownerLabel)
 	d.num(int64(pl.desiredReplicas()))
-	return specHash{pod: pod, resources: resourcesDigest(pl.names, in.decided), deployment: d.sum(8)}
+	return specHash{pod: pod, resources: pl.decidedDigest(in.decided), deployment: d.sum(8)}
+}
+
+// decidedDigest is resourcesDigest of the template containers, cached for sizes shared between instances.
+func (pl *planner) decidedDigest(res []corev1.ResourceRequirements) string {
+	if len(res) == 0 {
+		return resourcesDigest(pl.names, res)
+	}
+	if d, ok := pl.digestMemo[&res[0]]; ok {
+		return d
+	}
+	d := resourcesDigest(pl.names, res)
+	pl.digestMemo[&res[0]] = d
+	return d
 }
 
 // selectorFor is the template's selector with the instance label added, so one instance's pods are selectable
@@ -131,11 +161,30 @@ func (pl *planner) selects(sel *metav1.LabelSelector, in *instance) bool {
 	if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
 		return false
 	}
+	if len(sel.MatchExpressions) == 0 {
+		for k, v := range sel.MatchLabels {
+			if pl.podLabel(in, k) != v {
+				return false
+			}
+		}
+		return true
+	}
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
 		return false
 	}
 	return s.Matches(labels.Set(pl.podLabels(in)))
+}
+
+// podLabel is one desired pod label ("" when absent).
+func (pl *planner) podLabel(in *instance, k string) string {
+	switch k {
+	case konsumeratorv1.LabelConsumer:
+		return pl.ownerLabel
+	case konsumeratorv1.LabelInstance:
+		return in.name
+	}
+	return pl.tmpl.Template.Labels[k]
 }
 
 // podLabels are the template's labels plus the operator's.
@@ -173,8 +222,16 @@ func (pl *planner) desiredDeployment(in *instance, p instanceParts) *appsv1.Depl
 	spec.Template.CreationTimestamp = metav1.Time{}
 	for i := range spec.Template.Spec.Containers {
 		c := &spec.Template.Spec.Containers[i]
-		c.Env = p.env[i]
+		c.Env = pl.env(nil, in, &p, i)
 		c.Resources = *in.decided[i].DeepCopy()
+	}
+	labels := map[string]string{}
+	for _, k := range ownedLabels {
+		labels[k] = pl.label(in, k)
+	}
+	annotations := map[string]string{}
+	for _, k := range ownedAnnotations {
+		annotations[k] = p.annotation(k)
 	}
 	t, f := true, true
 	return &appsv1.Deployment{
@@ -182,8 +239,8 @@ func (pl *planner) desiredDeployment(in *instance, p instanceParts) *appsv1.Depl
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        in.name,
 			Namespace:   pl.st.namespace,
-			Labels:      p.labels,
-			Annotations: p.annotations,
+			Labels:      labels,
+			Annotations: annotations,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         pl.s.Owner.APIVersion,
 				Kind:               string(pl.s.Owner.Kind),
@@ -206,12 +263,15 @@ func ApplyConfiguration(d *appsv1.Deployment) *appsv1ac.DeploymentApplyConfigura
 		return nil
 	}
 	ac := &appsv1ac.DeploymentApplyConfiguration{}
-	if err := json.Unmarshal(raw, ac); err != nil {
+	if err := json.Unmarshal(raw, ac); err != nil || ac.Spec == nil {
 		return nil
 	}
 	ac.Status = nil
 	ac.CreationTimestamp = nil
-	if ac.Spec != nil && ac.Spec.Template != nil && ac.Spec.Template.ObjectMetaApplyConfiguration != nil {
+	if st := ac.Spec.Strategy; st != nil && st.Type == nil && st.RollingUpdate == nil {
+		ac.Spec.Strategy = nil // an empty strategy (the template's zero value) claims nothing
+	}
+	if ac.Spec.Template != nil && ac.Spec.Template.ObjectMetaApplyConfiguration != nil {
 		ac.Spec.Template.CreationTimestamp = nil
 	}
 	return ac

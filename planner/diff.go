@@ -9,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -48,7 +47,7 @@ func (pl *planner) diffOne(in *instance) {
 		return
 	}
 	base.UID = in.observed.UID
-	if !equality.Semantic.DeepEqual(in.observed.Spec.Selector, pl.selectorFor(in)) {
+	if sel := in.observed.Spec.Selector; sel == nil || !pl.selects(sel, in) {
 		base.Kind, base.Phase = model.ActionDelete, model.PhaseDelete
 		base.Reason = "the selector no longer matches the pods and is immutable: deleted now, created again in the next pass"
 		in.action, in.recreate, in.restart = base, true, true
@@ -149,15 +148,15 @@ func (c *changeSet) reason(in *instance) string {
 func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 	var c changeSet
 	d := in.observed
-	for _, k := range sortedKeys(p.labels) {
-		if v, ok := d.Labels[k]; !ok || v != p.labels[k] {
-			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(p.labels[k]))
+	for _, k := range ownedLabels {
+		if v, ok := d.Labels[k]; !ok || v != pl.label(in, k) {
+			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(pl.label(in, k)))
 			c.meta = true
 		}
 	}
 	for _, k := range ownedAnnotations {
-		if v, ok := d.Annotations[k]; !ok || v != p.annotations[k] {
-			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotations[k]))
+		if v, ok := d.Annotations[k]; !ok || v != p.annotation(k) {
+			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k)))
 			c.meta = true
 		}
 	}
@@ -171,8 +170,8 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 		c.add("spec.replicas", fmt.Sprint(live), fmt.Sprint(p.replicas))
 		c.replicas = true
 	}
-	pl.templateLabelChanges(&c, in, p)
-	pl.containerChanges(&c, in, p)
+	pl.templateLabelChanges(&c, in)
+	pl.containerChanges(&c, in, &p)
 	return c
 }
 
@@ -183,34 +182,25 @@ func replicasOf(d *appsv1.Deployment) int32 {
 	return *d.Spec.Replicas
 }
 
-func (pl *planner) templateLabelChanges(c *changeSet, in *instance, p instanceParts) {
+// ownedLabels are the Deployment labels the operator sets, sorted.
+var ownedLabels = []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance}
+
+func (pl *planner) templateLabelChanges(c *changeSet, in *instance) {
 	live := in.observed.Spec.Template.Labels
-	want := func(k string) string {
-		if v, ok := p.labels[k]; ok {
-			return v
-		}
-		return pl.tmpl.Template.Labels[k]
-	}
-	keys := sortedKeys(pl.tmpl.Template.Labels)
-	for _, k := range sortedKeys(p.labels) {
-		if _, dup := pl.tmpl.Template.Labels[k]; !dup {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if v, ok := live[k]; !ok || v != want(k) {
-			c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(want(k)))
+	for _, k := range pl.podLabelKeys {
+		want := pl.podLabel(in, k)
+		if v, ok := live[k]; !ok || v != want {
+			c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(want))
 			c.pod = true
 		}
 	}
 }
 
-func (pl *planner) containerChanges(c *changeSet, in *instance, p instanceParts) {
+func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts) {
 	live := in.observed.Spec.Template.Spec.Containers
 	for i, name := range pl.names {
-		path := "spec.template.spec.containers[" + name + "]"
 		lc := findContainer(live, name)
+		path := pl.containerPaths[i]
 		if lc == nil {
 			c.add(path, none, "added")
 			c.pod = true
@@ -219,7 +209,8 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p instanceParts)
 		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
-		envChanges(c, path+".env", lc.Env, p.env[i])
+		pl.envScratch = pl.env(pl.envScratch, in, p, i)
+		envChanges(c, path+".env", lc.Env, pl.envScratch)
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {
@@ -239,10 +230,14 @@ func resourceChanges(c *changeSet, path string, live, want corev1.ResourceRequir
 		{"requests", effectiveRequests(live), effectiveRequests(want)},
 		{"limits", live.Limits, want.Limits},
 	} {
-		for _, name := range unionKeys(pair.live, pair.want) {
+		names := commonNames
+		if !onlyCommon(pair.live) || !onlyCommon(pair.want) {
+			names = unionKeys(pair.live, pair.want)
+		}
+		for _, name := range names {
 			l, lok := pair.live[name]
 			w, wok := pair.want[name]
-			if lok && wok && l.Cmp(w) == 0 {
+			if !lok && !wok || lok && wok && l.Cmp(w) == 0 {
 				continue
 			}
 			c.add(path+"."+pair.field+"."+string(name), quantityText(l, lok), quantityText(w, wok))
@@ -320,6 +315,18 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+var commonNames = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory}
+
+// onlyCommon reports whether a list names no resource but cpu and memory.
+func onlyCommon(l corev1.ResourceList) bool {
+	for k := range l {
+		if k != corev1.ResourceCPU && k != corev1.ResourceMemory {
+			return false
+		}
+	}
+	return true
 }
 
 func unionKeys(a, b corev1.ResourceList) []corev1.ResourceName {

@@ -47,8 +47,8 @@ type instanceEnv struct {
 
 // containerEnv returns the container's env with the operator's variables first (so the user's variables may
 // refer to them with $(NAME)), then the user's variables in their order, less those the operator sets itself.
-func containerEnv(user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
-	out := make([]corev1.EnvVar, 0, len(user)+6)
+func containerEnv(dst, user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
+	out := dst[:0]
 	out = append(out,
 		corev1.EnvVar{Name: ie.partitionKey, Value: ie.partitions},
 		corev1.EnvVar{Name: konsumeratorv1.EnvNumPartitions, Value: ie.numPartitions},
@@ -64,7 +64,7 @@ func containerEnv(user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequ
 	ours := len(out)
 	for _, e := range user {
 		if !hasEnv(out[:ours], e.Name) {
-			out = append(out, *e.DeepCopy())
+			out = append(out, e) // shared with the template, which nothing changes
 		}
 	}
 	return out

@@ -301,9 +301,9 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 			frozen = frozen || f
 		}
 		for _, c := range d.Spec.Template.Spec.Containers {
-			pol, ok := st.policies[c.Name]
-			if !ok || pol.off || frozen && observed[a.Name] != nil {
-				continue
+			pol := st.policies[c.Name]
+			if !st.autoscale || pol.off || frozen && observed[a.Name] != nil {
+				continue // the template's (or a frozen instance's) resources are kept as they are
 			}
 			checkBounds(t, a.Name, c, pol)
 		}
@@ -323,7 +323,7 @@ func checkBounds(t *testing.T, name string, c corev1.Container, pol containerPol
 				t.Fatalf("%s/%s: %s above maxAllowed", name, c.Name, r)
 			}
 		}
-		if m, ok := pol.min[r]; ok && m <= pol.max[r] || ok && pol.max[r] == 0 {
+		if m, ok := pol.min[r]; ok && (m <= pol.max[r] || pol.max[r] == 0) {
 			if hasReq && scaled(r, req) < m {
 				t.Fatalf("%s/%s: %s request %s below minAllowed", name, c.Name, r, req.String())
 			}

@@ -63,6 +63,11 @@ func scenarios() []scenario {
 			out.SpecError = "spec: yaml: line 3: mapping values are not allowed in this context"
 			return &out
 		}},
+		{name: "invalid-template-changes-nothing", snap: func(t testing.TB) *model.Snapshot {
+			s := steady(t, orders())
+			c := orders().Container("", "x").ContainerResources("busybox", res("cpu=2"), res("cpu=1")).Obj()
+			return withSpec(s, c)
+		}},
 		{name: "guest-mode-configmap-owner", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			return builder.Snapshot(orders().Partitions(1).Obj()).GuestOwner().Metrics(load(1, 800, 800, 0)).Obj()
 		}},
@@ -298,6 +303,30 @@ func TestGolden(t *testing.T) {
 			s := sc.snap(t)
 			p := planner.Plan(s)
 			golden.Assert(t, render(t, p, sc.desired...), "../../testdata/planner/"+sc.name+".golden")
+		})
+	}
+}
+
+// TestScenariosConverge carries every scenario's plan out, again and again with rollouts finishing in between,
+// and expects a pass that writes nothing within a bounded number of passes, every plan deterministic.
+func TestScenariosConverge(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			s := sc.snap(t)
+			for pass := 0; ; pass++ {
+				p := planner.Plan(s)
+				again := planner.Plan(s)
+				if planner.Text(p) != planner.Text(again) {
+					t.Fatal("two plans of one snapshot differ")
+				}
+				if !p.Changed() {
+					return
+				}
+				if pass > len(p.Actions)+5 {
+					t.Fatalf("still writing after %d passes:\n%s", pass, planner.Text(p))
+				}
+				s = available(planner.Apply(s, p))
+			}
 		})
 	}
 }

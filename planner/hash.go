@@ -86,7 +86,7 @@ func writeList(h *hasher, l corev1.ResourceList) {
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if q, ok := l[name]; ok {
 			h.str(string(name))
-			h.str(exact(&q))
+			h.quantity(&q)
 			common++
 		}
 	}
@@ -103,7 +103,7 @@ func writeList(h *hasher, l corev1.ResourceList) {
 	for _, k := range keys {
 		q := l[corev1.ResourceName(k)]
 		h.str(k)
-		h.str(exact(&q))
+		h.quantity(&q)
 	}
 }
 
@@ -114,11 +114,10 @@ func (s specHash) String() string { return s.pod + "-" + s.resources + "-" + s.d
 
 // parseSpecHash splits an annotation value; ok is false for anything not written by this planner.
 func parseSpecHash(v string) (specHash, bool) {
-	parts := strings.Split(v, "-")
-	if len(parts) != 3 || len(parts[0]) != 12 || len(parts[1]) != 8 || len(parts[2]) != 8 {
+	if len(v) != 12+1+8+1+8 || v[12] != '-' || v[21] != '-' || strings.Count(v, "-") != 2 {
 		return specHash{}, false
 	}
-	return specHash{pod: parts[0], resources: parts[1], deployment: parts[2]}, true
+	return specHash{pod: v[:12], resources: v[13:21], deployment: v[22:]}, true
 }
 
 // effectiveRequests are the requests as the API server stores them: a resource with a limit and no request gets
@@ -144,13 +143,17 @@ func effectiveRequests(r corev1.ResourceRequirements) corev1.ResourceList {
 	return out
 }
 
-// exact is a quantity's value independent of how it is written: "1Gi", "1073741824" and "1024Mi" are the same.
+// quantity writes a quantity's value independent of how it is written: "1Gi", "1073741824" and "1024Mi" are the same.
 // (String is not enough: a binary-format quantity that is not a multiple of 1Ki prints as plain digits but
 // parses back as decimal "100M".)
-func exact(q *resource.Quantity) string {
+func (h *hasher) quantity(q *resource.Quantity) {
 	m := q.MilliValue()
 	if resource.NewMilliQuantity(m, resource.DecimalSI).Cmp(*q) == 0 {
-		return strconv.FormatInt(m, 10) + "m"
+		var buf [24]byte
+		b := strconv.AppendInt(buf[:0], m, 10)
+		h.buf = binary.AppendUvarint(h.buf, uint64(len(b)+1))
+		h.buf = append(append(h.buf, b...), 'm')
+		return
 	}
-	return q.AsDec().String()
+	h.str(q.AsDec().String())
 }

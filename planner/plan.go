@@ -67,6 +67,24 @@ type planner struct {
 	budget budgetOutcome
 
 	maxRollouts, inFlight int
+	held                  bool // some change waits for the rollout budget
+
+	// Many instances share an estimate (it is quantised by cpuIncrement), so their sizes and the hash of those
+	// sizes are computed once. The cached slices are never changed.
+	sizeMemo   map[sizeKey][]corev1.ResourceRequirements
+	digestMemo map[*corev1.ResourceRequirements]string
+
+	podLabelKeys   []string // sorted keys of the desired pod labels
+	allAuto        bool     // every container is sized by the autoscaler
+	envScratch     []corev1.EnvVar
+	containerPaths []string // "spec.template.spec.containers[<name>]" per template container
+
+	numPartitionsText, numInstancesText string
+}
+
+type sizeKey struct {
+	estimate int64
+	critical bool
 }
 
 // instance is one expected instance Deployment and everything decided about it.
@@ -113,10 +131,22 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
 	}
+	pl.allAuto = true
 	for _, c := range pl.tmpl.Template.Spec.Containers {
 		pl.names = append(pl.names, c.Name)
+		pl.containerPaths = append(pl.containerPaths, "spec.template.spec.containers["+c.Name+"]")
+		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
+	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
+	pl.digestMemo = map[*corev1.ResourceRequirements]string{}
+	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
+	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {
+		if _, dup := pl.tmpl.Template.Labels[k]; !dup {
+			pl.podLabelKeys = append(pl.podLabelKeys, k)
+		}
+	}
+	sort.Strings(pl.podLabelKeys)
 	pl.ownerLabel = LabelValue(s.Owner.Name)
 	pl.selector = map[string]string{}
 	if sel := pl.tmpl.Selector; sel != nil {
@@ -126,11 +156,15 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	}
 	ranges := Assign(st.numPartitions, st.perInstance)
 	pl.insts = make([]*instance, len(ranges))
+	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
 	for i, r := range ranges {
 		pl.insts[i] = &instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
 	}
 	return pl
 }
+
+// heldRequeue is how soon a plan with changes held back by the rollout budget is made again at the latest.
+const heldRequeue = time.Minute
 
 // InstanceName is the Deployment name of instance i: {spec.name}-{i}.
 func InstanceName(prefix string, i int32) string { return prefix + "-" + strconv.Itoa(int(i)) }
@@ -207,6 +241,10 @@ func (pl *planner) finish() model.Plan {
 	}
 	if !earliest.IsZero() {
 		p.RequeueAfter = model.Duration(max(earliest.Sub(pl.now), time.Second))
+	}
+	// Rollouts finishing wake the owner up through Deployment events; this is the backstop for held changes.
+	if pl.held && (p.RequeueAfter == 0 || time.Duration(p.RequeueAfter) > heldRequeue) {
+		p.RequeueAfter = model.Duration(heldRequeue)
 	}
 	return p
 }

@@ -50,6 +50,7 @@ func (pl *planner) hold(in *instance) {
 	a.Reason = fmt.Sprintf("waiting for rollout budget (%d/%d in flight); %s", pl.inFlight, pl.maxRollouts, a.Reason)
 	a.Kind, a.Phase, a.Desired = model.ActionSkip, model.PhaseApply, nil
 	in.upToDate, in.recreate = false, false
+	pl.held = true
 	in.state = readScalingState(in.observed.Annotations, pl.now)
 }
 

@@ -185,6 +185,11 @@ func validateSpec(spec *konsumeratorv1.ConsumerSpec) []string {
 			break
 		}
 		seen[c.Name] = true
+		for name, req := range c.Resources.Requests {
+			if lim, ok := c.Resources.Limits[name]; ok && req.Cmp(lim) > 0 {
+				problems = append(problems, fmt.Sprintf("container %s: the %s request is above its limit", c.Name, name))
+			}
+		}
 	}
 	if r := spec.DeploymentTemplate.Replicas; r != nil && *r < 0 {
 		problems = append(problems, "replicas must not be negative")

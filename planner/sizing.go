@@ -98,7 +98,7 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.sizeNote = "sized from metrics"
 		return
 	}
-	edited, reassigned := pl.resourcesEdited(in), pl.reassigned(in)
+	edited, reassigned := pl.resourcesEdited(in, target), pl.reassigned(in)
 	if edited || reassigned {
 		// The live resources say nothing about this load: take the target at once, as for a new instance.
 		in.decided, in.changing = target, true
@@ -111,7 +111,7 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		}
 		return
 	}
-	dir := compareSizes(pl.autoOnly(target), pl.autoOnly(in.current))
+	dir := pl.autoDirection(target, in.current)
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
@@ -119,7 +119,11 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.decided, in.changing, in.scaleDir = target, true, dir
 		return
 	}
-	in.decided = pl.keepOr(in, target)
+	if dir == dirNone && sameSizes(in.current, target) {
+		in.decided = target // the same values; the shared slice keeps its cached hash
+	} else {
+		in.decided = pl.keepOr(in, target)
+	}
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
 	}
@@ -127,6 +131,16 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 
 // targetSizes sizes every container for an estimate: autoscaled ones from it, Off ones as the template has them.
 func (pl *planner) targetSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
+	key := sizeKey{estimate, critical}
+	if out, ok := pl.sizeMemo[key]; ok {
+		return out
+	}
+	out := pl.computeSizes(estimate, critical)
+	pl.sizeMemo[key] = out
+	return out
+}
+
+func (pl *planner) computeSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
 	cs := pl.tmpl.Template.Spec.Containers
 	out := make([]corev1.ResourceRequirements, len(cs))
 	for i := range cs {
@@ -139,15 +153,22 @@ func (pl *planner) targetSizes(estimate int64, critical bool) []corev1.ResourceR
 	return out
 }
 
-// autoOnly blanks the containers the autoscaler does not size, so they take no part in the scaling direction.
-func (pl *planner) autoOnly(res []corev1.ResourceRequirements) []corev1.ResourceRequirements {
-	out := make([]corev1.ResourceRequirements, len(res))
-	for i := range res {
+// autoDirection compares target and current over the containers the autoscaler sizes only.
+func (pl *planner) autoDirection(target, current []corev1.ResourceRequirements) direction {
+	if pl.allAuto {
+		return compareSizes(target, current)
+	}
+	t := make([]corev1.ResourceRequirements, len(target))
+	c := make([]corev1.ResourceRequirements, len(current))
+	for i := range target {
 		if i < len(pl.names) && pl.st.autoscaled(pl.names[i]) {
-			out[i] = res[i]
+			t[i] = target[i]
+			if i < len(current) {
+				c[i] = current[i]
+			}
 		}
 	}
-	return out
+	return compareSizes(t, c)
 }
 
 // keepOr keeps the observed resources of autoscaled containers, brought inside the policy unless the instance is
@@ -206,10 +227,13 @@ func (pl *planner) templateSizes() []corev1.ResourceRequirements {
 // resourcesEdited reports whether the live object's resources differ from those the operator last set, as
 // recorded in the resources part of its spec hash. An object without a readable hash (made by the original
 // Konsumerator) is taken as it is.
-func (pl *planner) resourcesEdited(in *instance) bool {
+func (pl *planner) resourcesEdited(in *instance, target []corev1.ResourceRequirements) bool {
 	h, ok := parseSpecHash(in.observed.Annotations[konsumeratorv1.AnnotationSpecHash])
 	if !ok {
 		return false
+	}
+	if h.resources == pl.decidedDigest(target) && sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target) {
+		return false // the live resources are the target, whose hash is recorded: the common steady state
 	}
 	cs := in.observed.Spec.Template.Spec.Containers
 	names := make([]string, len(cs))
@@ -218,6 +242,33 @@ func (pl *planner) resourcesEdited(in *instance) bool {
 		names[i], res[i] = cs[i].Name, cs[i].Resources
 	}
 	return resourcesDigest(names, res) != h.resources
+}
+
+// sameResources reports whether the live containers are exactly the named ones with exactly these resources.
+func sameResources(live []corev1.Container, names []string, res []corev1.ResourceRequirements) bool {
+	if len(live) != len(names) {
+		return false
+	}
+	for i := range live {
+		if live[i].Name != names[i] || !sameList(effectiveRequests(live[i].Resources), effectiveRequests(res[i])) ||
+			!sameList(live[i].Resources.Limits, res[i].Limits) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameList(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, qa := range a {
+		qb, ok := b[k]
+		if !ok || qa.Cmp(qb) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // reassigned reports whether the instance held other partitions until now (numPartitions or

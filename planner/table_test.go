@@ -208,7 +208,7 @@ func TestGOMAXPROCSAndGOMEMLIMIT(t *testing.T) {
 func TestContainerEnv(t *testing.T) {
 	ie := &instanceEnv{partitionKey: "PARTS", partitions: "3,4", numPartitions: "10", instance: "1", numInstances: "5"}
 	user := []corev1.EnvVar{{Name: "A", Value: "a"}, {Name: "PARTS", Value: "mine"}, {Name: "GOMAXPROCS", Value: "99"}, {Name: "Z", Value: "$(PARTS)"}}
-	got := containerEnv(user, ie, rr("cpu=500m", "cpu=2500m,memory=1Gi"))
+	got := containerEnv(nil, user, ie, rr("cpu=500m", "cpu=2500m,memory=1Gi"))
 	want := []corev1.EnvVar{
 		{Name: "PARTS", Value: "3,4"}, {Name: konsumeratorv1.EnvNumPartitions, Value: "10"},
 		{Name: konsumeratorv1.EnvInstance, Value: "1"}, {Name: konsumeratorv1.EnvNumInstances, Value: "5"},
@@ -219,7 +219,7 @@ func TestContainerEnv(t *testing.T) {
 		t.Errorf("env (-want +got):\n%s", d)
 	}
 	// Without a CPU limit the user's own GOMAXPROCS stays.
-	got = containerEnv(user, ie, rr("cpu=500m", ""))
+	got = containerEnv(nil, user, ie, rr("cpu=500m", ""))
 	if e := findEnv(got, "GOMAXPROCS"); e == nil || e.Value != "99" {
 		t.Errorf("user's GOMAXPROCS without a limit: %+v", e)
 	}
@@ -344,9 +344,9 @@ func TestStaleness(t *testing.T) {
 		{"zero time", &model.MetricsSample{}, model.Options{}, false, ReasonNoMetrics},
 		{"zero time with error", &model.MetricsSample{Error: "boom"}, model.Options{}, false, ReasonMetricsFetchFailed},
 		{"fresh", builder.Sample(now.Add(-time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},
-		{"3m is still fresh", builder.Sample(now.Add(-3 * time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},
-		{"older than 3 × minSyncPeriod", builder.Sample(now.Add(-3*time.Minute - time.Second)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, false, ReasonMetricsStale},
-		{"option overrides", builder.Sample(now.Add(-2 * time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{MetricsStaleAfter: model.Duration(time.Minute)}, false, ReasonMetricsStale},
+		{"3m is still fresh", builder.Sample(now.Add(-3*time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},
+		{"older than 3 × minSyncPeriod", builder.Sample(now.Add(-3*time.Minute-time.Second)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, false, ReasonMetricsStale},
+		{"option overrides", builder.Sample(now.Add(-2*time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{MetricsStaleAfter: model.Duration(time.Minute)}, false, ReasonMetricsStale},
 		{"stale with error", builder.Sample(now.Add(-time.Hour)).Uniform(2, 1, 1, 0).Error("down").Obj(), model.Options{}, false, ReasonMetricsFetchFailed},
 		{"partial", builder.Sample(now).Partition(1, 1, 1, 0).Obj(), model.Options{}, true, ReasonPartialMetrics},
 		{"future sample is fresh", builder.Sample(now.Add(time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},

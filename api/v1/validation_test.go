@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/konsumerator/konsumerator/internal/invalidspecs"
 	"github.com/konsumerator/konsumerator/internal/testenv"
 )
 
@@ -50,98 +51,19 @@ func sample(t *testing.T, version string) *unstructured.Unstructured {
 	return obj
 }
 
-func set(value any, path ...string) func(*unstructured.Unstructured) {
-	return func(u *unstructured.Unstructured) {
-		if err := unstructured.SetNestedField(u.Object, value, path...); err != nil {
-			panic(err)
-		}
-	}
-}
-
-func remove(path ...string) func(*unstructured.Unstructured) {
-	return func(u *unstructured.Unstructured) { unstructured.RemoveNestedField(u.Object, path...) }
-}
-
-func prom(field string, value any) func(*unstructured.Unstructured) {
-	return set(value, "spec", "autoscaler", "prometheus", field)
-}
-
-func policy(i int, field string, value any) func(*unstructured.Unstructured) {
-	return func(u *unstructured.Unstructured) {
-		policies, _, _ := unstructured.NestedSlice(u.Object, "spec", "resourcePolicy", "containerPolicies")
-		policies[i].(map[string]any)[field] = value
-		set(policies, "spec", "resourcePolicy", "containerPolicies")(u)
-	}
-}
-
 // TestInvalidConsumersAreRejected applies manifests that the operator could not act on and checks that the API
 // server refuses each with a message that names the offending field, in both served versions.
 func TestInvalidConsumersAreRejected(t *testing.T) {
-	cases := []struct {
-		name      string
-		mutate    func(*unstructured.Unstructured)
-		wantField string
-		wantMsg   string
-	}{
-		{"zero partitions", set(int64(0), "spec", "numPartitions"), "spec.numPartitions", "greater than or equal to 1"},
-		{"negative partitions", set(int64(-5), "spec", "numPartitions"), "spec.numPartitions", "greater than or equal to 1"},
-		{"too many partitions", set(int64(1_000_000), "spec", "numPartitions"), "spec.numPartitions", "less than or equal to 100000"},
-		{"missing partitions", remove("spec", "numPartitions"), "spec.numPartitions", "Required value"},
-		{"zero partitions per instance", set(int64(0), "spec", "numPartitionsPerInstance"), "spec.numPartitionsPerInstance", "greater than or equal to 1"},
-		{"more per instance than partitions", set(int64(200), "spec", "numPartitionsPerInstance"), "spec.numPartitionsPerInstance", "must not exceed numPartitions"},
-		{"missing name", remove("spec", "name"), "spec.name", "Required value"},
-		{"name not a DNS label", set("Test_Consumer", "spec", "name"), "spec.name", "should match"},
-		{"name too long for instance names", set(strings.Repeat("a", 58), "spec", "name"), "spec.name", "may not be more than 57"},
-		{"namespace not a DNS label", set("Bad_NS", "spec", "namespace"), "spec.namespace", "should match"},
-		{"partition env key not a variable name", set("1 BAD", "spec", "partitionEnvKey"), "spec.partitionEnvKey", "should match"},
-		{"partition env key reserved", set("GOMAXPROCS", "spec", "partitionEnvKey"), "spec.partitionEnvKey", "must not be one of the variables the operator sets"},
-		{"unknown autoscaler mode", set("vpa", "spec", "autoscaler", "mode"), "spec.autoscaler.mode", "Unsupported value"},
-		{"prometheus mode without prometheus", remove("spec", "autoscaler", "prometheus"), "spec.autoscaler.prometheus", "autoscaler.prometheus is required"},
-		{"zero rate per core", prom("ratePerCore", int64(0)), "spec.autoscaler.prometheus.ratePerCore", "greater than or equal to 1"},
-		{"missing rate per core", remove("spec", "autoscaler", "prometheus", "ratePerCore"), "spec.autoscaler.prometheus.ratePerCore", "Required value"},
-		{"zero ram per core", prom("ramPerCore", "0"), "spec.autoscaler.prometheus.ramPerCore", "ramPerCore must be a positive quantity"},
-		{"negative ram per core", prom("ramPerCore", "-1G"), "spec.autoscaler.prometheus.ramPerCore", "ramPerCore must be a positive quantity"},
-		{"zero cpu increment", prom("cpuIncrement", "0"), "spec.autoscaler.prometheus.cpuIncrement", "cpuIncrement must be a positive quantity"},
-		{"malformed tolerable lag", prom("tolerableLag", "5 minutes"), "spec.autoscaler.prometheus.tolerableLag", "should match"},
-		{"tolerable lag above critical lag", prom("tolerableLag", "90m"), "spec.autoscaler.prometheus.tolerableLag", "tolerableLag must not exceed criticalLag"},
-		{"zero recovery time", prom("recoveryTime", "0s"), "spec.autoscaler.prometheus.recoveryTime", "recoveryTime must be positive"},
-		{"negative pending scale up", set("-5m", "spec", "autoscaler", "pendingScaleUpDuration"), "spec.autoscaler.pendingScaleUpDuration", "should match"},
-		{"malformed min sync period", prom("minSyncPeriod", "often"), "spec.autoscaler.prometheus.minSyncPeriod", "should match"},
-		{"no prometheus address", prom("address", []any{}), "spec.autoscaler.prometheus.address", "should have at least 1 items"},
-		{"address without scheme", prom("address", []any{"prometheus:9090"}), "spec.autoscaler.prometheus.address[0]", "should match"},
-		{"empty offset query", set("", "spec", "autoscaler", "prometheus", "offset", "query"), "spec.autoscaler.prometheus.offset.query", "at least 1 chars"},
-		{"bad partition label", set("1abc", "spec", "autoscaler", "prometheus", "production", "partitionLabel"), "spec.autoscaler.prometheus.production.partitionLabel", "should match"},
-		{"unknown fallback strategy", prom("fallbackStrategy", "median"), "spec.autoscaler.prometheus.fallbackStrategy", "Unsupported value"},
-		{"bearer token and basic auth", func(u *unstructured.Unstructured) {
-			prom("bearerTokenSecret", map[string]any{"name": "s", "key": "token"})(u)
-			prom("basicAuth", map[string]any{
-				"username": map[string]any{"name": "s", "key": "user"},
-				"password": map[string]any{"name": "s", "key": "pass"},
-			})(u)
-		}, "spec.autoscaler.prometheus.basicAuth", "mutually exclusive"},
-		{"duplicate container policy", policy(1, "containerName", "busybox"), "spec.resourcePolicy.containerPolicies[1]", "Duplicate value"},
-		{"container policy without name", func(u *unstructured.Unstructured) {
-			policies, _, _ := unstructured.NestedSlice(u.Object, "spec", "resourcePolicy", "containerPolicies")
-			delete(policies[1].(map[string]any), "containerName")
-			set(policies, "spec", "resourcePolicy", "containerPolicies")(u)
-		}, "spec.resourcePolicy.containerPolicies[1].containerName", "Required value"},
-		{"unknown container mode", policy(0, "mode", "Sometimes"), "spec.resourcePolicy.containerPolicies[0].mode", "Unsupported value"},
-		{"min above max", policy(0, "minAllowed", map[string]any{"cpu": "3", "memory": "100M"}), "spec.resourcePolicy.containerPolicies[0].minAllowed", "minAllowed must not exceed maxAllowed"},
-		{"zero max allowed", policy(0, "maxAllowed", map[string]any{"cpu": "2", "memory": "0"}), "spec.resourcePolicy.containerPolicies[0].maxAllowed", "maxAllowed quantities must be positive"},
-		{"negative global budget", set(map[string]any{"cpu": "-1"}, "spec", "resourcePolicy", "globalPolicy", "maxAllowed"), "spec.resourcePolicy.globalPolicy.maxAllowed", "maxAllowed quantities must be positive"},
-		{"negative replicas", set(int64(-1), "spec", "deploymentTemplate", "replicas"), "spec.deploymentTemplate.replicas", "replicas must not be negative"},
-		{"missing deployment template", remove("spec", "deploymentTemplate"), "spec.deploymentTemplate", "Required value"},
-	}
 	for _, version := range []string{"v1", "v1alpha1"} {
-		for _, tc := range cases {
-			t.Run(version+"/"+tc.name, func(t *testing.T) {
+		for _, tc := range invalidspecs.Cases() {
+			t.Run(version+"/"+tc.Name, func(t *testing.T) {
 				obj := sample(t, version)
-				obj.SetName(fmt.Sprintf("invalid-%s", strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")))
-				tc.mutate(obj)
+				obj.SetName(fmt.Sprintf("invalid-%s", strings.ReplaceAll(strings.ToLower(tc.Name), " ", "-")))
+				tc.Mutate(obj)
 				err := env.Client.Create(context.Background(), obj, client.DryRunAll)
 				require.Error(t, err, "the API server accepted an invalid Consumer")
-				assert.Contains(t, err.Error(), tc.wantField, "the message should name the field")
-				assert.Contains(t, err.Error(), tc.wantMsg)
+				assert.Contains(t, err.Error(), tc.WantField, "the message should name the field")
+				assert.Contains(t, err.Error(), tc.WantMsg)
 			})
 		}
 	}

@@ -101,10 +101,14 @@ func run(ctx context.Context, f runFlags) error {
 	}
 	cfg.QPS, cfg.Burst = float32(f.qps), f.burst
 
-	if f.namespace != "" {
-		return errors.New("guest mode (--namespace) is not available yet")
-	}
 	cacheOpts := controller.CacheOptions()
+	if f.namespace != "" {
+		cacheOpts = controller.GuestCacheOptions(f.namespace)
+		if f.leaderElectionNamespace == "" {
+			// A guest may only hold a Lease in its own namespace.
+			f.leaderElectionNamespace = f.namespace
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme.New(),
 		Cache:                   cacheOpts,
@@ -163,7 +167,12 @@ func run(ctx context.Context, f runFlags) error {
 		RecordDir:               f.recordDir,
 		Registry:                crmetrics.Registry,
 	}
-	if _, err := controller.Setup(mgr, rc); err != nil {
+	if f.namespace != "" {
+		_, err = controller.SetupGuest(mgr, rc)
+	} else {
+		_, err = controller.Setup(mgr, rc)
+	}
+	if err != nil {
 		return fmt.Errorf("setting up the controller: %w", err)
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", Version, "dryRun", f.dryRun, "conflictPolicy", policy, "namespace", f.namespace)

@@ -60,11 +60,56 @@ func TestDockerfileBuildsLikeMake(t *testing.T) {
 		t.Error("make docker-build does not pass VERSION to the Dockerfile")
 	}
 	ignore := readRepoFile(t, ".dockerignore")
-	for _, needed := range []string{"go.mod", "go.sum", "cmd", "api"} {
+	for _, needed := range []string{"go.mod", "go.sum", "cmd", "api", "config"} {
 		for _, line := range strings.Split(ignore, "\n") {
 			if strings.TrimSuffix(strings.TrimSpace(line), "/") == needed {
 				t.Errorf(".dockerignore excludes %s, which the build needs", needed)
 			}
 		}
+	}
+}
+
+// TestDockerignoreKeepsEmbeddedFiles: a file that Go code embeds but .dockerignore excludes builds locally and
+// fails only in the image build, which CI cannot run.
+func TestDockerignoreKeepsEmbeddedFiles(t *testing.T) {
+	root := testenv.RepoRoot()
+	var excluded []string
+	for _, line := range strings.Split(readRepoFile(t, ".dockerignore"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!") {
+			continue
+		}
+		excluded = append(excluded, strings.TrimSuffix(line, "/"))
+	}
+	embed := regexp.MustCompile(`(?m)^//go:embed (.+)$`)
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range embed.FindAllStringSubmatch(string(src), -1) {
+			for _, pattern := range strings.Fields(m[1]) {
+				target, _ := filepath.Rel(root, filepath.Join(filepath.Dir(path), pattern))
+				for _, ex := range excluded {
+					matched, _ := filepath.Match(ex, filepath.Base(target))
+					if matched || target == ex || strings.HasPrefix(target, ex+"/") {
+						t.Errorf("%s embeds %s, which .dockerignore excludes (%s)", path, target, ex)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

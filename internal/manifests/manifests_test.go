@@ -535,6 +535,7 @@ func operatorNeeds(home, apps string, guest bool) []permission {
 	var ps []permission
 	if guest {
 		ps = append(ps, perms(watchNS, "", "configmaps", "", "get", "list", "watch", "patch")...)
+		ps = append(ps, perms(apps, "", "configmaps", "finalizers", "update")...)
 	} else {
 		ps = append(ps, perms(watchNS, "konsumerator.lwolf.org", "consumers", "", "get", "list", "watch")...)
 		ps = append(ps, perms(apps, "konsumerator.lwolf.org", "consumers", "status", "patch")...)

@@ -60,7 +60,7 @@ run: manifests ## Run the operator against the cluster of the current kubeconfig
 	$(GO) run ./cmd/konsumerator run
 
 .PHONY: docker-build
-docker-build: ## Build the container image (needs a Docker engine).
+docker-build: ## Build the container image IMG (needs a Docker engine; the Dockerfile builds as `make build` does).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 ##@ Test
@@ -76,6 +76,10 @@ envtest-assets: ## Build (once) the kube-apiserver and etcd the tests run agains
 test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" PROMETHEUS_BIN="$$($(TOOLS) path prometheus)" \
 		$(GO) test -race -count=1 -timeout 25m ./...
+
+.PHONY: test-manifests
+test-manifests: ## Render config/default and config/guest with kustomize and check them against a real API server.
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -count=1 ./internal/manifests/...
 
 .PHONY: tools
 tools: ## Build every cached tool (test binaries, demo cluster, Prometheus).

@@ -27,14 +27,12 @@ import (
 	"github.com/konsumerator/konsumerator/model"
 )
 
-// ConflictPolicy says what to do with fields another field manager has taken.
-type ConflictPolicy string
+// ConflictPolicy says what to do with fields another field manager has taken. The planner reads it too.
+type ConflictPolicy = model.ConflictPolicy
 
 const (
-	// ConflictForce takes the fields back: the Consumer is the source of truth.
-	ConflictForce ConflictPolicy = "force"
-	// ConflictRespect leaves the fields to the other manager and reports them.
-	ConflictRespect ConflictPolicy = "respect"
+	ConflictForce   = model.ConflictForce
+	ConflictRespect = model.ConflictRespect
 )
 
 // ParseConflictPolicy reads a --conflict-policy value.

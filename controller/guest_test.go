@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,12 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/applier"
@@ -244,4 +250,56 @@ func TestGuestSpecKeyRules(t *testing.T) {
 	g.edit(t, func(cm *corev1.ConfigMap) { delete(cm.Data, "b.yaml") })
 	g.converge(t)
 	assert.Len(t, deployments(t, ns), 3, "a single key is the spec, whatever its name")
+}
+
+// TestGuestRoleIsEnough runs guest mode the way a team without cluster permissions would: as a user bound only to
+// the shipped namespaced Role (config/guest/role.yaml), with leader election on. Every request it sends must be
+// allowed.
+func TestGuestRoleIsEnough(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "guest-rbac")
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "guest", "role.yaml"))
+	require.NoError(t, err)
+	var role rbacv1.Role
+	require.NoError(t, yaml.UnmarshalStrict(raw, &role))
+	role.Namespace = ns
+	require.NoError(t, env.Client.Create(ctx, &role))
+	require.NoError(t, env.Client.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "guest", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "guest-operator"}},
+	}))
+	user, err := env.Environment.AddUser(envtest.User{Name: "guest-operator"}, nil)
+	require.NoError(t, err)
+
+	cfg, counted := testenv.Counting(user.Config())
+	m, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  env.Scheme,
+		Cache:                   GuestCacheOptions(ns),
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  "0",
+		LeaderElection:          true,
+		LeaderElectionID:        "konsumerator.lwolf.org",
+		LeaderElectionNamespace: ns,
+	})
+	require.NoError(t, err)
+	g, err := SetupGuest(m, Config{Planner: planner.Plan, Registry: prometheus.NewRegistry(), ApplyWorkers: 4, SyncPeriod: time.Hour})
+	require.NoError(t, err)
+	panics = append(panics, g.Metrics)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = m.Start(runCtx) }()
+
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "consumer", Namespace: ns, Annotations: map[string]string{konsumeratorv1.AnnotationManaged: "true"}},
+		Data:       map[string]string{observer.ConsumerSpecKey: strings.ReplaceAll(guestSpec, "%s", ns)},
+	}
+	require.NoError(t, env.Client.Create(ctx, cm))
+	eventually(t, "the guest operator to create 3 instances and write its status", func() (bool, string) {
+		var got corev1.ConfigMap
+		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(cm), &got))
+		return len(deployments(t, ns)) == 3 && got.Annotations[model.AnnotationExpected] == "3",
+			"instances: " + strconv.Itoa(len(deployments(t, ns))) + ", forbidden: " + strings.Join(counted.Forbidden(), "; ")
+	})
+	assert.Empty(t, counted.Forbidden(), "the guest Role must allow everything the operator does")
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/konsumerator/konsumerator/applier"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
+	"github.com/konsumerator/konsumerator/planner"
 )
 
 // Planner computes a plan from a snapshot (planner.Plan).
@@ -153,17 +154,26 @@ func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duratio
 	return period
 }
 
-// record writes the snapshot and its plan, so that `konsumerator plan --snapshot` can replay the decision.
+// record writes the snapshot and its plan, so that `konsumerator plan --snapshot FILE -o yaml` can replay the
+// decision: it prints exactly the .plan.yaml written here.
 func record(dir string, s *model.Snapshot, p *model.Plan) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	base := filepath.Join(dir, fmt.Sprintf("%s-%s-%s-%s", s.Now.UTC().Format("20060102T150405.000000000Z"), s.Owner.Namespace, s.Owner.Name, p.SnapshotDigest))
-	for suffix, v := range map[string]any{".snapshot.json": s, ".plan.json": p} {
-		raw, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
+	snapshot, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	plan, err := planner.YAML(*p)
+	if err != nil {
+		return err
+	}
+	for suffix, raw := range map[string][]byte{
+		".snapshot.json": snapshot,
+		".plan.yaml":     plan,
+		".plan.txt":      []byte(planner.Text(*p) + planner.StatusText(*p)),
+	} {
 		if err := os.WriteFile(base+suffix, raw, 0o644); err != nil {
 			return err
 		}

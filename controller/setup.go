@@ -53,6 +53,8 @@ func Setup(mgr ctrl.Manager, cfg Config) (*Reconciler, error) {
 }
 
 func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *Reconciler {
+	// The planner must know the policy too: under respect, yielded fields are not drift.
+	cfg.PlannerOptions.ConflictPolicy = cfg.ConflictPolicy
 	return &Reconciler{
 		Client: mgr.GetClient(),
 		Observer: &observer.Observer{

@@ -54,6 +54,17 @@ GO
   (cd "$dir" && GOFLAGS=-mod=mod go mod tidy >&2)
 }
 
+# tool_module DIR MODULE VERSION PACKAGE: a throwaway module in DIR that requires MODULE at VERSION and imports
+# PACKAGE, tidied once (its go.sum pins everything for later runs).
+tool_module() {
+  local dir=$1 module=$2 version=$3 pkg=$4
+  [ -f "$dir/go.sum" ] && return
+  mkdir -p "$dir"
+  printf 'module konsumerator.local/tools/%s\n\ngo 1.26\n\nrequire %s %s\n' "$(basename "$dir")" "$module" "$version" >"$dir/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$dir/tools.go"
+  (cd "$dir" && GOFLAGS=-mod=mod go mod tidy >&2)
+}
+
 # build OUT MODULE_DIR PACKAGE
 build() {
   local out=$1 dir=$2 pkg=$3
@@ -77,24 +88,16 @@ ensure() {
       dir="$CACHE/src/etcd-${ETCD_VERSION}"
       out="$CACHE/bin/etcd-${ETCD_VERSION}/etcd"
       [ -x "$out" ] && { echo "$out"; return; }
-      mkdir -p "$(dirname "$out")" "$dir"
-      if [ ! -f "$dir/go.sum" ]; then
-        printf 'module konsumerator.local/tools/etcd\n\ngo 1.26\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$dir/go.mod"
-        printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$dir/tools.go"
-        (cd "$dir" && GOFLAGS=-mod=mod go mod tidy >&2)
-      fi
+      mkdir -p "$(dirname "$out")"
+      tool_module "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
       build "$out" "$dir" go.etcd.io/etcd/server/v3
       ;;
     kwok)
       dir="$CACHE/src/kwok-${KWOK_VERSION}"
       out="$CACHE/bin/kwok-${KWOK_VERSION}/kwok"
       [ -x "$out" ] && { echo "$out"; return; }
-      mkdir -p "$(dirname "$out")" "$dir"
-      if [ ! -f "$dir/go.sum" ]; then
-        printf 'module konsumerator.local/tools/kwok\n\ngo 1.26\n\nrequire sigs.k8s.io/kwok %s\n' "$KWOK_VERSION" >"$dir/go.mod"
-        printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' >"$dir/tools.go"
-        (cd "$dir" && GOFLAGS=-mod=mod go mod tidy >&2)
-      fi
+      mkdir -p "$(dirname "$out")"
+      tool_module "$dir" sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
       build "$out" "$dir" sigs.k8s.io/kwok/cmd/kwok
       # The stages kwok needs ship inside the module; keep them next to the binary.
       local src

@@ -66,7 +66,20 @@ type Options struct {
 	// MetricsStaleAfter is the age from which a metrics sample is not used. Zero means the default: three
 	// times the Consumer's minSyncPeriod.
 	MetricsStaleAfter Duration `json:"metricsStaleAfter,omitempty"`
+	// ConflictPolicy is the operator's --conflict-policy. Under ConflictRespect, fields listed in an instance's
+	// yielded-fields annotation belong to another field manager and are not drift.
+	ConflictPolicy ConflictPolicy `json:"conflictPolicy,omitempty"`
 }
+
+// ConflictPolicy says who wins a field that another field manager took.
+type ConflictPolicy string
+
+const (
+	// ConflictForce takes the fields back: the Consumer is the source of truth (the default).
+	ConflictForce ConflictPolicy = "force"
+	// ConflictRespect leaves the fields to the other manager and reports them.
+	ConflictRespect ConflictPolicy = "respect"
+)
 
 // MetricsSample is one reading of the three Prometheus queries for all partitions of one Consumer.
 type MetricsSample struct {

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +74,8 @@ func (pl *planner) diffOne(in *instance) {
 	case !in.restart:
 	case ch.resources && in.scaleDir == dirUp && in.critical:
 		in.priority = priorityCritical
+	case pl.reassigned(in):
+		in.priority = priorityReassigned
 	case ch.resources && in.scaleDir == dirUp:
 		in.priority = priorityScaleUp
 	case ch.resources && in.scaleDir == dirDown && !ch.pod:
@@ -85,6 +88,9 @@ func (pl *planner) diffOne(in *instance) {
 // Rollout priorities, most urgent first.
 const (
 	priorityCritical = iota
+	// A partition that moves between instances must move in one pass: were the instance that gives it up
+	// updated and the one that takes it held back, nobody would consume it.
+	priorityReassigned
 	priorityScaleUp
 	priorityDrift
 	priorityScaleDown
@@ -106,10 +112,19 @@ type changeSet struct {
 	spec      bool // Deployment spec fields other than the pod template and replicas
 	meta      bool // labels or annotations of the Deployment only
 	specHash  bool
+	// yielded are fields left to another field manager (conflict policy respect): not drift.
+	yielded []string
 }
 
-func (c *changeSet) add(path string, from, to string) {
+// add records a difference unless the field was yielded, and reports whether it did.
+func (c *changeSet) add(path string, from, to string) bool {
+	for _, y := range c.yielded {
+		if path == y || strings.HasPrefix(path, y+".") || strings.HasPrefix(path, y+"[") {
+			return false
+		}
+	}
 	c.lines = append(c.lines, path+": "+from+" -> "+to)
+	return true
 }
 
 func (c *changeSet) reason(in *instance) string {
@@ -148,16 +163,23 @@ func (c *changeSet) reason(in *instance) string {
 func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 	var c changeSet
 	d := in.observed
+	if yielded, ok := d.Annotations[konsumeratorv1.AnnotationYieldedFields]; ok {
+		if pl.s.Options.ConflictPolicy == model.ConflictRespect {
+			c.yielded = yieldedPaths(yielded)
+		} else {
+			// Under the force policy yielded fields are taken back: the annotation goes and the fields are applied.
+			c.add("metadata.annotations["+konsumeratorv1.AnnotationYieldedFields+"]", strconv.Quote(yielded), none)
+			c.meta = true
+		}
+	}
 	for _, k := range ownedLabels {
 		if v, ok := d.Labels[k]; !ok || v != pl.label(in, k) {
-			c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(pl.label(in, k)))
-			c.meta = true
+			c.meta = c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(pl.label(in, k))) || c.meta
 		}
 	}
 	for _, k := range ownedAnnotations {
 		if v, ok := d.Annotations[k]; !ok || v != p.annotation(k) {
-			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k)))
-			c.meta = true
+			c.meta = c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k))) || c.meta
 		}
 	}
 	if old, ok := parseSpecHash(d.Annotations[konsumeratorv1.AnnotationSpecHash]); !ok || old != in.hash {
@@ -167,8 +189,7 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 		c.spec = ok && old.deployment != in.hash.deployment
 	}
 	if live := replicasOf(d); live != p.replicas {
-		c.add("spec.replicas", fmt.Sprint(live), fmt.Sprint(p.replicas))
-		c.replicas = true
+		c.replicas = c.add("spec.replicas", fmt.Sprint(live), fmt.Sprint(p.replicas))
 	}
 	pl.templateLabelChanges(&c, in)
 	pl.containerChanges(&c, in, &p)
@@ -190,8 +211,7 @@ func (pl *planner) templateLabelChanges(c *changeSet, in *instance) {
 	for _, k := range pl.podLabelKeys {
 		want := pl.podLabel(in, k)
 		if v, ok := live[k]; !ok || v != want {
-			c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(want))
-			c.pod = true
+			c.pod = c.add("spec.template.metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(want)) || c.pod
 		}
 	}
 }
@@ -202,8 +222,7 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 		lc := findContainer(live, name)
 		path := pl.containerPaths[i]
 		if lc == nil {
-			c.add(path, none, "added")
-			c.pod = true
+			c.pod = c.add(path, none, "added") || c.pod
 			continue
 		}
 		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
@@ -214,8 +233,7 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {
-			c.add("spec.template.spec.containers["+live[i].Name+"]", "present", "removed")
-			c.pod = true
+			c.pod = c.add("spec.template.spec.containers["+live[i].Name+"]", "present", "removed") || c.pod
 		}
 	}
 }
@@ -240,8 +258,7 @@ func resourceChanges(c *changeSet, path string, live, want corev1.ResourceRequir
 			if !lok && !wok || lok && wok && l.Cmp(w) == 0 {
 				continue
 			}
-			c.add(path+"."+pair.field+"."+string(name), quantityText(l, lok), quantityText(w, wok))
-			changed = true
+			changed = c.add(path+"."+pair.field+"."+string(name), quantityText(l, lok), quantityText(w, wok)) || changed
 		}
 	}
 	return changed
@@ -263,17 +280,20 @@ func envChanges(c *changeSet, path string, live, want []corev1.EnvVar) {
 		l := findEnv(live, w.Name)
 		switch {
 		case l == nil:
-			c.add(path+"["+w.Name+"]", none, envText(w))
-			mark(w.Name)
+			if c.add(path+"["+w.Name+"]", none, envText(w)) {
+				mark(w.Name)
+			}
 		case l.Value != w.Value || !reflect.DeepEqual(l.ValueFrom, w.ValueFrom):
-			c.add(path+"["+w.Name+"]", envText(l), envText(w))
-			mark(w.Name)
+			if c.add(path+"["+w.Name+"]", envText(l), envText(w)) {
+				mark(w.Name)
+			}
 		}
 	}
 	for _, name := range []string{konsumeratorv1.EnvGOMAXPROCS, konsumeratorv1.EnvGOMEMLIMIT} {
 		if l := findEnv(live, name); l != nil && findEnv(want, name) == nil {
-			c.add(path+"["+name+"]", envText(l), none)
-			mark(name)
+			if c.add(path+"["+name+"]", envText(l), none) {
+				mark(name)
+			}
 		}
 	}
 }
@@ -342,3 +362,20 @@ func unionKeys(a, b corev1.ResourceList) []corev1.ResourceName {
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
 }
+
+// yieldedPaths turns the server-side apply paths of the yielded-fields annotation
+// (.spec.template.spec.containers[name="busybox"].resources.requests.cpu) into the paths of Action.Changes
+// (spec.template.spec.containers[busybox].resources.requests.cpu).
+func yieldedPaths(annotation string) []string {
+	var out []string
+	for _, f := range strings.Split(annotation, ",") {
+		f = strings.TrimPrefix(strings.TrimSpace(f), ".")
+		if f == "" {
+			continue
+		}
+		out = append(out, ssaKey.ReplaceAllString(f, "[$1]"))
+	}
+	return out
+}
+
+var ssaKey = regexp.MustCompile(`\[name="([^"]*)"\]`)

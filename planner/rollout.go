@@ -9,8 +9,8 @@ import (
 )
 
 // limitRollouts holds back pod-template changes beyond the rollout budget so that a spec edit never restarts
-// every instance at once. Instances whose rollout is in progress use the budget; critical-lag scale-ups go
-// regardless; then scale-ups, template drift and scale-downs, by index. Creates and changes that restart nothing
+// every instance at once. Instances whose rollout is in progress use the budget; critical-lag scale-ups and
+// partition reassignments go regardless; then scale-ups, template drift and scale-downs, by index. Creates and changes that restart nothing
 // (metadata, replicas) are not budgeted.
 func (pl *planner) limitRollouts() {
 	pl.maxRollouts = pl.s.Options.MaxRolloutsInFlight
@@ -36,7 +36,7 @@ func (pl *planner) limitRollouts() {
 		switch {
 		case in.inFlight:
 			// already counted: another change to an instance that is rolling out starts no new restart
-		case in.priority == priorityCritical || pl.inFlight < pl.maxRollouts:
+		case in.priority == priorityCritical || in.priority == priorityReassigned || pl.inFlight < pl.maxRollouts:
 			pl.inFlight++
 		default:
 			pl.hold(in)

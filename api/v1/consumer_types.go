@@ -32,7 +32,6 @@ const (
 )
 
 // ConsumerSpec is the desired state of a Kafka consumer group run as one Deployment per group of partitions.
-// +kubebuilder:validation:XValidation:rule="!has(self.numPartitionsPerInstance) || self.numPartitionsPerInstance <= self.numPartitions",message="numPartitionsPerInstance must not exceed numPartitions",fieldPath=".numPartitionsPerInstance"
 type ConsumerSpec struct {
 	// NumPartitions is the number of partitions of the topic; partitions are numbered 0..numPartitions-1.
 	// +kubebuilder:validation:Minimum=1

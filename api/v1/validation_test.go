@@ -25,19 +25,7 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 // sample reads the shipped sample in the given API version.
 func sample(t *testing.T, version string) *unstructured.Unstructured {
@@ -127,4 +115,31 @@ func TestPrinterColumns(t *testing.T) {
 	assert.Equal(t, []string{"NAME", "EXPECTED", "RUNNING", "PAUSED", "MISSING", "LAGGING", "OUTDATED", "AUTOSCALER", "AGE"}, names)
 	require.Len(t, table.Rows, 1)
 	assert.Equal(t, "prometheus", table.Rows[0].Cells[7])
+}
+
+// TestOriginalManifestsStayValid guards the drop-in promise: forms the original Konsumerator accepted and that
+// still mean something are accepted, not refused by a rule that is stricter than needed.
+func TestOriginalManifestsStayValid(t *testing.T) {
+	ctx := context.Background()
+	for name, mutate := range map[string]func(*unstructured.Unstructured){
+		"one instance for all partitions": func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, int64(1000), "spec", "numPartitionsPerInstance")
+		},
+		"no numPartitionsPerInstance": func(u *unstructured.Unstructured) {
+			unstructured.RemoveNestedField(u.Object, "spec", "numPartitionsPerInstance")
+		},
+		"no resource policy": func(u *unstructured.Unstructured) {
+			unstructured.RemoveNestedField(u.Object, "spec", "resourcePolicy")
+		},
+		"integer quantities": func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, map[string]any{"cpu": int64(1200), "memory": "1.2T"}, "spec", "resourcePolicy", "globalPolicy", "maxAllowed")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			obj := sample(t, "v1alpha1")
+			obj.SetName("original")
+			mutate(obj)
+			require.NoError(t, env.Client.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict")))
+		})
+	}
 }

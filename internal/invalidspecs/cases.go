@@ -25,7 +25,6 @@ func Cases() []Case {
 		{"too many partitions", set(int64(1_000_000), "spec", "numPartitions"), "spec.numPartitions", "less than or equal to 100000"},
 		{"missing partitions", remove("spec", "numPartitions"), "spec.numPartitions", "Required value"},
 		{"zero partitions per instance", set(int64(0), "spec", "numPartitionsPerInstance"), "spec.numPartitionsPerInstance", "greater than or equal to 1"},
-		{"more per instance than partitions", set(int64(200), "spec", "numPartitionsPerInstance"), "spec.numPartitionsPerInstance", "must not exceed numPartitions"},
 		{"missing name", remove("spec", "name"), "spec.name", "Required value"},
 		{"name not a DNS label", set("Test_Consumer", "spec", "name"), "spec.name", "should match"},
 		{"name too long for instance names", set(strings.Repeat("a", 58), "spec", "name"), "spec.name", "may not be more than 57"},

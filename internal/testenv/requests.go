@@ -10,9 +10,10 @@ import (
 
 // Requests counts the requests a client sends, so tests can prove that a pass wrote nothing.
 type Requests struct {
-	mu     sync.Mutex
-	writes []string
-	reads  int
+	mu        sync.Mutex
+	writes    []string
+	reads     int
+	forbidden []string
 }
 
 // Counting returns a copy of cfg whose clients report their requests to the returned counter.
@@ -22,7 +23,13 @@ func Counting(cfg *rest.Config) (*rest.Config, *Requests) {
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(req *http.Request) (*http.Response, error) {
 			r.record(req)
-			return rt.RoundTrip(req)
+			resp, err := rt.RoundTrip(req)
+			if err == nil && resp.StatusCode == http.StatusForbidden {
+				r.mu.Lock()
+				r.forbidden = append(r.forbidden, req.Method+" "+req.URL.Path)
+				r.mu.Unlock()
+			}
+			return resp, err
 		})
 	})
 	return c, r
@@ -63,4 +70,11 @@ func (r *Requests) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.writes, r.reads = nil, 0
+}
+
+// Forbidden returns every request the API server refused with 403, since the counter was made.
+func (r *Requests) Forbidden() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.forbidden...)
 }

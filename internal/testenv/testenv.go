@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 	"time"
 
 	apimachineryruntime "k8s.io/apimachinery/pkg/runtime"
@@ -85,4 +86,20 @@ func (e *Env) Stop() error { return e.Environment.Stop() }
 // ConsumerGVR is the resource of the Consumer API in the given version.
 func ConsumerGVR(version string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: konsumeratorv1.GroupVersion.Group, Version: version, Resource: "consumers"}
+}
+
+// Main is a TestMain for packages whose tests share one control plane: it starts it into *env, runs the tests,
+// stops it and exits with the tests' code.
+func Main(m *testing.M, env **Env) {
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*env = e
+	code := m.Run()
+	if err := e.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
+	}
+	os.Exit(code)
 }

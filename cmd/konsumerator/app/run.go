@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -44,6 +45,7 @@ type runFlags struct {
 	prometheusTimeout        time.Duration
 	prometheusMaxConcurrency int
 	gracefulShutdownTimeout  time.Duration
+	kubeconfig               string
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
@@ -66,6 +68,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", metrics.DefaultRequestTimeout, "timeout of one Prometheus query")
 	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", metrics.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
 	fs.DurationVar(&f.gracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "time given to running reconciles on shutdown")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, the in-cluster config, then ~/.kube/config)")
 }
 
 func runOperator(args []string, stderr io.Writer) int {
@@ -96,6 +99,9 @@ func run(ctx context.Context, f runFlags) error {
 		return err
 	}
 	cfg, err := ctrl.GetConfig()
+	if f.kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", f.kubeconfig)
+	}
 	if err != nil {
 		return fmt.Errorf("reading the kubeconfig: %w", err)
 	}

@@ -55,6 +55,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers/status,verbs=get;patch
+// +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get

@@ -73,9 +73,8 @@ func TestInstanceWritesUnderOwnerReferencesPermissionEnforcement(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !grants(role.Rules, konsumeratorv1.GroupVersion.Group, "consumers/finalizers", "update") {
-			t.Skip("TODO: the generated ClusterRole lacks update on consumers/finalizers; add the RBAC marker " +
-				"+kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers/finalizers,verbs=update " +
-				"to controller/reconciler.go (docs/troubleshooting.md#cannot-set-blockownerdeletion)")
+			t.Fatal("the ClusterRole must allow update on consumers/finalizers to set blockOwnerDeletion " +
+				"(the RBAC marker in controller/reconciler.go)")
 		}
 		owner := &konsumeratorv1.Consumer{ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: apps},
 			Spec: konsumeratorv1.ConsumerSpec{NumPartitions: 1, Name: "orders", DeploymentTemplate: appsv1.DeploymentSpec{

@@ -184,8 +184,8 @@ func TestGuestModeExample(t *testing.T) {
 // of these docs.
 var othersDocs = []string{"docs/demo.md", "docs/benchmarks.md"}
 
-// TestDocLinks: every relative link in docs/ points at a file that exists, and at a heading of it when it
-// names one. README-draft.md is written to become the top-level README, so its links start from the root.
+// TestDocLinks: every relative link in docs/ and in the README points at a file that exists, and at a heading
+// of it when it names one.
 func TestDocLinks(t *testing.T) {
 	root := testenv.RepoRoot()
 	dir := filepath.Join(root, "docs")
@@ -195,6 +195,7 @@ func TestDocLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	files = append(files, filepath.Join(root, "README.md"))
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -208,9 +209,6 @@ func TestDocLinks(t *testing.T) {
 			}
 			path := f
 			base := filepath.Dir(f)
-			if filepath.Base(f) == "README-draft.md" {
-				base = root
-			}
 			if target != "" {
 				path = filepath.Join(base, target)
 			}

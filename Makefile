@@ -76,6 +76,14 @@ envtest-assets: ## Build (once) the kube-apiserver and etcd the tests run agains
 test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -race -count=1 -timeout 25m ./...
 
+.PHONY: demo
+demo: ## Run the operator on a local cluster with a real Prometheus and synthetic lag, until Ctrl-C (docs/demo.md).
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) run ./cmd/konsumerator-demo $(DEMO_FLAGS)
+
+.PHONY: e2e
+e2e: ## End-to-end test: the demo as a Go test (a few minutes once the tools are cached).
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" KONSUMERATOR_E2E=1 $(GO) test -p 1 -count=1 -timeout 30m -v ./internal/cluster/... ./e2e/...
+
 .PHONY: tools
 tools: ## Build every cached tool (test binaries, demo cluster, Prometheus).
 	$(TOOLS) all

@@ -36,9 +36,7 @@ const (
 var instances = []string{"demo-0", "demo-1", "demo-2"}
 
 func TestDemoEndToEnd(t *testing.T) {
-	if os.Getenv(EnableEnv) == "" {
-		t.Skipf("set %s=1 to run the end-to-end test (make e2e does)", EnableEnv)
-	}
+	requireEnabled(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -120,6 +118,14 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		return allRunning(st)
 	})
+}
+
+// requireEnabled skips unless the end-to-end tests are asked for: they need the cached tools and minutes.
+func requireEnabled(t *testing.T) {
+	t.Helper()
+	if os.Getenv(EnableEnv) == "" {
+		t.Skipf("set %s=1 to run the end-to-end tests (make e2e does)", EnableEnv)
+	}
 }
 
 // harness waits on the demo with deadlines and explains a failure with everything it last saw.

@@ -19,6 +19,11 @@ import (
 // TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess proves the cluster does what the demo needs (a
 // Deployment's Pod is scheduled on a fake Node and becomes Ready) and that Stop leaves nothing running.
 func TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess(t *testing.T) {
+	// Like the end-to-end tests, this needs kube-controller-manager, kube-scheduler and kwok built (minutes the
+	// first time), so it runs with them (make e2e).
+	if os.Getenv("KONSUMERATOR_E2E") == "" {
+		t.Skip("set KONSUMERATOR_E2E=1 to start a whole local cluster (make e2e does)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c, err := Start(ctx, Options{Nodes: 2})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,12 +41,24 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	d, err := demo.Start(ctx, demo.Options{Progress: testWriter{t}})
+	// The component logs stay when the test fails; the directory goes when it passes.
+	dir, err := os.MkdirTemp("", "konsumerator-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	d, err := demo.Start(ctx, demo.Options{Progress: testWriter{t}, Dir: dir})
+	if err != nil {
+		t.Fatalf("%v\n(component logs in %s)", err, dir)
+	}
 	h := &harness{t: t, d: d}
-	t.Cleanup(h.teardown)
+	t.Cleanup(func() {
+		h.teardown()
+		if t.Failed() {
+			t.Logf("component logs kept in %s", filepath.Join(dir, "logs"))
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
 	autoscaler := d.Consumer.Spec.Autoscaler
 	pendingUp, pendingDown := autoscaler.PendingScaleUpDuration.Duration, autoscaler.PendingScaleDownDuration.Duration
 
@@ -89,6 +102,12 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("spike: %s went from %s to %s cpu", lagging, steadyCPU, in.CPU)
+
+	// The backlog keeps growing until catching up would take tolerableLag: the status counts demo-1 as lagging.
+	h.waitFor(fmt.Sprintf("LAGGING = 1 once %s's backlog takes %s to work off", lagging, autoscaler.Prometheus.TolerableLag.Duration),
+		2*time.Minute, func(st demo.State) bool {
+			return st.Consumer.Status.Lagging != nil && *st.Consumer.Status.Lagging == 1
+		})
 
 	// Recovery: the backlog is worked off; once demo-1 no longer lags, a pending scale-down brings it back.
 	d.Exporter.SetPhase(exporter.Recovery)

@@ -153,6 +153,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			"--kubeconfig=" + c.Kubeconfig,
 			// Deployments → ReplicaSets → Pods; node-lifecycle lifts the not-ready taint once kwok reports Ready.
 			"--controllers=deployment-controller,replicaset-controller,node-lifecycle-controller",
+			// kwok's fast stages report a Node Ready once and then renew neither its status nor a lease: with
+			// the default grace of 50s the controller would mark every Node unreachable after about a minute
+			// and evict every Pod.
+			"--node-monitor-grace-period=24h",
 			"--leader-elect=false",
 			"--secure-port=0",
 		}},

@@ -78,7 +78,9 @@ test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
 
 .PHONY: demo
 demo: ## Run the operator on a local cluster with a real Prometheus and synthetic lag, until Ctrl-C (docs/demo.md).
-	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) run ./cmd/konsumerator-demo $(DEMO_FLAGS)
+	$(GO) build -o bin/konsumerator-demo ./cmd/konsumerator-demo
+	@# Run the binary itself rather than through go run, so that Ctrl-C reaches it directly and the exit status is its own.
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" bin/konsumerator-demo $(DEMO_FLAGS)
 
 .PHONY: e2e
 e2e: ## End-to-end test: the demo as a Go test (a few minutes once the tools are cached).

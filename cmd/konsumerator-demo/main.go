@@ -65,7 +65,7 @@ demo: running. In another terminal:
   export KUBECONFIG=%s
   kubectl get consumers -w
   kubectl get deploy -l konsumerator.lwolf.org/consumer -w
-  kubectl get deploy -o custom-columns=NAME:.metadata.name,CPU:.spec.template.spec.containers[0].resources.requests.cpu,MEM:.spec.template.spec.containers[0].resources.requests.memory,SCALING:.metadata.annotations.konsumerator\.lwolf\.org/scaling-status
+  kubectl get deploy -o custom-columns='NAME:.metadata.name,CPU:.spec.template.spec.containers[0].resources.requests.cpu,MEM:.spec.template.spec.containers[0].resources.requests.memory,SCALING:.metadata.annotations.konsumerator\.lwolf\.org/scaling-status'
   kubectl get events --field-selector involvedObject.kind=Consumer
 
 Prometheus: %s (try: %s)

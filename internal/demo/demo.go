@@ -119,10 +119,8 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	c.OnStop(func() error { d.Prometheus.Stop(); return nil })
 	prom := consumer.Spec.Autoscaler.Prometheus
-	for _, q := range []string{prom.Offset.Query, prom.Production.Query, prom.Consumption.Query} {
-		if err := d.Prometheus.WaitForSeries(ctx, q, int(scenario.NumPartitions), time.Minute); err != nil {
-			return d, err
-		}
+	if err := WaitForData(ctx, d.Prometheus, consumer, 2*time.Minute); err != nil {
+		return d, err
 	}
 
 	fmt.Fprintln(progress, "demo: building and starting the operator")
@@ -146,6 +144,25 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	d.Consumer = created
 	return d, nil
+}
+
+// RateWindow is the range of the demo Consumer's rate() queries. Until Prometheus has scraped for that long, a
+// rate extrapolates from part of the window and reads low, and instances would start too small.
+const RateWindow = 10 * time.Second
+
+// WaitForData waits until every query of the Consumer answers for every partition and Prometheus has scraped
+// the exporter for longer than RateWindow, so that the first plan already sees the steady load.
+func WaitForData(ctx context.Context, p *promtest.Prometheus, c *konsumeratorv1.Consumer, timeout time.Duration) error {
+	prom := c.Spec.Autoscaler.Prometheus
+	queries := []string{prom.Offset.Query, prom.Production.Query, prom.Consumption.Query,
+		// Answers only once there are samples older than the window.
+		fmt.Sprintf("%s offset %ds", exporter.ProductionOffsetMetric, int(RateWindow.Seconds())+2)}
+	for _, q := range queries {
+		if err := p.WaitForSeries(ctx, q, int(c.Spec.NumPartitions), timeout); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stop tears everything down: the operator, Prometheus and the exporter, then the cluster.

@@ -59,7 +59,15 @@ func TestDemoCommandStopsOnCtrlCLeavingNothing(t *testing.T) {
 	}()
 	interrupted := false
 	defer func() {
-		if !interrupted {
+		if interrupted {
+			return
+		}
+		// A failure before the planned Ctrl-C still gets the demo's own teardown, so that it stops the control
+		// plane too; a kill is the last resort.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Minute):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}

@@ -81,6 +81,16 @@ test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
 test-manifests: ## Render config/default and config/guest with kustomize and check them against a real API server.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -count=1 ./internal/manifests/...
 
+.PHONY: demo
+demo: ## Run the operator on a local cluster with a real Prometheus and synthetic lag, until Ctrl-C (docs/demo.md).
+	$(GO) build -o bin/konsumerator-demo ./cmd/konsumerator-demo
+	@# Run the binary itself rather than through go run, so that Ctrl-C reaches it directly and the exit status is its own.
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" bin/konsumerator-demo $(DEMO_FLAGS)
+
+.PHONY: e2e
+e2e: ## End-to-end test: the demo as a Go test (a few minutes once the tools are cached).
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" KONSUMERATOR_E2E=1 $(GO) test -p 1 -count=1 -timeout 30m -v ./internal/cluster/... ./e2e/...
+
 .PHONY: tools
 tools: ## Build every cached tool (test binaries, demo cluster, Prometheus).
 	$(TOOLS) all

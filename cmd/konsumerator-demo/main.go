@@ -1,0 +1,103 @@
+// Command konsumerator-demo runs the operator against a local cluster on loopback, with a real Prometheus
+// scraping a synthetic exporter whose load goes through a steady phase, a lag spike and a recovery, over and
+// over, until Ctrl-C; then it tears everything down. `make demo` runs it; docs/demo.md explains what to watch.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/konsumerator/konsumerator/internal/cluster"
+	"github.com/konsumerator/konsumerator/internal/demo"
+	"github.com/konsumerator/konsumerator/internal/exporter"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() (code int) {
+	dir := flag.String("dir", "", "keep the kubeconfig and the components' logs in this directory (default: a temporary one, removed on exit)")
+	quiet := flag.Bool("quiet", false, "do not print the operator's log (it is still written to <dir>/logs/konsumerator.log)")
+	flag.Parse()
+
+	// The first Ctrl-C starts the teardown; the handler stays installed so a second one cannot cut it short
+	// and leave processes behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var operatorLog *demo.PrefixWriter
+	if !*quiet {
+		operatorLog = &demo.PrefixWriter{Prefix: "operator | ", Out: os.Stdout}
+	}
+	opts := demo.Options{Progress: os.Stdout, Dir: *dir}
+	if operatorLog != nil {
+		opts.OperatorLog = operatorLog
+	}
+	d, err := demo.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		return 1
+	}
+	defer func() {
+		fmt.Println("demo: tearing down")
+		if err := d.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: teardown: %v\n", err)
+			code = 1
+		}
+		if left := cluster.LiveChildren(); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "demo: processes left behind: %v\n", left)
+			code = 1
+		} else {
+			fmt.Println("demo: stopped; no process left behind")
+		}
+	}()
+
+	kubeconfig := d.Cluster.Kubeconfig
+	fmt.Printf(`
+demo: running. In another terminal:
+
+  export KUBECONFIG=%s
+  kubectl get consumers -w
+  kubectl get deploy -l konsumerator.lwolf.org/consumer -w
+  kubectl get deploy -o custom-columns='NAME:.metadata.name,CPU:.spec.template.spec.containers[0].resources.requests.cpu,MEM:.spec.template.spec.containers[0].resources.requests.memory,SCALING:.metadata.annotations.konsumerator\.lwolf\.org/scaling-status'
+  kubectl get events --field-selector involvedObject.kind=Consumer
+
+Prometheus: %s (try: %s)
+Logs: %s
+Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recovery %s, repeated. Ctrl-C stops.
+
+`, kubeconfig, d.Prometheus.URL, "rate(konsumerator_messages_production_offset[10s])",
+		d.Cluster.Dir+"/logs", demo.Timeline()[0].For, demo.Timeline()[1].For, demo.Timeline()[2].For)
+
+	go d.Exporter.Cycle(ctx, demo.Timeline(), func(ph exporter.Phase) {
+		fmt.Printf("demo: --- scenario phase: %s ---\n", ph)
+	})
+	last := ""
+	ticker := time.NewTicker(2 * time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-d.Operator.Exited():
+			fmt.Fprintf(os.Stderr, "demo: the operator exited: %v\n", d.Operator.ExitError())
+			return 1
+		case <-ticker.C:
+			st, err := d.Observe(ctx)
+			if err != nil {
+				continue
+			}
+			// One line whenever something a person would notice changes.
+			if s := st.Summary(); s != last {
+				fmt.Printf("demo: %s\n", s)
+				last = s
+			}
+		}
+	}
+}

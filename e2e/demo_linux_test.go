@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/konsumerator/konsumerator/internal/cluster"
+	"github.com/konsumerator/konsumerator/internal/testenv"
+)
+
+// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
+const prSetChildSubreaper = 36
+
+// TestDemoCommandStopsOnCtrlCLeavingNothing runs the command `make demo` runs, the way a terminal would: in its
+// own foreground process group, interrupted with SIGINT to that group. This test process is made a child
+// subreaper first, so anything the demo left running would be handed to it and show up as its child.
+func TestDemoCommandStopsOnCtrlCLeavingNothing(t *testing.T) {
+	requireEnabled(t)
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		t.Fatalf("becoming a child subreaper: %v", errno)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	bin := filepath.Join(t.TempDir(), "konsumerator-demo")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/konsumerator-demo")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the demo: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--dir", dir, "--quiet")
+	cmd.Dir = testenv.RepoRoot()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &lines{}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			out.add(scanner.Text())
+		}
+		exited <- cmd.Wait()
+	}()
+	interrupted := false
+	defer func() {
+		if interrupted {
+			return
+		}
+		// A failure before the planned Ctrl-C still gets the demo's own teardown, so that it stops the control
+		// plane too; a kill is the last resort.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Minute):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	}()
+
+	// The demo prints a summary line whenever the picture changes; it must reach three running instances.
+	deadline := time.Now().Add(5 * time.Minute)
+	for !out.has("running 3/3") {
+		select {
+		case err := <-exited:
+			interrupted = true
+			t.Fatalf("the demo exited early (%v):\n%s", err, out)
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not report 3 running instances within 5m:\n%s", out)
+		}
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if !out.has("export KUBECONFIG=" + kubeconfig) {
+		t.Errorf("the demo does not tell where its kubeconfig is:\n%s", out)
+	}
+	// What docs/demo.md tells people to run in another terminal.
+	if kubectl, err := cluster.ToolPath(ctx, "kubectl", nil); err != nil {
+		t.Errorf("kubectl: %v", err)
+	} else if got, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "get", "consumers").CombinedOutput(); err != nil ||
+		!strings.Contains(string(got), "demo") {
+		t.Errorf("kubectl get consumers: %v\n%s", err, got)
+	}
+
+	// Ctrl-C.
+	interrupted = true
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the demo exited with %v after Ctrl-C:\n%s", err, out)
+		}
+	case <-time.After(2 * time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the demo did not stop within 2m of Ctrl-C:\n%s", out)
+	}
+	if !out.has("no process left behind") {
+		t.Errorf("the demo did not confirm its teardown:\n%s", out)
+	}
+	if left := cluster.LiveChildren(); len(left) > 0 {
+		t.Errorf("processes left behind by the demo (handed to this subreaper): %v\n%s", left, out)
+	}
+}
+
+// lines collects a process's output for matching and for failure messages.
+type lines struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *lines) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, s)
+}
+
+func (l *lines) has(sub string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.all {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.all, "\n")
+}

@@ -1,0 +1,299 @@
+// Package e2e runs the demo as a test: a local cluster, a real Prometheus, the synthetic exporter and the
+// operator as its own process, driven through the exporter's phases while the test watches the Consumer and its
+// Deployments through the API. It needs the cached tools and a few minutes, so it runs only when
+// KONSUMERATOR_E2E is set (make e2e sets it).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/konsumerator/konsumerator/internal/cluster"
+	"github.com/konsumerator/konsumerator/internal/demo"
+	"github.com/konsumerator/konsumerator/internal/exporter"
+)
+
+// EnableEnv names the variable that turns the end-to-end test on.
+const EnableEnv = "KONSUMERATOR_E2E"
+
+const (
+	// steadyCPU is what the demo scenario's steady load asks for per instance (see demo.Scenario).
+	steadyCPU = "300m"
+	// lagging is the instance holding the spiking partitions 2 and 3; the others must not change.
+	lagging = "demo-1"
+	poll    = 250 * time.Millisecond
+)
+
+var instances = []string{"demo-0", "demo-1", "demo-2"}
+
+func TestDemoEndToEnd(t *testing.T) {
+	requireEnabled(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	// The component logs stay when the test fails; the directory goes when it passes.
+	dir, err := os.MkdirTemp("", "konsumerator-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := demo.Start(ctx, demo.Options{Progress: testWriter{t}, Dir: dir})
+	if err != nil {
+		t.Fatalf("%v\n(component logs in %s)", err, dir)
+	}
+	h := &harness{t: t, d: d}
+	t.Cleanup(func() {
+		h.teardown()
+		if t.Failed() {
+			t.Logf("component logs kept in %s", filepath.Join(dir, "logs"))
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	autoscaler := d.Consumer.Spec.Autoscaler
+	pendingUp, pendingDown := autoscaler.PendingScaleUpDuration.Duration, autoscaler.PendingScaleDownDuration.Duration
+
+	// Every instance comes up, sized for the steady load, and the status counts them.
+	st := h.waitFor("every instance Available with cpu "+steadyCPU+" and RUNNING = EXPECTED = 3", 3*time.Minute,
+		func(st demo.State) bool { return allRunning(st) && allCPU(st, steadyCPU) })
+	untouched := map[string]demo.Instance{}
+	for _, name := range instances {
+		if name != lagging {
+			untouched[name], _ = st.Instance(name)
+		}
+	}
+	h.untouched = untouched
+
+	// The spike: demo-1's partitions are produced four times faster than its consumer reads. The operator must
+	// see the need, hold it as PENDING_SCALE_UP for pendingScaleUpDuration, then raise the CPU.
+	d.Exporter.SetPhase(exporter.Spike)
+	var pendingSince time.Time
+	st = h.waitFor(fmt.Sprintf("%s cpu above %s after a pending scale-up of %s", lagging, steadyCPU, pendingUp),
+		pendingUp+2*time.Minute, func(st demo.State) bool {
+			in, _ := st.Instance(lagging)
+			if cpuAbove(t, in.CPU, steadyCPU) {
+				return true
+			}
+			if in.Scaling == "PENDING_SCALE_UP" {
+				pendingSince = parseTime(t, in.Since)
+			}
+			return false
+		})
+	in, _ := st.Instance(lagging)
+	if pendingSince.IsZero() {
+		t.Fatalf("%s was scaled up without ever being seen in PENDING_SCALE_UP\n%s", lagging, h.diagnostics(st))
+	}
+	// The scale-up writes the state RUNNING with the time it acted: it must be a full pending period after the
+	// pending state began (both times are the operator's, in whole seconds). A further need for more may
+	// already be pending again, and then the time of acting is gone: only the first case can be checked.
+	if in.Scaling == "RUNNING" {
+		acted := parseTime(t, in.Since)
+		if acted.Sub(pendingSince) < pendingUp {
+			t.Fatalf("%s scaled up %s after entering PENDING_SCALE_UP, before pendingScaleUpDuration %s\n%s",
+				lagging, acted.Sub(pendingSince), pendingUp, h.diagnostics(st))
+		}
+		t.Logf("spike: %s was PENDING_SCALE_UP from %s and scaled up %s later (pendingScaleUpDuration %s)",
+			lagging, pendingSince.Format(time.TimeOnly), acted.Sub(pendingSince), pendingUp)
+	}
+	t.Logf("spike: %s went from %s to %s cpu", lagging, steadyCPU, in.CPU)
+
+	// The backlog keeps growing until catching up would take tolerableLag: the status counts demo-1 as lagging.
+	h.waitFor(fmt.Sprintf("LAGGING = 1 once %s's backlog takes %s to work off", lagging, autoscaler.Prometheus.TolerableLag.Duration),
+		2*time.Minute, func(st demo.State) bool {
+			return st.Consumer.Status.Lagging != nil && *st.Consumer.Status.Lagging == 1
+		})
+
+	// Recovery: the backlog is worked off; once demo-1 no longer lags, a pending scale-down brings it back.
+	d.Exporter.SetPhase(exporter.Recovery)
+	h.waitFor(fmt.Sprintf("%s back to cpu %s after recovery (pendingScaleDownDuration %s)", lagging, steadyCPU, pendingDown),
+		pendingDown+3*time.Minute, func(st demo.State) bool {
+			in, _ := st.Instance(lagging)
+			return in.CPU == steadyCPU && allRunning(st)
+		})
+	d.Exporter.SetPhase(exporter.Steady)
+
+	// Instances deleted by hand come back (new objects) and the Consumer is whole again.
+	st = h.observe()
+	old := map[string]bool{}
+	for _, in := range st.Instances {
+		old[in.UID] = true
+		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: d.Consumer.Namespace, Name: in.Name}}
+		if err := d.Cluster.Client.Delete(ctx, dep, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+			t.Fatalf("deleting %s: %v", in.Name, err)
+		}
+	}
+	h.untouched = nil // recreated objects have new generations
+	h.waitFor("every deleted instance recreated, Available, RUNNING = EXPECTED = 3", 2*time.Minute, func(st demo.State) bool {
+		for _, in := range st.Instances {
+			if old[in.UID] {
+				return false
+			}
+		}
+		return allRunning(st)
+	})
+}
+
+// requireEnabled skips unless the end-to-end tests are asked for: they need the cached tools and minutes.
+func requireEnabled(t *testing.T) {
+	t.Helper()
+	if os.Getenv(EnableEnv) == "" {
+		t.Skipf("set %s=1 to run the end-to-end tests (make e2e does)", EnableEnv)
+	}
+}
+
+// harness waits on the demo with deadlines and explains a failure with everything it last saw.
+type harness struct {
+	t *testing.T
+	d *demo.Demo
+	// untouched are the instances the spike must leave alone, as they were before it: while set, every
+	// observation checks that their resources and spec (generation) stay the same.
+	untouched map[string]demo.Instance
+}
+
+// waitFor polls until ok holds, failing after timeout with what it waited for and the last state.
+func (h *harness) waitFor(what string, timeout time.Duration, ok func(demo.State) bool) demo.State {
+	h.t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		st := h.observe()
+		if st.Consumer != nil {
+			h.checkUntouched(st)
+			if ok(st) {
+				h.t.Logf("after %s: %s | %s", time.Since(start).Round(time.Second), what, st.Summary())
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("waited %s for: %s\n%s", timeout, what, h.diagnostics(st))
+		}
+		select {
+		case <-h.d.Operator.Exited():
+			h.t.Fatalf("the operator exited (%v) while waiting for: %s\n%s", h.d.Operator.ExitError(), what, h.diagnostics(st))
+		case <-time.After(poll):
+		}
+	}
+}
+
+// observe reads the state; a failed read gives an empty state, which no wait accepts.
+func (h *harness) observe() demo.State {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := h.d.Observe(ctx)
+	if err != nil {
+		h.t.Logf("observing: %v", err)
+		return demo.State{}
+	}
+	return st
+}
+
+func (h *harness) checkUntouched(st demo.State) {
+	h.t.Helper()
+	for name, before := range h.untouched {
+		now, ok := st.Instance(name)
+		if !ok || now.UID != before.UID || now.Generation != before.Generation || now.CPU != before.CPU || now.Memory != before.Memory {
+			h.t.Fatalf("%s must be left alone by demo-1's spike: was %+v, now %+v (present %t)\n%s",
+				name, before, now, ok, h.diagnostics(st))
+		}
+	}
+}
+
+// diagnostics is the last observed state, the exporter's phase and backlog, and the operator's log tail.
+func (h *harness) diagnostics(st demo.State) string {
+	var b strings.Builder
+	b.WriteString("--- last observed state\n")
+	b.WriteString(st.String())
+	fmt.Fprintf(&b, "--- exporter phase %s, messages behind per partition %v\n", h.d.Exporter.Phase(), roundAll(h.d.Exporter.Behind()))
+	lines := strings.Split(h.d.Operator.Tail(), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	fmt.Fprintf(&b, "--- operator log (last %d lines; all component logs in %s/logs)\n%s\n", len(lines), h.d.Cluster.Dir, strings.Join(lines, "\n"))
+	return b.String()
+}
+
+// teardown stops everything and proves nothing is left running.
+func (h *harness) teardown() {
+	procs := h.d.Cluster.Processes()
+	if err := h.d.Stop(); err != nil {
+		h.t.Errorf("teardown: %v", err)
+	}
+	for _, p := range procs {
+		if !p.GroupGone() {
+			h.t.Errorf("process group of %s (%d) still has processes after teardown", p.Name, p.Pid())
+		}
+	}
+	if left := cluster.LiveChildren(); len(left) > 0 {
+		h.t.Errorf("processes left behind after teardown: %v", left)
+	}
+}
+
+func allRunning(st demo.State) bool {
+	s := st.Consumer.Status
+	if s.Expected == nil || s.Running == nil || *s.Expected != int32(len(instances)) || *s.Running != *s.Expected {
+		return false
+	}
+	if len(st.Instances) != len(instances) {
+		return false
+	}
+	for _, in := range st.Instances {
+		if in.Available < 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func allCPU(st demo.State, cpu string) bool {
+	for _, in := range st.Instances {
+		if in.CPU != cpu {
+			return false
+		}
+	}
+	return true
+}
+
+func cpuAbove(t *testing.T, got, than string) bool {
+	if got == "-" || got == "" {
+		return false
+	}
+	g, err := resource.ParseQuantity(got)
+	if err != nil {
+		t.Fatalf("cpu %q: %v", got, err)
+	}
+	return g.Cmp(resource.MustParse(than)) > 0
+}
+
+func parseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("scaling-status-change %q: %v", s, err)
+	}
+	return v
+}
+
+func roundAll(fs []float64) []int64 {
+	out := make([]int64, len(fs))
+	for i, f := range fs {
+		out[i] = int64(f)
+	}
+	return out
+}
+
+// testWriter sends the demo's progress lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

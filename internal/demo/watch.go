@@ -1,0 +1,172 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// State is what the demo shows and the end-to-end test asserts on: the Consumer's status and its instances.
+type State struct {
+	Consumer  *konsumeratorv1.Consumer
+	Instances []Instance // by name
+}
+
+// Instance is one instance Deployment as far as the demo cares.
+type Instance struct {
+	Name       string
+	UID        string
+	Generation int64
+	Available  int32
+	// CPU and Memory are the requests of the autoscaled container as quantities print ("-" when unset).
+	CPU, Memory string
+	// Scaling is the hysteresis state and since when (the operator's annotations).
+	Scaling, Since string
+}
+
+// Observe reads the demo Consumer and the Deployments it controls.
+func (d *Demo) Observe(ctx context.Context) (State, error) {
+	var st State
+	var c konsumeratorv1.Consumer
+	if err := d.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(d.Consumer), &c); err != nil {
+		return st, err
+	}
+	st.Consumer = &c
+	var list appsv1.DeploymentList
+	if err := d.Cluster.Client.List(ctx, &list, client.InNamespace(c.Namespace)); err != nil {
+		return st, err
+	}
+	for i := range list.Items {
+		dep := &list.Items[i]
+		if !controlledBy(dep, &c) {
+			continue
+		}
+		in := Instance{
+			CPU: "-", Memory: "-",
+			Name:       dep.Name,
+			UID:        string(dep.UID),
+			Generation: dep.Generation,
+			Available:  dep.Status.AvailableReplicas,
+			Scaling:    dep.Annotations[konsumeratorv1.AnnotationScalingStatus],
+			Since:      dep.Annotations[konsumeratorv1.AnnotationScalingStatusChange],
+		}
+		// The template's first container is the consumer the autoscaler sizes; the sidecar is pinned.
+		main := c.Spec.DeploymentTemplate.Template.Spec.Containers[0].Name
+		for _, ctr := range dep.Spec.Template.Spec.Containers {
+			if ctr.Name == main {
+				req := ctr.Resources.Requests
+				in.CPU, in.Memory = quantity(req, corev1.ResourceCPU), quantity(req, corev1.ResourceMemory)
+			}
+		}
+		st.Instances = append(st.Instances, in)
+	}
+	sort.Slice(st.Instances, func(i, j int) bool { return st.Instances[i].Name < st.Instances[j].Name })
+	return st, nil
+}
+
+func controlledBy(dep *appsv1.Deployment, c *konsumeratorv1.Consumer) bool {
+	for _, ref := range dep.OwnerReferences {
+		if ref.Controller != nil && *ref.Controller && ref.UID == c.UID {
+			return true
+		}
+	}
+	return false
+}
+
+func quantity(l corev1.ResourceList, name corev1.ResourceName) string {
+	q, ok := l[name]
+	if !ok {
+		return "-"
+	}
+	return q.String()
+}
+
+// Instance returns the instance of that name.
+func (s State) Instance(name string) (Instance, bool) {
+	for _, in := range s.Instances {
+		if in.Name == name {
+			return in, true
+		}
+	}
+	return Instance{}, false
+}
+
+// Summary is one line: running/expected, lagging, and each instance's CPU and scaling state.
+func (s State) Summary() string {
+	var b strings.Builder
+	if s.Consumer != nil {
+		st := s.Consumer.Status
+		fmt.Fprintf(&b, "running %d/%d lagging %d |", deref(st.Running), deref(st.Expected), deref(st.Lagging))
+	}
+	for _, in := range s.Instances {
+		fmt.Fprintf(&b, " %s cpu=%s mem=%s %s", in.Name, in.CPU, in.Memory, strings.ToLower(in.Scaling))
+	}
+	return b.String()
+}
+
+// String is the full state, for failure messages.
+func (s State) String() string {
+	var b strings.Builder
+	if c := s.Consumer; c != nil {
+		st := c.Status
+		fmt.Fprintf(&b, "Consumer %s/%s generation %d observedGeneration %d: expected %d running %d missing %d lagging %d outdated %d\n",
+			c.Namespace, c.Name, c.Generation, deref64(st.ObservedGeneration), deref(st.Expected), deref(st.Running),
+			deref(st.Missing), deref(st.Lagging), deref(st.Outdated))
+		for _, cond := range st.Conditions {
+			fmt.Fprintf(&b, "  condition %s=%s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+		}
+	}
+	for _, in := range s.Instances {
+		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s memory %s scaling %s since %s\n",
+			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Memory, in.Scaling, in.Since)
+	}
+	return b.String()
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func deref64(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// PrefixWriter writes every line with a prefix, so that the operator's log reads apart from the demo's own.
+type PrefixWriter struct {
+	Prefix string
+	Out    io.Writer
+
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (w *PrefixWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, b...)
+	for {
+		i := strings.IndexByte(string(w.partial), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if _, err := fmt.Fprintf(w.Out, "%s%s\n", w.Prefix, w.partial[:i]); err != nil {
+			return len(b), err
+		}
+		w.partial = w.partial[i+1:]
+	}
+}

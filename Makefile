@@ -66,7 +66,7 @@ docker-build: ## Build the container image IMG (needs a Docker engine; the Docke
 ##@ Test
 
 .PHONY: test
-test: lint test-go ## Everything CI runs.
+test: lint test-go e2e ## Everything CI runs: checks, unit, golden, envtest, Prometheus and end-to-end tests.
 
 .PHONY: envtest-assets
 envtest-assets: ## Build (once) the kube-apiserver and etcd the tests run against.

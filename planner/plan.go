@@ -62,7 +62,7 @@ type planner struct {
 
 	insts     []*instance
 	surplus   []*appsv1.Deployment // ours, name not expected
-	untouched []model.Action       // objects left alone (being deleted)
+	untouched []model.Action       // actions for Deployments that are not expected instances
 
 	budget budgetOutcome
 

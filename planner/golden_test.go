@@ -73,7 +73,7 @@ func scenarios() []scenario {
 			c := builder.Consumer("example").Partitions(10).PerInstance(10).Prometheus(50000, "100M").
 				Lags(5*time.Minute, time.Hour, 30*time.Minute).
 				Policy("busybox", res("cpu=100m,memory=100M"), res("cpu=2,memory=1G"))
-			m := builder.Sample(builder.Epoch.Add(-10*time.Second))
+			m := builder.Sample(builder.Epoch.Add(-10 * time.Second))
 			for _, p := range []int32{0, 1, 2, 4, 5, 6, 8, 9} {
 				m.Partition(p, 4000, 4000, 0)
 			}

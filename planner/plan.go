@@ -156,9 +156,11 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	}
 	ranges := Assign(st.numPartitions, st.perInstance)
 	pl.insts = make([]*instance, len(ranges))
+	slab := make([]instance, len(ranges)) // one allocation for all instances
 	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
 	for i, r := range ranges {
-		pl.insts[i] = &instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
+		slab[i] = instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
+		pl.insts[i] = &slab[i]
 	}
 	return pl
 }
@@ -226,7 +228,7 @@ func (pl *planner) desiredReplicas() int32 {
 
 // finish assembles the plan: actions sorted by phase then name, the status, and when to look again.
 func (pl *planner) finish() model.Plan {
-	p := model.Plan{SnapshotDigest: pl.s.Digest()}
+	p := model.Plan{SnapshotDigest: pl.s.Digest(), Actions: make([]model.Action, 0, len(pl.insts)+len(pl.untouched))}
 	for _, in := range pl.insts {
 		p.Actions = append(p.Actions, in.action)
 	}

@@ -206,7 +206,7 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 			c.pod = true
 			continue
 		}
-		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
+		if !in.liveIsDecided && resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
 		pl.envScratch = pl.env(pl.envScratch, in, p, i)

@@ -114,6 +114,8 @@ type instance struct {
 	ripens    time.Time
 	sizeNote  string
 	inFlight  bool // the observed rollout is in progress
+	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
+	liveIsDecided bool
 	available bool
 
 	// outcome

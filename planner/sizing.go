@@ -98,6 +98,8 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.sizeNote = "sized from metrics"
 		return
 	}
+	// The common steady state: the live containers have exactly the target's resources.
+	in.liveIsDecided = sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target)
 	edited, reassigned := pl.resourcesEdited(in, target), pl.reassigned(in)
 	if edited || reassigned {
 		// The live resources say nothing about this load: take the target at once, as for a new instance.
@@ -111,7 +113,10 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		}
 		return
 	}
-	dir := pl.autoDirection(target, in.current)
+	dir := dirNone
+	if !in.liveIsDecided {
+		dir = pl.autoDirection(target, in.current)
+	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
@@ -119,10 +124,10 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.decided, in.changing, in.scaleDir = target, true, dir
 		return
 	}
-	if dir == dirNone && sameSizes(in.current, target) {
+	if in.liveIsDecided || dir == dirNone && sameSizes(in.current, target) {
 		in.decided = target // the same values; the shared slice keeps its cached hash
 	} else {
-		in.decided = pl.keepOr(in, target)
+		in.decided, in.liveIsDecided = pl.keepOr(in, target), false
 	}
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
@@ -232,7 +237,7 @@ func (pl *planner) resourcesEdited(in *instance, target []corev1.ResourceRequire
 	if !ok {
 		return false
 	}
-	if h.resources == pl.decidedDigest(target) && sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target) {
+	if in.liveIsDecided && h.resources == pl.decidedDigest(target) {
 		return false // the live resources are the target, whose hash is recorded: the common steady state
 	}
 	cs := in.observed.Spec.Template.Spec.Containers

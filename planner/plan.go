@@ -253,8 +253,9 @@ func (pl *planner) finish() model.Plan {
 	return p
 }
 
+// sortActions orders by phase, then name; names are unique within a plan, so the order is total.
 func sortActions(a []model.Action) {
-	sort.SliceStable(a, func(i, j int) bool {
+	sort.Slice(a, func(i, j int) bool {
 		if a[i].Phase != a[j].Phase {
 			return a[i].Phase < a[j].Phase
 		}

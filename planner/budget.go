@@ -113,7 +113,7 @@ func (pl *planner) sizesAt(in *instance, w int64) []corev1.ResourceRequirements 
 // the template's resources.
 func (pl *planner) fallbackAt(w int64) []corev1.ResourceRequirements {
 	cs := pl.tmpl.Template.Spec.Containers
-	out := pl.fallbackSizes(false)
+	out := append([]corev1.ResourceRequirements(nil), pl.fallbackSizes(false)...) // the cached slice is shared
 	for i := range cs {
 		if pol, ok := pl.st.policies[cs[i].Name]; ok && !pol.off {
 			out[i] = pl.st.autoSize(&cs[i], w, false)

@@ -71,8 +71,9 @@ type planner struct {
 
 	// Many instances share an estimate (it is quantised by cpuIncrement), so their sizes and the hash of those
 	// sizes are computed once. The cached slices are never changed.
-	sizeMemo   map[sizeKey][]corev1.ResourceRequirements
-	digestMemo map[*corev1.ResourceRequirements]string
+	sizeMemo     map[sizeKey][]corev1.ResourceRequirements
+	fallbackMemo map[bool][]corev1.ResourceRequirements
+	digestMemo   map[*corev1.ResourceRequirements]string
 
 	podLabelKeys   []string // sorted keys of the desired pod labels
 	allAuto        bool     // every container is sized by the autoscaler
@@ -106,17 +107,17 @@ type instance struct {
 	critical bool
 
 	// sizing
-	current   []corev1.ResourceRequirements // observed, per template container (zero value when absent)
-	decided   []corev1.ResourceRequirements
-	changing  bool // resources set from metrics in this pass: shares the global budget
-	scaleDir  direction
-	state     scalingState
-	ripens    time.Time
-	sizeNote  string
-	inFlight  bool // the observed rollout is in progress
+	current  []corev1.ResourceRequirements // observed, per template container (zero value when absent)
+	decided  []corev1.ResourceRequirements
+	changing bool // resources set from metrics in this pass: shares the global budget
+	scaleDir direction
+	state    scalingState
+	ripens   time.Time
+	sizeNote string
+	inFlight bool // the observed rollout is in progress
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
 	liveIsDecided bool
-	available bool
+	available     bool
 
 	// outcome
 	hash     specHash
@@ -141,6 +142,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
 	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
+	pl.fallbackMemo = map[bool][]corev1.ResourceRequirements{}
 	pl.digestMemo = map[*corev1.ResourceRequirements]string{}
 	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
 	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {

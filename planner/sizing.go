@@ -203,6 +203,15 @@ func (pl *planner) keepOr(in *instance, alt []corev1.ResourceRequirements) []cor
 // fallbackSizes are the resources of a new instance without data: the policy's minimum (or maximum, with
 // fallbackStrategy max) where the container has a policy, the template's resources where it has none.
 func (pl *planner) fallbackSizes(useMax bool) []corev1.ResourceRequirements {
+	if out, ok := pl.fallbackMemo[useMax]; ok {
+		return out
+	}
+	out := pl.computeFallback(useMax)
+	pl.fallbackMemo[useMax] = out
+	return out
+}
+
+func (pl *planner) computeFallback(useMax bool) []corev1.ResourceRequirements {
 	cs := pl.tmpl.Template.Spec.Containers
 	out := make([]corev1.ResourceRequirements, len(cs))
 	for i := range cs {

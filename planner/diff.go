@@ -154,13 +154,13 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 			c.meta = true
 		}
 	}
-	for _, k := range ownedAnnotations {
-		if v, ok := d.Annotations[k]; !ok || v != p.annotation(k) {
+	for i, k := range ownedAnnotations {
+		if v, ok := in.ann[i], in.annSet[i]; !ok || v != p.annotation(k) {
 			c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k)))
 			c.meta = true
 		}
 	}
-	if old, ok := parseSpecHash(d.Annotations[konsumeratorv1.AnnotationSpecHash]); !ok || old != in.hash {
+	if old, ok := parseSpecHash(in.ann[annSpecHash]); !ok || old != in.hash {
 		c.specHash = true
 		c.pod = c.pod || !ok || old.pod != in.hash.pod
 		c.resources = c.resources || (ok && old.resources != in.hash.resources)

@@ -115,6 +115,9 @@ type instance struct {
 	ripens   time.Time
 	sizeNote string
 	inFlight bool // the observed rollout is in progress
+	// ann holds the live values of ownedAnnotations (in that order), read once; annSet says which exist.
+	ann    [4]string
+	annSet [4]bool
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
 	liveIsDecided bool
 	available     bool
@@ -283,10 +286,18 @@ func failedPlan(s *model.Snapshot, reason, message string) model.Plan {
 	return p
 }
 
-// owned names the annotation keys whose values the planner sets on an instance.
+// ownedAnnotations are the annotation keys whose values the planner sets on an instance, in this order.
 var ownedAnnotations = []string{
 	konsumeratorv1.AnnotationPartition,
 	konsumeratorv1.AnnotationScalingStatus,
 	konsumeratorv1.AnnotationScalingStatusChange,
 	konsumeratorv1.AnnotationSpecHash,
 }
+
+// Indexes into ownedAnnotations.
+const (
+	annPartition = iota
+	annScalingStatus
+	annScalingStatusChange
+	annSpecHash
+)

@@ -47,10 +47,21 @@ func (pl *planner) observe(in *instance) {
 	if d == nil {
 		return
 	}
-	if _, ok := d.Annotations[konsumeratorv1.AnnotationDisableAutoscaler]; ok {
-		in.frozen = true
+	for k, v := range d.Annotations {
+		switch k {
+		case konsumeratorv1.AnnotationDisableAutoscaler:
+			in.frozen = true
+		case konsumeratorv1.AnnotationPartition:
+			in.ann[annPartition], in.annSet[annPartition] = v, true
+		case konsumeratorv1.AnnotationScalingStatus:
+			in.ann[annScalingStatus], in.annSet[annScalingStatus] = v, true
+		case konsumeratorv1.AnnotationScalingStatusChange:
+			in.ann[annScalingStatusChange], in.annSet[annScalingStatusChange] = v, true
+		case konsumeratorv1.AnnotationSpecHash:
+			in.ann[annSpecHash], in.annSet[annSpecHash] = v, true
+		}
 	}
-	in.state = readScalingState(d.Annotations, pl.now)
+	in.state = parseScalingState(in.ann[annScalingStatus], in.ann[annScalingStatusChange], pl.now)
 	in.current = make([]corev1.ResourceRequirements, len(pl.names))
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
@@ -242,7 +253,7 @@ func (pl *planner) templateSizes() []corev1.ResourceRequirements {
 // recorded in the resources part of its spec hash. An object without a readable hash (made by the original
 // Konsumerator) is taken as it is.
 func (pl *planner) resourcesEdited(in *instance, target []corev1.ResourceRequirements) bool {
-	h, ok := parseSpecHash(in.observed.Annotations[konsumeratorv1.AnnotationSpecHash])
+	h, ok := parseSpecHash(in.ann[annSpecHash])
 	if !ok {
 		return false
 	}
@@ -288,8 +299,7 @@ func sameList(a, b corev1.ResourceList) bool {
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
 func (pl *planner) reassigned(in *instance) bool {
-	v, ok := in.observed.Annotations[konsumeratorv1.AnnotationPartition]
-	return ok && v != in.rng.String()
+	return in.annSet[annPartition] && in.ann[annPartition] != in.rng.String()
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

@@ -114,7 +114,7 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	edited, reassigned := pl.resourcesEdited(in, target), pl.reassigned(in)
 	if edited || reassigned {
 		// The live resources say nothing about this load: take the target at once, as for a new instance.
-		in.decided, in.changing = target, true
+		in.decided, in.changing, in.scaleDir = target, true, pl.autoDirection(target, in.current)
 		if in.state.state != StateRunning || in.state.since.IsZero() {
 			in.state = scalingState{state: StateRunning, since: pl.now}
 		}

@@ -22,10 +22,24 @@ import (
 func Plan(s *model.Snapshot) (p model.Plan) {
 	defer func() {
 		if r := recover(); r != nil {
-			p = failedPlan(s, ReasonPlannerError, fmt.Sprintf("the planner failed on this input: %v", r))
+			p = safeFailedPlan(s, fmt.Sprintf("the planner failed on this input: %v", r))
 		}
 	}()
 	return plan(s)
+}
+
+// safeFailedPlan is failedPlan for input that already made the planner fail: should it fail again, the plan
+// carries no actions at all, so nothing is written.
+func safeFailedPlan(s *model.Snapshot, message string) (p model.Plan) {
+	defer func() {
+		if recover() != nil {
+			p = model.Plan{}
+		}
+	}()
+	if s == nil {
+		s = &model.Snapshot{}
+	}
+	return failedPlan(s, ReasonPlannerError, truncate(message, maxMessage))
 }
 
 // plan is Plan without the safety net, so that tests and the fuzzer see any panic.

@@ -60,7 +60,7 @@ func (pl *planner) parts(in *instance) instanceParts {
 	p := instanceParts{
 		ie: instanceEnv{
 			partitionKey:  pl.st.partitionEnvKey,
-			partitions:    in.rng.String(),
+			partitions:    in.partitions(),
 			numPartitions: pl.numPartitionsText,
 			instance:      strconv.Itoa(int(in.index)),
 			numInstances:  pl.numInstancesText,

@@ -129,6 +129,8 @@ type instance struct {
 	ripens   time.Time
 	sizeNote string
 	inFlight bool // the observed rollout is in progress
+	partitionList string // rng.String(), computed once
+
 	// ann holds the live values of ownedAnnotations (in that order), read once; annSet says which exist.
 	ann    [4]string
 	annSet [4]bool
@@ -143,6 +145,14 @@ type instance struct {
 	upToDate bool // after this plan the object matches the spec
 	recreate bool // deleted now because an immutable field changes
 	priority int  // rollout priority, lower first
+}
+
+// partitions is the instance's partition list, "0,1,2".
+func (in *instance) partitions() string {
+	if in.partitionList == "" {
+		in.partitionList = in.rng.String()
+	}
+	return in.partitionList
 }
 
 func newPlanner(s *model.Snapshot, st *settings) *planner {

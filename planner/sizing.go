@@ -299,7 +299,7 @@ func sameList(a, b corev1.ResourceList) bool {
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
 func (pl *planner) reassigned(in *instance) bool {
-	return in.annSet[annPartition] && in.ann[annPartition] != in.rng.String()
+	return in.annSet[annPartition] && in.ann[annPartition] != in.partitions()
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

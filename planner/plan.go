@@ -121,14 +121,14 @@ type instance struct {
 	critical bool
 
 	// sizing
-	current  []corev1.ResourceRequirements // observed, per template container (zero value when absent)
-	decided  []corev1.ResourceRequirements
-	changing bool // resources set from metrics in this pass: shares the global budget
-	scaleDir direction
-	state    scalingState
-	ripens   time.Time
-	sizeNote string
-	inFlight bool // the observed rollout is in progress
+	current       []corev1.ResourceRequirements // observed, per template container (zero value when absent)
+	decided       []corev1.ResourceRequirements
+	changing      bool // resources set from metrics in this pass: shares the global budget
+	scaleDir      direction
+	state         scalingState
+	ripens        time.Time
+	sizeNote      string
+	inFlight      bool   // the observed rollout is in progress
 	partitionList string // rng.String(), computed once
 
 	// ann holds the live values of ownedAnnotations (in that order), read once; annSet says which exist.

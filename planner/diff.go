@@ -200,17 +200,17 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 	live := in.observed.Spec.Template.Spec.Containers
 	for i, name := range pl.names {
 		lc := findContainer(live, name)
-		path := pl.containerPaths[i]
+		path := pl.containerPaths[i].container
 		if lc == nil {
 			c.add(path, none, "added")
 			c.pod = true
 			continue
 		}
-		if !in.liveIsDecided && resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
+		if !in.liveIsDecided && resourceChanges(c, pl.containerPaths[i].resources, lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
 		pl.envScratch = pl.env(pl.envScratch, in, p, i)
-		envChanges(c, path+".env", lc.Env, pl.envScratch)
+		envChanges(c, pl.containerPaths[i].env, lc.Env, pl.envScratch)
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {

@@ -92,10 +92,15 @@ type planner struct {
 	podLabelKeys   []string // sorted keys of the desired pod labels
 	allAuto        bool     // every container is sized by the autoscaler
 	envScratch     []corev1.EnvVar
-	containerPaths []string // "spec.template.spec.containers[<name>]" per template container
+	containerPaths []containerPath // per template container, built once
+	envCache       *envCache
+	currentSlab    []corev1.ResourceRequirements // backing store of every instance's current resources
 
 	numPartitionsText, numInstancesText string
 }
+
+// containerPath are the field paths of one container in change lines.
+type containerPath struct{ container, resources, env string }
 
 type sizeKey struct {
 	estimate int64
@@ -164,12 +169,14 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl.allAuto = true
 	for _, c := range pl.tmpl.Template.Spec.Containers {
 		pl.names = append(pl.names, c.Name)
-		pl.containerPaths = append(pl.containerPaths, "spec.template.spec.containers["+c.Name+"]")
+		path := "spec.template.spec.containers[" + c.Name + "]"
+		pl.containerPaths = append(pl.containerPaths, containerPath{container: path, resources: path + ".resources", env: path + ".env"})
 		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
 	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
 	pl.fallbackMemo = map[bool][]corev1.ResourceRequirements{}
+	pl.envCache = newEnvCache()
 	pl.digestMemo = map[*corev1.ResourceRequirements]string{}
 	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
 	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {
@@ -189,6 +196,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl.insts = make([]*instance, len(ranges))
 	slab := make([]instance, len(ranges)) // one allocation for all instances
 	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
+	pl.currentSlab = make([]corev1.ResourceRequirements, len(ranges)*len(pl.names))
 	for i, r := range ranges {
 		slab[i] = instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
 		pl.insts[i] = &slab[i]

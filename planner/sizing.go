@@ -62,7 +62,8 @@ func (pl *planner) observe(in *instance) {
 		}
 	}
 	in.state = parseScalingState(in.ann[annScalingStatus], in.ann[annScalingStatusChange], pl.now)
-	in.current = make([]corev1.ResourceRequirements, len(pl.names))
+	n := len(pl.names)
+	in.current = pl.currentSlab[int(in.index)*n : (int(in.index)+1)*n : (int(in.index)+1)*n]
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
 			in.current[i] = c.Resources

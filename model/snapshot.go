@@ -108,9 +108,10 @@ type PartitionMetrics struct {
 }
 
 // Digest is a short, stable fingerprint of the snapshot, logged with every plan so that a plan can be traced
-// back to what it was made from. Deployments, most of a snapshot, are hashed in their generated protobuf
-// encoding, which is deterministic (map keys sorted) and an order of magnitude cheaper than JSON; the rest is
-// hashed as JSON.
+// back to what it was made from. Deployments are most of a snapshot: one read from the API server is identified
+// by its UID and resourceVersion, which the server changes with every change of the object; one without a
+// resourceVersion (a test, a file written by hand) is hashed in its generated protobuf encoding, deterministic
+// (map keys sorted) and far cheaper than JSON. The rest is hashed as JSON.
 func (s *Snapshot) Digest() string {
 	rest := *s
 	rest.Deployments = nil
@@ -122,8 +123,11 @@ func (s *Snapshot) Digest() string {
 	h.Write(raw)
 	var size [binary.MaxVarintLen64]byte
 	for i := range s.Deployments {
-		pb, err := s.Deployments[i].Marshal()
-		if err != nil {
+		d := &s.Deployments[i]
+		var pb []byte
+		if d.ResourceVersion != "" {
+			pb = []byte(d.Namespace + "/" + d.Name + "/" + string(d.UID) + "/" + d.ResourceVersion)
+		} else if pb, err = d.Marshal(); err != nil {
 			return "unmarshalable"
 		}
 		h.Write(size[:binary.PutUvarint(size[:], uint64(len(pb)))])

@@ -113,7 +113,7 @@ func (pl *planner) sizesAt(in *instance, w int64) []corev1.ResourceRequirements 
 // the template's resources.
 func (pl *planner) fallbackAt(w int64) []corev1.ResourceRequirements {
 	cs := pl.tmpl.Template.Spec.Containers
-	out := pl.fallbackSizes(false)
+	out := append([]corev1.ResourceRequirements(nil), pl.fallbackSizes(false)...) // the cached slice is shared
 	for i := range cs {
 		if pol, ok := pl.st.policies[cs[i].Name]; ok && !pol.off {
 			out[i] = pl.st.autoSize(&cs[i], w, false)
@@ -145,13 +145,16 @@ func (pl *planner) setLevel(changing []*instance, w int64) {
 		sizes := pl.sizesAt(in, w)
 		if in.observed != nil && in.scaleDir == dirUp && pl.autoDirection(sizes, in.current) != dirUp && w < pl.demandLevel(in) {
 			// The budget leaves nothing more for this scale-up: keep what it has and stay pending.
-			in.decided, in.changing = pl.keepOr(in, sizes), false
+			in.decided, in.changing, in.liveIsDecided = pl.keepOr(in, sizes), false, false
 			in.state = readScalingState(in.observed.Annotations, pl.now)
 			in.sizeNote = "scale up held: the global budget is spent"
 			continue
 		}
 		if !sameSizes(sizes, in.decided) {
 			in.sizeNote += "; cut to fit the global budget"
+		}
+		if len(sizes) == 0 || len(in.decided) == 0 || &sizes[0] != &in.decided[0] {
+			in.liveIsDecided = false
 		}
 		in.decided = sizes
 	}

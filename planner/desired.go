@@ -59,8 +59,9 @@ type instanceParts struct {
 func (pl *planner) parts(in *instance) instanceParts {
 	p := instanceParts{
 		ie: instanceEnv{
+			cache:         pl.envCache,
 			partitionKey:  pl.st.partitionEnvKey,
-			partitions:    in.rng.String(),
+			partitions:    in.partitions(),
 			numPartitions: pl.numPartitionsText,
 			instance:      strconv.Itoa(int(in.index)),
 			numInstances:  pl.numInstancesText,
@@ -120,7 +121,7 @@ func (pl *planner) specHash(in *instance, partitions string) specHash {
 	h.num(int64(pl.st.numPartitions))
 	h.num(int64(in.index))
 	h.num(int64(len(pl.insts)))
-	pod := h.sum(12)
+	pod := sha256.Sum256(h.buf)
 
 	var dbuf [128]byte
 	d := hasher{buf: dbuf[:0]}
@@ -129,7 +130,17 @@ func (pl *planner) specHash(in *instance, partitions string) specHash {
 	d.str(in.name)
 	d.str(pl.ownerLabel)
 	d.num(int64(pl.desiredReplicas()))
-	return specHash{pod: pod, resources: pl.decidedDigest(in.decided), deployment: d.sum(8)}
+	dep := sha256.Sum256(d.buf)
+
+	// One string for the whole value; the parts are slices of it.
+	var out [12 + 1 + 8 + 1 + 8]byte
+	hex.Encode(out[:12], pod[:6])
+	out[12] = '-'
+	copy(out[13:21], pl.decidedDigest(in.decided))
+	out[21] = '-'
+	hex.Encode(out[22:], dep[:4])
+	full := string(out[:])
+	return specHash{pod: full[:12], resources: full[13:21], deployment: full[22:], full: full}
 }
 
 // decidedDigest is resourcesDigest of the template containers, cached for sizes shared between instances.

@@ -177,12 +177,12 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 			c.meta = c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(pl.label(in, k))) || c.meta
 		}
 	}
-	for _, k := range ownedAnnotations {
-		if v, ok := d.Annotations[k]; !ok || v != p.annotation(k) {
+	for i, k := range ownedAnnotations {
+		if v, ok := in.ann[i], in.annSet[i]; !ok || v != p.annotation(k) {
 			c.meta = c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k))) || c.meta
 		}
 	}
-	if old, ok := parseSpecHash(d.Annotations[konsumeratorv1.AnnotationSpecHash]); !ok || old != in.hash {
+	if old, ok := parseSpecHash(in.ann[annSpecHash]); !ok || old != in.hash {
 		c.specHash = true
 		c.pod = c.pod || !ok || old.pod != in.hash.pod
 		c.resources = c.resources || (ok && old.resources != in.hash.resources)
@@ -220,16 +220,16 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 	live := in.observed.Spec.Template.Spec.Containers
 	for i, name := range pl.names {
 		lc := findContainer(live, name)
-		path := pl.containerPaths[i]
+		path := pl.containerPaths[i].container
 		if lc == nil {
 			c.pod = c.add(path, none, "added") || c.pod
 			continue
 		}
-		if resourceChanges(c, path+".resources", lc.Resources, in.decided[i]) {
+		if !in.liveIsDecided && resourceChanges(c, pl.containerPaths[i].resources, lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
 		pl.envScratch = pl.env(pl.envScratch, in, p, i)
-		envChanges(c, path+".env", lc.Env, pl.envScratch)
+		envChanges(c, pl.containerPaths[i].env, lc.Env, pl.envScratch)
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {

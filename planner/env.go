@@ -38,6 +38,7 @@ func GOMEMLIMIT(r corev1.ResourceRequirements) (string, bool) {
 
 // instanceEnv holds the values of the variables that are the same for every container of an instance.
 type instanceEnv struct {
+	cache         *envCache
 	partitionKey  string
 	partitions    string
 	numPartitions string
@@ -48,6 +49,49 @@ type instanceEnv struct {
 // containerEnv returns the container's env with the operator's variables first (so the user's variables may
 // refer to them with $(NAME)), then the user's variables in their order, less those the operator sets itself.
 func containerEnv(dst, user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
+	return ie.cache.containerEnv(dst, user, ie, res)
+}
+
+// envCache keeps the texts of GOMAXPROCS and GOMEMLIMIT by limit: instances share sizes, so most are formatted
+// once per plan. A nil cache formats every time.
+type envCache struct {
+	procs map[int64]string // by CPU limit in millicores
+	mem   map[int64]string // by memory limit in bytes
+}
+
+func newEnvCache() *envCache {
+	return &envCache{procs: map[int64]string{}, mem: map[int64]string{}}
+}
+
+func (c *envCache) gomaxprocs(res corev1.ResourceRequirements) (string, bool) {
+	q, ok := res.Limits[corev1.ResourceCPU]
+	if !ok || c == nil {
+		return GOMAXPROCS(res)
+	}
+	key := q.MilliValue()
+	if v, ok := c.procs[key]; ok {
+		return v, true
+	}
+	v, _ := GOMAXPROCS(res)
+	c.procs[key] = v
+	return v, true
+}
+
+func (c *envCache) gomemlimit(res corev1.ResourceRequirements) (string, bool) {
+	q, ok := res.Limits[corev1.ResourceMemory]
+	if !ok || c == nil {
+		return GOMEMLIMIT(res)
+	}
+	key := q.Value()
+	if v, ok := c.mem[key]; ok {
+		return v, true
+	}
+	v, _ := GOMEMLIMIT(res)
+	c.mem[key] = v
+	return v, true
+}
+
+func (c *envCache) containerEnv(dst, user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
 	out := dst[:0]
 	out = append(out,
 		corev1.EnvVar{Name: ie.partitionKey, Value: ie.partitions},
@@ -55,10 +99,10 @@ func containerEnv(dst, user []corev1.EnvVar, ie *instanceEnv, res corev1.Resourc
 		corev1.EnvVar{Name: konsumeratorv1.EnvInstance, Value: ie.instance},
 		corev1.EnvVar{Name: konsumeratorv1.EnvNumInstances, Value: ie.numInstances},
 	)
-	if v, ok := GOMAXPROCS(res); ok {
+	if v, ok := c.gomaxprocs(res); ok {
 		out = append(out, corev1.EnvVar{Name: konsumeratorv1.EnvGOMAXPROCS, Value: v})
 	}
-	if v, ok := GOMEMLIMIT(res); ok {
+	if v, ok := c.gomemlimit(res); ok {
 		out = append(out, corev1.EnvVar{Name: konsumeratorv1.EnvGOMEMLIMIT, Value: v})
 	}
 	ours := len(out)

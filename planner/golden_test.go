@@ -68,6 +68,18 @@ func scenarios() []scenario {
 			c := orders().Container("", "x").ContainerResources("busybox", res("cpu=2"), res("cpu=1")).Obj()
 			return withSpec(s, c)
 		}},
+		{name: "docs-worked-example", desired: []string{"example-0"}, snap: func(t testing.TB) *model.Snapshot {
+			// The worked example of docs/sizing.md.
+			c := builder.Consumer("example").Partitions(10).PerInstance(10).Prometheus(50000, "100M").
+				Lags(5*time.Minute, time.Hour, 30*time.Minute).
+				Policy("busybox", res("cpu=100m,memory=100M"), res("cpu=2,memory=1G"))
+			m := builder.Sample(builder.Epoch.Add(-10 * time.Second))
+			for _, p := range []int32{0, 1, 2, 4, 5, 6, 8, 9} {
+				m.Partition(p, 4000, 4000, 0)
+			}
+			m.Partition(3, 4000, 5000, 9_000_000)
+			return builder.Snapshot(c.Obj()).Metrics(m.Obj()).Obj()
+		}},
 		{name: "guest-mode-configmap-owner", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			return builder.Snapshot(orders().Partitions(1).Obj()).GuestOwner().Metrics(load(1, 800, 800, 0)).Obj()
 		}},

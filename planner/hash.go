@@ -108,16 +108,21 @@ func writeList(h *hasher, l corev1.ResourceList) {
 }
 
 // specHash is the value of AnnotationSpecHash.
-type specHash struct{ pod, resources, deployment string }
+type specHash struct{ pod, resources, deployment, full string }
 
-func (s specHash) String() string { return s.pod + "-" + s.resources + "-" + s.deployment }
+func (s specHash) String() string {
+	if s.full != "" {
+		return s.full
+	}
+	return s.pod + "-" + s.resources + "-" + s.deployment
+}
 
 // parseSpecHash splits an annotation value; ok is false for anything not written by this planner.
 func parseSpecHash(v string) (specHash, bool) {
 	if len(v) != 12+1+8+1+8 || v[12] != '-' || v[21] != '-' || strings.Count(v, "-") != 2 {
 		return specHash{}, false
 	}
-	return specHash{pod: v[:12], resources: v[13:21], deployment: v[22:]}, true
+	return specHash{pod: v[:12], resources: v[13:21], deployment: v[22:], full: v}, true
 }
 
 // effectiveRequests are the requests as the API server stores them: a resource with a limit and no request gets

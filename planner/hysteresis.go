@@ -27,11 +27,14 @@ type scalingState struct {
 // readScalingState reads the annotations; anything unknown, unreadable or in the future is RUNNING, so garbage
 // can delay a decision by one pending period at most and never stops the planner.
 func readScalingState(ann map[string]string, now time.Time) scalingState {
+	return parseScalingState(ann[konsumeratorv1.AnnotationScalingStatus], ann[konsumeratorv1.AnnotationScalingStatusChange], now)
+}
+
+func parseScalingState(status, raw string, now time.Time) scalingState {
 	st := scalingState{state: StateRunning}
-	raw := ann[konsumeratorv1.AnnotationScalingStatusChange]
 	since, err := time.Parse(time.RFC3339, raw)
 	valid := err == nil && !since.After(now)
-	switch s := ScalingState(ann[konsumeratorv1.AnnotationScalingStatus]); s {
+	switch s := ScalingState(status); s {
 	case StatePendingScaleUp, StatePendingScaleDown:
 		if valid {
 			return scalingState{state: s, since: since, raw: raw}

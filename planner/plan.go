@@ -22,10 +22,24 @@ import (
 func Plan(s *model.Snapshot) (p model.Plan) {
 	defer func() {
 		if r := recover(); r != nil {
-			p = failedPlan(s, ReasonPlannerError, fmt.Sprintf("the planner failed on this input: %v", r))
+			p = safeFailedPlan(s, fmt.Sprintf("the planner failed on this input: %v", r))
 		}
 	}()
 	return plan(s)
+}
+
+// safeFailedPlan is failedPlan for input that already made the planner fail: should it fail again, the plan
+// carries no actions at all, so nothing is written.
+func safeFailedPlan(s *model.Snapshot, message string) (p model.Plan) {
+	defer func() {
+		if recover() != nil {
+			p = model.Plan{}
+		}
+	}()
+	if s == nil {
+		s = &model.Snapshot{}
+	}
+	return failedPlan(s, ReasonPlannerError, truncate(message, maxMessage))
 }
 
 // plan is Plan without the safety net, so that tests and the fuzzer see any panic.
@@ -62,7 +76,7 @@ type planner struct {
 
 	insts     []*instance
 	surplus   []*appsv1.Deployment // ours, name not expected
-	untouched []model.Action       // objects left alone (being deleted)
+	untouched []model.Action       // actions for Deployments that are not expected instances
 
 	budget budgetOutcome
 
@@ -71,16 +85,22 @@ type planner struct {
 
 	// Many instances share an estimate (it is quantised by cpuIncrement), so their sizes and the hash of those
 	// sizes are computed once. The cached slices are never changed.
-	sizeMemo   map[sizeKey][]corev1.ResourceRequirements
-	digestMemo map[*corev1.ResourceRequirements]string
+	sizeMemo     map[sizeKey][]corev1.ResourceRequirements
+	fallbackMemo map[bool][]corev1.ResourceRequirements
+	digestMemo   map[*corev1.ResourceRequirements]string
 
 	podLabelKeys   []string // sorted keys of the desired pod labels
 	allAuto        bool     // every container is sized by the autoscaler
 	envScratch     []corev1.EnvVar
-	containerPaths []string // "spec.template.spec.containers[<name>]" per template container
+	containerPaths []containerPath // per template container, built once
+	envCache       *envCache
+	currentSlab    []corev1.ResourceRequirements // backing store of every instance's current resources
 
 	numPartitionsText, numInstancesText string
 }
+
+// containerPath are the field paths of one container in change lines.
+type containerPath struct{ container, resources, env string }
 
 type sizeKey struct {
 	estimate int64
@@ -106,15 +126,22 @@ type instance struct {
 	critical bool
 
 	// sizing
-	current   []corev1.ResourceRequirements // observed, per template container (zero value when absent)
-	decided   []corev1.ResourceRequirements
-	changing  bool // resources set from metrics in this pass: shares the global budget
-	scaleDir  direction
-	state     scalingState
-	ripens    time.Time
-	sizeNote  string
-	inFlight  bool // the observed rollout is in progress
-	available bool
+	current       []corev1.ResourceRequirements // observed, per template container (zero value when absent)
+	decided       []corev1.ResourceRequirements
+	changing      bool // resources set from metrics in this pass: shares the global budget
+	scaleDir      direction
+	state         scalingState
+	ripens        time.Time
+	sizeNote      string
+	inFlight      bool   // the observed rollout is in progress
+	partitionList string // rng.String(), computed once
+
+	// ann holds the live values of ownedAnnotations (in that order), read once; annSet says which exist.
+	ann    [4]string
+	annSet [4]bool
+	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
+	liveIsDecided bool
+	available     bool
 
 	// outcome
 	hash     specHash
@@ -123,6 +150,14 @@ type instance struct {
 	upToDate bool // after this plan the object matches the spec
 	recreate bool // deleted now because an immutable field changes
 	priority int  // rollout priority, lower first
+}
+
+// partitions is the instance's partition list, "0,1,2".
+func (in *instance) partitions() string {
+	if in.partitionList == "" {
+		in.partitionList = in.rng.String()
+	}
+	return in.partitionList
 }
 
 func newPlanner(s *model.Snapshot, st *settings) *planner {
@@ -134,11 +169,14 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl.allAuto = true
 	for _, c := range pl.tmpl.Template.Spec.Containers {
 		pl.names = append(pl.names, c.Name)
-		pl.containerPaths = append(pl.containerPaths, "spec.template.spec.containers["+c.Name+"]")
+		path := "spec.template.spec.containers[" + c.Name + "]"
+		pl.containerPaths = append(pl.containerPaths, containerPath{container: path, resources: path + ".resources", env: path + ".env"})
 		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
 	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
+	pl.fallbackMemo = map[bool][]corev1.ResourceRequirements{}
+	pl.envCache = newEnvCache()
 	pl.digestMemo = map[*corev1.ResourceRequirements]string{}
 	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
 	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {
@@ -156,9 +194,12 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	}
 	ranges := Assign(st.numPartitions, st.perInstance)
 	pl.insts = make([]*instance, len(ranges))
+	slab := make([]instance, len(ranges)) // one allocation for all instances
 	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
+	pl.currentSlab = make([]corev1.ResourceRequirements, len(ranges)*len(pl.names))
 	for i, r := range ranges {
-		pl.insts[i] = &instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
+		slab[i] = instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
+		pl.insts[i] = &slab[i]
 	}
 	return pl
 }
@@ -226,7 +267,7 @@ func (pl *planner) desiredReplicas() int32 {
 
 // finish assembles the plan: actions sorted by phase then name, the status, and when to look again.
 func (pl *planner) finish() model.Plan {
-	p := model.Plan{SnapshotDigest: pl.s.Digest()}
+	p := model.Plan{SnapshotDigest: pl.s.Digest(), Actions: make([]model.Action, 0, len(pl.insts)+len(pl.untouched))}
 	for _, in := range pl.insts {
 		p.Actions = append(p.Actions, in.action)
 	}
@@ -249,8 +290,9 @@ func (pl *planner) finish() model.Plan {
 	return p
 }
 
+// sortActions orders by phase, then name; names are unique within a plan, so the order is total.
 func sortActions(a []model.Action) {
-	sort.SliceStable(a, func(i, j int) bool {
+	sort.Slice(a, func(i, j int) bool {
 		if a[i].Phase != a[j].Phase {
 			return a[i].Phase < a[j].Phase
 		}
@@ -276,10 +318,18 @@ func failedPlan(s *model.Snapshot, reason, message string) model.Plan {
 	return p
 }
 
-// owned names the annotation keys whose values the planner sets on an instance.
+// ownedAnnotations are the annotation keys whose values the planner sets on an instance, in this order.
 var ownedAnnotations = []string{
 	konsumeratorv1.AnnotationPartition,
 	konsumeratorv1.AnnotationScalingStatus,
 	konsumeratorv1.AnnotationScalingStatusChange,
 	konsumeratorv1.AnnotationSpecHash,
 }
+
+// Indexes into ownedAnnotations.
+const (
+	annPartition = iota
+	annScalingStatus
+	annScalingStatusChange
+	annSpecHash
+)

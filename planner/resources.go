@@ -202,10 +202,10 @@ func requestsOf(res []corev1.ResourceRequirements) (cpu, mem int64) {
 }
 
 // withinPolicy brings kept resources inside the container policy: limits at most maxAllowed, requests at least
-// minAllowed and at most the limit. A policy is a bound, not a load decision, so it applies even without data.
+// minAllowed and never above the limit (the API server would reject the object otherwise). A policy is a bound, not a load decision, so it applies even without data.
 func (st *settings) withinPolicy(container string, r corev1.ResourceRequirements) corev1.ResourceRequirements {
-	pol, ok := st.policies[container]
-	if !ok || pol.off || !needsClamp(pol, r) {
+	pol := st.policies[container] // without a policy only the request-below-limit rule applies
+	if pol.off || !needsClamp(pol, r) {
 		return r
 	}
 	out := *r.DeepCopy()

@@ -3,6 +3,7 @@ package planner
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,7 +36,7 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 			i, ok := byName[a.Name]
 			if !ok {
 				want.UID = types.UID("uid-" + a.Name)
-				want.Generation = 1
+				want.Generation, want.ResourceVersion = 1, "1"
 				out.Deployments = append(out.Deployments, *want)
 				byName[a.Name] = len(out.Deployments) - 1
 				continue
@@ -43,6 +44,7 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 			live := &out.Deployments[i]
 			merged := want.DeepCopy()
 			merged.UID, merged.Generation, merged.Status = live.UID, live.Generation+1, live.Status
+			merged.ResourceVersion = nextVersion(live.ResourceVersion)
 			merged.Labels = mergeMaps(live.Labels, want.Labels)
 			merged.Annotations = mergeMaps(live.Annotations, want.Annotations)
 			*live = *merged
@@ -58,6 +60,12 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 	sort.Slice(out.Deployments, func(i, j int) bool { return out.Deployments[i].Name < out.Deployments[j].Name })
 	out.Status = *p.Status.DeepCopy()
 	return out
+}
+
+// nextVersion stands in for the API server's resourceVersion, which changes with every write.
+func nextVersion(rv string) string {
+	n, _ := strconv.ParseInt(rv, 10, 64)
+	return strconv.FormatInt(n+1, 10)
 }
 
 func fromApplyConfiguration(a model.Action) *appsv1.Deployment {

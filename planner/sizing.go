@@ -47,11 +47,23 @@ func (pl *planner) observe(in *instance) {
 	if d == nil {
 		return
 	}
-	if _, ok := d.Annotations[konsumeratorv1.AnnotationDisableAutoscaler]; ok {
-		in.frozen = true
+	for k, v := range d.Annotations {
+		switch k {
+		case konsumeratorv1.AnnotationDisableAutoscaler:
+			in.frozen = true
+		case konsumeratorv1.AnnotationPartition:
+			in.ann[annPartition], in.annSet[annPartition] = v, true
+		case konsumeratorv1.AnnotationScalingStatus:
+			in.ann[annScalingStatus], in.annSet[annScalingStatus] = v, true
+		case konsumeratorv1.AnnotationScalingStatusChange:
+			in.ann[annScalingStatusChange], in.annSet[annScalingStatusChange] = v, true
+		case konsumeratorv1.AnnotationSpecHash:
+			in.ann[annSpecHash], in.annSet[annSpecHash] = v, true
+		}
 	}
-	in.state = readScalingState(d.Annotations, pl.now)
-	in.current = make([]corev1.ResourceRequirements, len(pl.names))
+	in.state = parseScalingState(in.ann[annScalingStatus], in.ann[annScalingStatusChange], pl.now)
+	n := len(pl.names)
+	in.current = pl.currentSlab[int(in.index)*n : (int(in.index)+1)*n : (int(in.index)+1)*n]
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
 			in.current[i] = c.Resources
@@ -98,10 +110,12 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.sizeNote = "sized from metrics"
 		return
 	}
+	// The common steady state: the live containers have exactly the target's resources.
+	in.liveIsDecided = sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target)
 	edited, reassigned := pl.resourcesEdited(in, target), pl.reassigned(in)
 	if edited || reassigned {
 		// The live resources say nothing about this load: take the target at once, as for a new instance.
-		in.decided, in.changing = target, true
+		in.decided, in.changing, in.scaleDir = target, true, pl.autoDirection(target, in.current)
 		if in.state.state != StateRunning || in.state.since.IsZero() {
 			in.state = scalingState{state: StateRunning, since: pl.now}
 		}
@@ -111,7 +125,10 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		}
 		return
 	}
-	dir := pl.autoDirection(target, in.current)
+	dir := dirNone
+	if !in.liveIsDecided {
+		dir = pl.autoDirection(target, in.current)
+	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
@@ -119,10 +136,10 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		in.decided, in.changing, in.scaleDir = target, true, dir
 		return
 	}
-	if dir == dirNone && sameSizes(in.current, target) {
+	if in.liveIsDecided || dir == dirNone && sameSizes(in.current, target) {
 		in.decided = target // the same values; the shared slice keeps its cached hash
 	} else {
-		in.decided = pl.keepOr(in, target)
+		in.decided, in.liveIsDecided = pl.keepOr(in, target), false
 	}
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
@@ -198,6 +215,15 @@ func (pl *planner) keepOr(in *instance, alt []corev1.ResourceRequirements) []cor
 // fallbackSizes are the resources of a new instance without data: the policy's minimum (or maximum, with
 // fallbackStrategy max) where the container has a policy, the template's resources where it has none.
 func (pl *planner) fallbackSizes(useMax bool) []corev1.ResourceRequirements {
+	if out, ok := pl.fallbackMemo[useMax]; ok {
+		return out
+	}
+	out := pl.computeFallback(useMax)
+	pl.fallbackMemo[useMax] = out
+	return out
+}
+
+func (pl *planner) computeFallback(useMax bool) []corev1.ResourceRequirements {
 	cs := pl.tmpl.Template.Spec.Containers
 	out := make([]corev1.ResourceRequirements, len(cs))
 	for i := range cs {
@@ -228,11 +254,11 @@ func (pl *planner) templateSizes() []corev1.ResourceRequirements {
 // recorded in the resources part of its spec hash. An object without a readable hash (made by the original
 // Konsumerator) is taken as it is.
 func (pl *planner) resourcesEdited(in *instance, target []corev1.ResourceRequirements) bool {
-	h, ok := parseSpecHash(in.observed.Annotations[konsumeratorv1.AnnotationSpecHash])
+	h, ok := parseSpecHash(in.ann[annSpecHash])
 	if !ok {
 		return false
 	}
-	if h.resources == pl.decidedDigest(target) && sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target) {
+	if in.liveIsDecided && h.resources == pl.decidedDigest(target) {
 		return false // the live resources are the target, whose hash is recorded: the common steady state
 	}
 	cs := in.observed.Spec.Template.Spec.Containers
@@ -274,8 +300,7 @@ func sameList(a, b corev1.ResourceList) bool {
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
 func (pl *planner) reassigned(in *instance) bool {
-	v, ok := in.observed.Annotations[konsumeratorv1.AnnotationPartition]
-	return ok && v != in.rng.String()
+	return in.annSet[annPartition] && in.ann[annPartition] != in.partitions()
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

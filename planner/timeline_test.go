@@ -1,0 +1,77 @@
+package planner_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/internal/builder"
+	"github.com/konsumerator/konsumerator/planner"
+)
+
+// TestTimeline runs one instance through a day of load, minute by minute, carrying every plan out, and records
+// when its CPU request and state change: the hysteresis as it is lived, not cell by cell.
+func TestTimeline(t *testing.T) {
+	s := steady(t, orders().Partitions(1))
+	load := func(minute int) (production, behind float64) {
+		switch {
+		case minute < 10:
+			return 800, 0
+		case minute < 12:
+			return 2500, 0 // a short burst: not long enough to scale up
+		case minute < 13:
+			return 800, 0
+		case minute < 40:
+			return 2500, 0 // a lasting rise
+		case minute < 45:
+			return 200, 0 // a dip, shorter than the scale-down wait
+		case minute < 50:
+			return 2500, 0
+		case minute == 70:
+			return 200, 200 * 7200 // two hours behind: critical, maximum at once
+		default:
+			return 200, 0
+		}
+	}
+	var log []string
+	last := ""
+	start := s.Now
+	for minute := 1; minute <= 80; minute++ {
+		now := start.Add(time.Duration(minute) * time.Minute)
+		prod, behind := load(minute)
+		s = later(s, now.Sub(s.Now), builder.Sample(now.Add(-5*time.Second)).Partition(0, prod, prod, behind).Obj())
+		p := planner.Plan(s)
+		s = available(planner.Apply(s, p))
+		d := s.Deployments[0]
+		cpu := d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+		line := fmt.Sprintf("%s cpu=%s", d.Annotations[konsumeratorv1.AnnotationScalingStatus], cpu.String())
+		if line != last {
+			log = append(log, fmt.Sprintf("m%02d %s", minute, line))
+			last = line
+		}
+		if again := planner.Plan(s); again.Changed() {
+			t.Fatalf("minute %d: a second pass writes:\n%s", minute, planner.Text(again))
+		}
+	}
+	want := []string{
+		"m01 RUNNING cpu=800m",
+		"m10 PENDING_SCALE_UP cpu=800m",
+		"m12 RUNNING cpu=800m",
+		"m13 PENDING_SCALE_UP cpu=800m",
+		"m18 RUNNING cpu=2500m",
+		"m40 PENDING_SCALE_DOWN cpu=2500m",
+		"m45 RUNNING cpu=2500m",
+		"m50 PENDING_SCALE_DOWN cpu=2500m",
+		"m65 RUNNING cpu=200m",
+		"m70 RUNNING cpu=4",
+		"m71 PENDING_SCALE_DOWN cpu=4",
+	}
+	if d := cmp.Diff(want, log); d != "" {
+		t.Errorf("timeline (-want +got):\n%s\n%s", d, strings.Join(log, "\n"))
+	}
+}

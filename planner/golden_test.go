@@ -185,7 +185,7 @@ func scenarios() []scenario {
 			s.Options.MaxRolloutsInFlight = 10
 			return later(withSpec(s, orders().Partitions(6).PerInstance(3).Obj()), 0, load(6, 800, 800, 0))
 		}},
-		{name: "shrink-instances-waits-for-rollout-budget", snap: func(t testing.TB) *model.Snapshot {
+		{name: "reassigned-instances-bypass-rollout-budget", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(6).PerInstance(1))
 			return later(withSpec(s, orders().Partitions(6).PerInstance(3).Obj()), 0, load(6, 800, 800, 0))
 		}},

@@ -8,31 +8,42 @@ import (
 	"strings"
 )
 
-// LiveChildren lists this process's children that are still running or not yet reaped ("pid name (state)"), so that
-// a teardown can prove it left nothing behind.
-func LiveChildren() []string {
+// Child is a child process of this one.
+type Child struct {
+	Pid         int
+	Name, State string
+}
+
+func (c Child) String() string { return fmt.Sprintf("%d %s (%s)", c.Pid, c.Name, c.State) }
+
+// LiveChildren lists this process's children that are still running or not yet reaped, so that a teardown can
+// prove it left nothing behind.
+func LiveChildren() []Child {
 	self := strconv.Itoa(os.Getpid())
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var out []string
+	var out []Child
 	for _, dir := range dirs {
 		status, err := os.ReadFile(filepath.Join(dir, "status"))
 		if err != nil {
 			continue // exited while we looked
 		}
-		var name, ppid, state string
+		var c Child
+		var ppid string
 		for _, line := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(line, "Name:"); ok {
-				name = strings.TrimSpace(v)
-			}
-			if v, ok := strings.CutPrefix(line, "State:"); ok {
-				state = strings.TrimSpace(v)
-			}
-			if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-				ppid = strings.TrimSpace(v)
+			key, value, _ := strings.Cut(line, ":")
+			value = strings.TrimSpace(value)
+			switch key {
+			case "Name":
+				c.Name = value
+			case "State":
+				c.State = value
+			case "PPid":
+				ppid = value
 			}
 		}
 		if ppid == self {
-			out = append(out, fmt.Sprintf("%s %s (%s)", filepath.Base(dir), name, state))
+			c.Pid, _ = strconv.Atoi(filepath.Base(dir))
+			out = append(out, c)
 		}
 	}
 	return out

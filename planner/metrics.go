@@ -94,13 +94,17 @@ func value(f *float64) (float64, bool) {
 // loadOf computes the required rate and the lag of one partition.
 //
 //	required = production + behind / recoveryTime
-//	lag      = 0 when nothing is behind; +Inf when behind > 0 and nothing is consumed;
+//	lag      = 0 when nothing is behind; +Inf when behind > 0 and consumption is known to be 0;
 //	           otherwise behind / max(production, consumption)
+//
+// A partition needs its backlog and at least one rate to be judged. Without them it has no data (and counts
+// like the busiest partition of its instance): a missing figure is never read as zero, which would turn a
+// fresh Prometheus without rate samples into "nothing is consumed", an infinite lag and maximum resources.
 func loadOf(st *settings, pm *model.PartitionMetrics) partitionLoad {
 	prod, hasProd := value(pm.ProductionRate)
 	cons, hasCons := value(pm.ConsumptionRate)
 	behind, hasBehind := value(pm.MessagesBehind)
-	if !hasProd && !hasCons && !hasBehind {
+	if !hasBehind || (!hasProd && !hasCons) {
 		return partitionLoad{}
 	}
 	if !hasProd {
@@ -115,8 +119,11 @@ func loadOf(st *settings, pm *model.PartitionMetrics) partitionLoad {
 	switch {
 	case behind == 0:
 		l.lag = 0
-	case cons <= 0:
+	case hasCons && cons <= 0:
 		l.lag = infiniteLag
+	case max(prod, cons) <= 0:
+		// Production is known to be 0 and consumption is not known: how fast the backlog goes is unknown.
+		return partitionLoad{}
 	default:
 		l.lag = secondsToDuration(behind / max(prod, cons))
 	}

@@ -320,6 +320,11 @@ func TestLoadAndLag(t *testing.T) {
 		{"NaN and negatives", f(math.NaN()), f(-5), f(-100), 0, 0, true},
 		{"production unknown: consumption stands in", nil, f(300), f(0), 300, 0, true},
 		{"nothing", nil, nil, nil, 0, 0, false},
+		// A missing figure is no data, never zero: a fresh Prometheus may have the backlog before any rate.
+		{"backlog without any rate is no data", nil, nil, f(6000), 0, 0, false},
+		{"rates without the backlog are no data", f(100), f(100), nil, 0, 0, false},
+		{"consumption unknown: production paces the backlog", f(100), nil, f(6000), 110, time.Minute, true},
+		{"nothing produced, consumption unknown: the pace is unknown", f(0), nil, f(6000), 0, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := loadOf(st, &model.PartitionMetrics{ProductionRate: tc.prod, ConsumptionRate: tc.cons, MessagesBehind: tc.bh})

@@ -7,8 +7,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"os/signal"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"syscall"
 	"time"
 
@@ -18,6 +20,8 @@ import (
 )
 
 func main() {
+	// The control plane's start-up messages would only clutter the demo's output; the operator logs on its own.
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(run())
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -240,14 +241,16 @@ func desiredInstances(consumer *konsumeratorv1.Consumer) (map[string]*appsv1.Dep
 
 // hasDesiredSpec reports whether an observed instance carries what the planner wants: the controller reference,
 // labels, annotations, replicas and every container's image, env and resources. Defaults the API server adds
-// are ignored.
+// are ignored, and so is the time the scaling status last changed, which is when the operator planned it.
 func hasDesiredSpec(observed, desired *appsv1.Deployment) bool {
 	ref := metav1.GetControllerOfNoCopy(observed)
 	want := metav1.GetControllerOfNoCopy(desired)
 	if ref == nil || want == nil || ref.UID != want.UID {
 		return false
 	}
-	if !subset(desired.Labels, observed.Labels) || !subset(desired.Annotations, observed.Annotations) ||
+	annotations := maps.Clone(desired.Annotations)
+	delete(annotations, konsumeratorv1.AnnotationScalingStatusChange)
+	if !subset(desired.Labels, observed.Labels) || !subset(annotations, observed.Annotations) ||
 		!subset(desired.Spec.Template.Labels, observed.Spec.Template.Labels) {
 		return false
 	}
@@ -365,4 +368,25 @@ func (c *cluster) baseline(ctx context.Context, namespace string, n, workers int
 		return 0, fmt.Errorf("baseline apply: %w", err)
 	}
 	return took, nil
+}
+
+// describeInstances says how far the instances of a namespace are from the desired ones, for a run that did
+// not converge.
+func (c *cluster) describeInstances(ctx context.Context, namespace string, desired map[string]*appsv1.Deployment) string {
+	var list appsv1.DeploymentList
+	if err := c.client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return err.Error()
+	}
+	good, firstBad := 0, ""
+	for i := range list.Items {
+		d := &list.Items[i]
+		if want := desired[d.Name]; want != nil && hasDesiredSpec(d, want) {
+			good++
+		} else if firstBad == "" {
+			raw, _ := json.Marshal(d)
+			wantRaw, _ := json.Marshal(want)
+			firstBad = fmt.Sprintf("; first not as planned: %s\nwanted: %s", raw, wantRaw)
+		}
+	}
+	return fmt.Sprintf("%d of %d instances exist, %d as planned%s", len(list.Items), len(desired), good, firstBad)
 }

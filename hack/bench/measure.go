@@ -97,7 +97,7 @@ func measure(ctx context.Context, c *cluster, bin, dir string, o options, n, unr
 		}
 		res.converge = cv.at.Sub(start)
 	case <-time.After(o.convergeTimeout):
-		return res, fmt.Errorf("not converged after %s", o.convergeTimeout)
+		return res, fmt.Errorf("not converged after %s: %s", o.convergeTimeout, c.describeInstances(ctx, ns, desired))
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}

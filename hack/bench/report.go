@@ -66,7 +66,7 @@ func report(w io.Writer, rows []scenario, o options, env environment) {
 	}
 	fmt.Fprintln(w)
 	header := []string{"instances", "unrelated", "baseline s", "converge s", "ratio", "deployment writes",
-		"status writes", "writes/reconcile (steady)", "peak RSS MiB", "CPU s", "plan create ms", "plan steady ms"}
+		"status writes", "writes/reconcile (steady)", "peak RSS MiB", "CPU s", "plan create ms CPU", "plan steady ms CPU"}
 	table := [][]string{header}
 	for _, s := range rows {
 		table = append(table, []string{

@@ -13,7 +13,7 @@ apiserver_request_total{code="201",component="apiserver",dry_run="",group="apps"
 apiserver_request_total{code="200",component="apiserver",dry_run="All",group="apps",resource="deployments",scope="namespace",subresource="",verb="APPLY",version="v1"} 7
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="namespace",subresource="",verb="LIST",version="v1"} 12
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="konsumerator.lwolf.org",resource="consumers",scope="namespace",subresource="status",verb="APPLY",version="v1"} 2
-apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="namespaces",scope="cluster",subresource="",verb="CREATE",version="v1"} 1.5e+01
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="namespaces",scope="cluster",subresource="",verb="POST",version="v1"} 1.5e+01
 workqueue_depth{controller="consumer",name="consumer"} 0
 weird{path="a \"quoted\" \\ value, with {braces}",x="y"} 4 1700000000000
 `
@@ -35,7 +35,7 @@ func TestParseTextAndWrites(t *testing.T) {
 
 	w := apiserverWrites(samples)
 	// Dry runs persist nothing and reads are not writes.
-	if got := w.String(); got != "consumers/status APPLY=2 deployments APPLY=1003 namespaces CREATE=15" {
+	if got := w.String(); got != "consumers/status APPLY=2 deployments APPLY=1003 namespaces POST=15" {
 		t.Errorf("writes = %q", got)
 	}
 	if got := w.of("deployments"); got != 1003 {
@@ -45,7 +45,7 @@ func TestParseTextAndWrites(t *testing.T) {
 		t.Errorf("consumers (without the status subresource) = %g, want 0", got)
 	}
 
-	before := writeCounts{"deployments APPLY": 1000, "namespaces CREATE": 15}
+	before := writeCounts{"deployments APPLY": 1000, "namespaces POST": 15}
 	if got := w.since(before).String(); got != "consumers/status APPLY=2 deployments APPLY=3" {
 		t.Errorf("since = %q", got)
 	}

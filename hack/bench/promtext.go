@@ -105,8 +105,13 @@ func parseLabels(text string, into map[string]string) (string, error) {
 	}
 }
 
-// writeVerbs are the verbs of apiserver_request_total that change something.
-var writeVerbs = map[string]bool{"CREATE": true, "UPDATE": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
+// writeVerbs are the verbs of apiserver_request_total that change something. The API server reports a create as
+// POST, an update as PUT and a server-side apply as APPLY; CREATE and UPDATE are kept in case a version names
+// them by the Kubernetes verb instead of the HTTP method.
+var writeVerbs = map[string]bool{
+	"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true,
+	"CREATE": true, "UPDATE": true,
+}
 
 // writeCounts are the API server's write requests so far, as "resource[/subresource] VERB" → count. Dry runs
 // persist nothing and are left out.

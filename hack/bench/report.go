@@ -37,6 +37,9 @@ func (s scenario) deploymentWrites() float64 {
 func (s scenario) statusWrites() float64 {
 	return s.median(func(r runResult) float64 { return r.createWrites.of("consumers/status") })
 }
+func (s scenario) eventWrites() float64 {
+	return s.median(func(r runResult) float64 { return r.createWrites.of("events") })
+}
 func (s scenario) steadyPerReconcile() float64 {
 	return s.median(func(r runResult) float64 { return r.steadyWrites / max(r.steadyReconciles, 1) })
 }
@@ -66,13 +69,13 @@ func report(w io.Writer, rows []scenario, o options, env environment) {
 	}
 	fmt.Fprintln(w)
 	header := []string{"instances", "unrelated", "baseline s", "converge s", "ratio", "deployment writes",
-		"status writes", "writes/reconcile (steady)", "peak RSS MiB", "CPU s", "plan create ms CPU", "plan steady ms CPU"}
+		"status writes", "event writes", "writes/reconcile (steady)", "peak RSS MiB", "CPU s", "plan create ms CPU", "plan steady ms CPU"}
 	table := [][]string{header}
 	for _, s := range rows {
 		table = append(table, []string{
 			fmt.Sprint(s.instances), fmt.Sprint(s.unrelated),
 			fmt.Sprintf("%.2f", s.baseline()), fmt.Sprintf("%.2f", s.converge()), fmt.Sprintf("%.2fx", s.ratio()),
-			fmt.Sprintf("%g", s.deploymentWrites()), fmt.Sprintf("%g", s.statusWrites()),
+			fmt.Sprintf("%g", s.deploymentWrites()), fmt.Sprintf("%g", s.statusWrites()), fmt.Sprintf("%g", s.eventWrites()),
 			fmt.Sprintf("%g", s.steadyPerReconcile()),
 			mib(s.peakRSS()), fmt.Sprintf("%.2f", s.cpu()),
 			fmt.Sprintf("%.2f", s.planCreate()), fmt.Sprintf("%.2f", s.planSteady()),

@@ -91,6 +91,10 @@ demo: ## Run the operator on a local cluster with a real Prometheus and syntheti
 e2e: ## End-to-end test: the demo as a Go test (a few minutes once the tools are cached).
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" KONSUMERATOR_E2E=1 $(GO) test -p 1 -count=1 -timeout 30m -v ./internal/cluster/... ./e2e/...
 
+.PHONY: bench
+bench: ## Measure converging 100 and 1,000 instances against envtest (minutes; BENCH_FLAGS=-quick for a short run).
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) run ./hack/bench $(BENCH_FLAGS)
+
 .PHONY: tools
 tools: ## Build every cached tool (test binaries, demo cluster, Prometheus).
 	$(TOOLS) all

@@ -34,16 +34,21 @@ type Config struct {
 	Registry prometheus.Registerer
 }
 
-// CacheOptions restricts the Deployment cache to instances: memory must not grow with the unrelated
-// Deployments of the cluster.
+// CacheOptions restricts the Deployment cache to instances, so that memory does not grow with the unrelated
+// Deployments of the cluster, and keeps no managed fields.
 func CacheOptions() cache.Options {
 	managed, err := labels.NewRequirement(konsumeratorv1.LabelConsumer, selection.Exists, nil)
 	if err != nil {
 		panic(err)
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*managed)},
-	}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*managed)},
+		},
+		// Field ownership is read from the API server's answers, never from the cache, and it is a large part of
+		// every cached object.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 }
 
 // Setup builds the observer, applier and reconciler for mgr and registers the Consumer controller.

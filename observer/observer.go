@@ -5,6 +5,7 @@ package observer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -31,7 +32,8 @@ type Observer struct {
 	// Cache reads the informer cache, which holds only Deployments labelled as managed.
 	Cache client.Reader
 	// Live reads the API server directly. It is used only for expected instance names that the cache does not
-	// hold, to find a Deployment with that name that is not ours (or lost our label).
+	// hold, to find a Deployment with that name that is not ours (or lost our label). Many missing names are
+	// first narrowed down by one metadata list of the namespace.
 	Live client.Reader
 	// Metrics is nil when no metrics provider is configured.
 	Metrics MetricsSource
@@ -100,6 +102,9 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 	if err := o.Cache.List(ctx, &list,
 		client.InNamespace(owned.Owner.Namespace),
 		client.MatchingLabels{konsumeratorv1.LabelConsumer: planner.LabelValue(owned.Owner.Name)},
+		// The cached objects are only read here and copied once below; the cache's own copy of every instance
+		// would double what a reconcile of 1,000 instances allocates.
+		client.UnsafeDisableDeepCopy,
 	); err != nil {
 		return nil, fmt.Errorf("listing Deployments: %w", err)
 	}
@@ -144,10 +149,21 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 	return out, nil
 }
 
+// liveListAbove is the number of missing names from which one metadata list of the namespace is cheaper than a
+// read of each name: a new Consumer of 1,000 instances would otherwise cost 1,000 reads before its first write.
+const liveListAbove = 32
+
 // readLive gets the named Deployments from the API server, skipping those that do not exist.
 func (o *Observer) readLive(ctx context.Context, namespace string, names []string) ([]appsv1.Deployment, error) {
 	if len(names) == 0 || o.Live == nil {
 		return nil, nil
+	}
+	if len(names) > liveListAbove {
+		existing, err := o.existingNames(ctx, namespace)
+		if err != nil {
+			return nil, err
+		}
+		names = slices.DeleteFunc(names, func(name string) bool { return !existing[name] })
 	}
 	workers := o.LiveReadWorkers
 	if workers <= 0 {
@@ -185,6 +201,25 @@ func (o *Observer) readLive(ctx context.Context, namespace string, names []strin
 	close(next)
 	wg.Wait()
 	return found, firstErr
+}
+
+// existingNames lists the names of the Deployments of a namespace, metadata only and in pages, so that the cost
+// stays small however many Deployments the namespace holds.
+func (o *Observer) existingNames(ctx context.Context, namespace string) (map[string]bool, error) {
+	names := map[string]bool{}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("DeploymentList"))
+	for {
+		if err := o.Live.List(ctx, list, client.InNamespace(namespace), client.Limit(500), client.Continue(list.Continue)); err != nil {
+			return nil, fmt.Errorf("listing Deployments of %s: %w", namespace, err)
+		}
+		for _, d := range list.Items {
+			names[d.Name] = true
+		}
+		if list.Continue == "" {
+			return names, nil
+		}
+	}
 }
 
 func controlledBy(d *appsv1.Deployment, uid types.UID) bool {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// An excerpt of a kube-apiserver /metrics page: the bench counts writes from it.
+const apiserverMetrics = `# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="namespace",subresource="",verb="APPLY",version="v1"} 1000
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="apps",resource="deployments",scope="namespace",subresource="",verb="APPLY",version="v1"} 3
+apiserver_request_total{code="200",component="apiserver",dry_run="All",group="apps",resource="deployments",scope="namespace",subresource="",verb="APPLY",version="v1"} 7
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="namespace",subresource="",verb="LIST",version="v1"} 12
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="konsumerator.lwolf.org",resource="consumers",scope="namespace",subresource="status",verb="APPLY",version="v1"} 2
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="namespaces",scope="cluster",subresource="",verb="POST",version="v1"} 1.5e+01
+workqueue_depth{controller="consumer",name="consumer"} 0
+weird{path="a \"quoted\" \\ value, with {braces}",x="y"} 4 1700000000000
+`
+
+func TestParseTextAndWrites(t *testing.T) {
+	samples, err := parseText(strings.NewReader(apiserverMetrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 8 {
+		t.Fatalf("got %d samples, want 8", len(samples))
+	}
+	if got := samples[7].labels["path"]; got != `a "quoted" \ value, with {braces}` {
+		t.Errorf("escaped label value = %q", got)
+	}
+	if samples[7].value != 4 {
+		t.Errorf("value before a timestamp = %g, want 4", samples[7].value)
+	}
+
+	w := apiserverWrites(samples)
+	// Dry runs persist nothing and reads are not writes.
+	if got := w.String(); got != "consumers/status APPLY=2 deployments APPLY=1003 namespaces POST=15" {
+		t.Errorf("writes = %q", got)
+	}
+	if got := w.of("deployments"); got != 1003 {
+		t.Errorf("deployment writes = %g", got)
+	}
+	if got := w.of("consumers"); got != 0 {
+		t.Errorf("consumers (without the status subresource) = %g, want 0", got)
+	}
+
+	before := writeCounts{"deployments APPLY": 1000, "namespaces POST": 15}
+	if got := w.since(before).String(); got != "consumers/status APPLY=2 deployments APPLY=3" {
+		t.Errorf("since = %q", got)
+	}
+
+	if v, ok := sum(samples, "workqueue_depth", map[string]string{"name": "consumer"}); !ok || v != 0 {
+		t.Errorf("workqueue depth = %g, %v", v, ok)
+	}
+	if _, ok := sum(samples, "workqueue_depth", map[string]string{"name": "other"}); ok {
+		t.Error("a sample of another queue matched")
+	}
+}
+
+func TestParseTextRejectsGarbage(t *testing.T) {
+	for _, in := range []string{"novalue", `m{a="b"`, `m{a=b} 1`, "m notanumber"} {
+		if _, err := parseText(strings.NewReader(in)); err == nil {
+			t.Errorf("%q parsed without an error", in)
+		}
+	}
+}
+
+func TestProcParsers(t *testing.T) {
+	status := "Name:\tkonsumerator\nVmPeak:\t 1300000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40000 kB\n"
+	if got, err := parseVmHWM(status); err != nil || got != 50<<20 {
+		t.Errorf("VmHWM = %d, %v; want 50 MiB", got, err)
+	}
+	if _, err := parseVmHWM("Name:\tx\n"); err == nil {
+		t.Error("a status without VmHWM parsed")
+	}
+	// The command name may contain spaces and parentheses; utime=250 and stime=50 ticks.
+	stat := "4242 (kon (sum) rator) S 1 4242 4242 0 -1 4194560 9000 0 0 0 250 50 0 0 20 0 12 0 100 1000000 5000"
+	if got, err := parseCPUSeconds(stat); err != nil || got != 3 {
+		t.Errorf("cpu seconds = %g, %v; want 3", got, err)
+	}
+}
+
+func TestMedianAndSizes(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median of 3 = %g", got)
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of 4 = %g", got)
+	}
+	sizes, err := parseSizes("100, 1000")
+	if err != nil || len(sizes) != 2 || sizes[0] != 100 || sizes[1] != 1000 {
+		t.Errorf("sizes = %v, %v", sizes, err)
+	}
+	for _, bad := range []string{"", "0", "x", "-5"} {
+		if _, err := parseSizes(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+// Command bench measures how fast the operator converges a large Consumer, what it writes and what it costs,
+// against a real kube-apiserver and etcd (envtest, from the binaries hack/tools.sh caches), with the operator
+// running as its own process exactly as `konsumerator run` does in a cluster.
+//
+// For each instance count N it creates a Consumer with N partitions, one per instance and no autoscaler (so the
+// plan is create-only and needs no metrics), and reports the median over -runs of:
+//
+//   - the wall time from creating the Consumer until every instance exists with the planned spec, and the same
+//     N server-side applies from a bare client with -baseline-workers workers, in the same run;
+//   - the write requests the API server received (apiserver_request_total by resource and verb);
+//   - the writes per reconcile once nothing changes (reconciles triggered by touching an annotation);
+//   - the operator's peak RSS (VmHWM) and CPU time;
+//   - the planner's time for the create-only plan and for the steady plan of the same Consumer;
+//
+// first in an empty cluster, then with -unrelated Deployments that have nothing to do with the operator.
+//
+//	go run ./hack/bench                       # N = 100 and 1,000, 3 runs, 10,000 unrelated Deployments
+//	go run ./hack/bench -quick                # one run of N = 100 with 1,000 unrelated Deployments
+//	go run ./hack/bench -n 1000 -runs 5 -operator-args='--kube-api-qps=-1'
+//
+// It takes minutes, so it is a program and not a test; nothing in it asserts timings.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+type options struct {
+	sizes           []int
+	runs            int
+	unrelated       int
+	baselineWorkers int
+	touches         int
+	operatorArgs    []string
+	keep            bool
+	convergeTimeout time.Duration
+}
+
+func main() {
+	var (
+		o            options
+		sizes        string
+		operatorArgs string
+		quick        bool
+	)
+	flag.StringVar(&sizes, "n", "100,1000", "instance counts to measure, comma separated")
+	flag.IntVar(&o.runs, "runs", 3, "runs per instance count; the table shows medians")
+	flag.IntVar(&o.unrelated, "unrelated", 10000, "unrelated Deployments for the second set of runs (0: skip that set)")
+	flag.IntVar(&o.baselineWorkers, "baseline-workers", 8, "concurrent applies of the bare-client baseline")
+	flag.IntVar(&o.touches, "touches", 3, "reconciles triggered at steady state to count their writes")
+	flag.StringVar(&operatorArgs, "operator-args", "", "extra flags for `konsumerator run`, space separated")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (operator logs, kubeconfig) after the run")
+	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 5*time.Minute, "give up on a run that has not converged by then")
+	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2")
+	flag.Parse()
+	if quick {
+		sizes, o.runs, o.unrelated, o.touches = "100", 1, 1000, 2
+	}
+	var err error
+	if o.sizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if o.runs < 1 || o.baselineWorkers < 1 || o.touches < 1 {
+		fmt.Fprintln(os.Stderr, "-runs, -baseline-workers and -touches must be at least 1")
+		os.Exit(2)
+	}
+	o.operatorArgs = strings.Fields(operatorArgs)
+
+	// envtest logs through controller-runtime; the bench reports on its own.
+	crlog.SetLogger(logr.Discard())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) (err error) {
+	dir, err := os.MkdirTemp("", "konsumerator-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if o.keep || err != nil {
+			fmt.Fprintln(os.Stderr, "work directory kept:", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+
+	started := time.Now()
+	loadBefore := loadAverage()
+	progress("building the operator")
+	bin, err := buildOperator(dir)
+	if err != nil {
+		return err
+	}
+	progress("starting kube-apiserver and etcd")
+	c, err := startCluster(dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := c.stop(); stopErr != nil && err == nil {
+			err = stopErr
+		}
+	}()
+
+	// The first Consumer a fresh control plane sees takes about 2 s longer to reach the operator, whatever its
+	// size (the API server starts serving the new resource's watches); one unmeasured run keeps that out of
+	// the figures.
+	progress("warming up with one unmeasured run")
+	if _, err := measure(ctx, c, bin, dir, o, 10, 0, 0); err != nil {
+		return fmt.Errorf("warm-up run: %w", err)
+	}
+
+	unrelatedSets := []int{0}
+	if o.unrelated > 0 {
+		unrelatedSets = append(unrelatedSets, o.unrelated)
+	}
+	var rows []scenario
+	for _, unrelated := range unrelatedSets {
+		if unrelated > 0 {
+			progress("creating %d unrelated Deployments", unrelated)
+			t := time.Now()
+			if err := c.ensureUnrelated(ctx, unrelated); err != nil {
+				return err
+			}
+			progress("created them in %s", time.Since(t).Round(time.Millisecond))
+		}
+		for _, n := range o.sizes {
+			sc := scenario{instances: n, unrelated: unrelated}
+			for r := 1; r <= o.runs; r++ {
+				res, err := measure(ctx, c, bin, dir, o, n, unrelated, r)
+				if err != nil {
+					return fmt.Errorf("N=%d unrelated=%d run %d: %w", n, unrelated, r, err)
+				}
+				progress("N=%d unrelated=%d run %d/%d: %s", n, unrelated, r, o.runs, res)
+				sc.runs = append(sc.runs, res)
+			}
+			rows = append(rows, sc)
+		}
+	}
+	report(os.Stdout, rows, o, environment{
+		loadBefore: loadBefore, loadAfter: loadAverage(), took: time.Since(started),
+	})
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// loadAverage is the 1, 5 and 15 minute load average, to tell in the report whether the machine was busy.
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// logPath names the operator log of one run.
+func logPath(dir string, n, unrelated, run int) string {
+	return filepath.Join(dir, fmt.Sprintf("operator-n%d-u%d-r%d.log", n, unrelated, run))
+}

@@ -82,20 +82,7 @@ func TestDockerignoreKeepsEmbeddedFiles(t *testing.T) {
 		excluded = append(excluded, strings.TrimSuffix(line, "/"))
 	}
 	embed := regexp.MustCompile(`(?m)^//go:embed (.+)$`)
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	err := walkGoSources(root, func(path string, src []byte) error {
 		for _, m := range embed.FindAllStringSubmatch(string(src), -1) {
 			for _, pattern := range strings.Fields(m[1]) {
 				target, _ := filepath.Rel(root, filepath.Join(filepath.Dir(path), pattern))

@@ -29,20 +29,7 @@ func codeMetrics(t *testing.T) []string {
 	root := testenv.RepoRoot()
 	def := regexp.MustCompile(`(?:Name:\s*|NewDesc\(\s*)"(konsumerator_[a-z0-9_]+)"`)
 	seen := map[string]bool{}
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	err := walkGoSources(root, func(path string, src []byte) error {
 		for _, m := range def.FindAllStringSubmatch(string(src), -1) {
 			seen[m[1]] = true
 		}
@@ -265,4 +252,24 @@ func TestKustomizationsRender(t *testing.T) {
 			t.Errorf("config/%s: %v", name, err)
 		}
 	}
+}
+
+// walkGoSources calls visit with every non-test Go file of the checkout, outside testdata and .git.
+func walkGoSources(root string, visit func(path string, src []byte) error) error {
+	return filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return visit(path, src)
+	})
 }

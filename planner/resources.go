@@ -4,6 +4,7 @@ import (
 	"math"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // estimateMilli turns a required rate (messages/s) into a CPU request in millicores: rate / ratePerCore,
@@ -85,22 +86,28 @@ func (st *settings) templateSize(c *corev1.Container) corev1.ResourceRequirement
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		req, hasReq := out.Requests[name]
 		lim, hasLim := out.Limits[name]
-		if hasLim {
-			l := clampTo(pol, name, scaled(name, lim))
-			out.Limits[name] = st.quantity(name, l)
-		}
-		if hasReq || hasMin(pol, name) {
-			r := clampTo(pol, name, scaled(name, req))
-			if hasLim {
-				r = min(r, scaled(name, out.Limits[name]))
-			}
-			if out.Requests == nil {
-				out.Requests = corev1.ResourceList{}
-			}
-			out.Requests[name] = st.quantity(name, r)
-		}
+		st.clampInto(&out, pol, name, req, hasReq, lim, hasLim)
 	}
 	return out
+}
+
+// clampInto writes one resource of out inside the policy: the limit at most maxAllowed, the request at least
+// minAllowed and never above the limit.
+func (st *settings) clampInto(out *corev1.ResourceRequirements, pol containerPolicy, name corev1.ResourceName,
+	req resource.Quantity, hasReq bool, lim resource.Quantity, hasLim bool) {
+	if hasLim {
+		out.Limits[name] = st.quantity(name, clampTo(pol, name, scaled(name, lim)))
+	}
+	if hasReq || hasMin(pol, name) {
+		r := clampTo(pol, name, scaled(name, req))
+		if hasLim {
+			r = min(r, scaled(name, out.Limits[name]))
+		}
+		if out.Requests == nil {
+			out.Requests = corev1.ResourceList{}
+		}
+		out.Requests[name] = st.quantity(name, r)
+	}
 }
 
 func hasMin(pol containerPolicy, name corev1.ResourceName) bool {
@@ -215,19 +222,7 @@ func (st *settings) withinPolicy(container string, r corev1.ResourceRequirements
 		if !hasReq && hasLim {
 			rq, hasReq = lq, true // what the API server defaults it to
 		}
-		if hasLim {
-			out.Limits[name] = st.quantity(name, clampTo(pol, name, scaled(name, lq)))
-		}
-		if hasReq || hasMin(pol, name) {
-			v := clampTo(pol, name, scaled(name, rq))
-			if hasLim {
-				v = min(v, scaled(name, out.Limits[name]))
-			}
-			if out.Requests == nil {
-				out.Requests = corev1.ResourceList{}
-			}
-			out.Requests[name] = st.quantity(name, v)
-		}
+		st.clampInto(&out, pol, name, rq, hasReq, lq, hasLim)
 	}
 	return out
 }

@@ -215,16 +215,27 @@ func start(s Scenario, clock func() time.Time) (*Exporter, error) {
 		consumptionDesc: prometheus.NewDesc(ConsumptionOffsetMetric, "Offset up to which the consumer group has read, per partition.", []string{PartitionLabel}, nil),
 		phaseDesc:       prometheus.NewDesc(PhaseMetric, "1 for the scenario phase the exporter is in.", []string{"phase"}, nil),
 	}
+	server, err := Serve(listener, e)
+	if err != nil {
+		return nil, err
+	}
+	e.server = server
+	return e, nil
+}
+
+// Serve registers c on a registry of its own and serves it at /metrics on listener until the returned server is
+// closed. The listener is closed when registering fails.
+func Serve(listener net.Listener, c prometheus.Collector) (*http.Server, error) {
 	registry := prometheus.NewPedanticRegistry()
-	if err := registry.Register(e); err != nil {
+	if err := registry.Register(c); err != nil {
 		_ = listener.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = e.server.Serve(listener) }()
-	return e, nil
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = server.Serve(listener) }()
+	return server, nil
 }
 
 // Stop closes the server; it is safe to call twice.

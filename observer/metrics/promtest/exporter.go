@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/konsumerator/konsumerator/internal/exporter"
 )
 
 // Exporter serves metrics in the text exposition format on a loopback port. Every series is a gauge with a
@@ -46,15 +47,11 @@ func StartExporter() (*Exporter, error) {
 		return nil, fmt.Errorf("exporter: listening on loopback: %w", err)
 	}
 	e := &Exporter{Addr: listener.Addr().String(), listener: listener, series: map[string]*series{}}
-	registry := prometheus.NewPedanticRegistry()
-	if err := registry.Register(e); err != nil {
-		_ = listener.Close()
+	server, err := exporter.Serve(listener, e)
+	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = e.server.Serve(listener) }()
+	e.server = server
 	return e, nil
 }
 

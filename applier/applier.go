@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -319,7 +318,7 @@ func (a *Applier) delete(ctx context.Context, s *model.Snapshot, act model.Actio
 	o := Outcome{Action: act}
 	d := observed(s, act.Name)
 	// The planner decides what to delete; this re-check makes deleting a stranger impossible even if it erred.
-	if d == nil || act.UID == "" || d.UID != act.UID || !controlledBy(d, s.Owner.UID) {
+	if d == nil || act.UID == "" || d.UID != act.UID || !konsumeratorv1.IsControlledBy(d, s.Owner.UID) {
 		o.Result, o.Err = ResultFailed, fmt.Errorf("refusing to delete Deployment %s/%s: not observed as controlled by %s %s",
 			act.Namespace, act.Name, s.Owner.Kind, s.Owner.Name)
 		return o
@@ -353,11 +352,6 @@ func observed(s *model.Snapshot, name string) *appsv1.Deployment {
 	return nil
 }
 
-func controlledBy(d *appsv1.Deployment, uid types.UID) bool {
-	ref := metav1.GetControllerOfNoCopy(d)
-	return ref != nil && ref.UID == uid
-}
-
 func toUnstructured(desired any) (*unstructured.Unstructured, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
 	if err != nil {
@@ -380,7 +374,7 @@ func (a *Applier) audit(ctx context.Context, owner client.Object, s *model.Snaps
 		}
 	}
 	if a.Events != nil && !a.Options.DryRun {
-		a.Events.Eventf(owner, nil, corev1.EventTypeWarning, "FieldConflict", "Apply", "%s", conflictMessage(conflicts, a.conflictPolicy()))
+		a.Events.Eventf(owner, nil, corev1.EventTypeWarning, konsumeratorv1.EventFieldConflict, "Apply", "%s", conflictMessage(conflicts, a.conflictPolicy()))
 	}
 }
 
@@ -393,16 +387,16 @@ func (a *Applier) emitEvents(owner client.Object, res Result, errs []error) {
 		byResult[o.Result] = append(byResult[o.Result], o.Action.Name)
 	}
 	for _, e := range []struct{ result, reason, verb string }{
-		{ResultCreated, "InstancesCreated", "created"},
-		{ResultConfigured, "InstancesUpdated", "updated"},
-		{ResultDeleted, "InstancesDeleted", "deleted"},
+		{ResultCreated, konsumeratorv1.EventInstancesCreated, "created"},
+		{ResultConfigured, konsumeratorv1.EventInstancesUpdated, "updated"},
+		{ResultDeleted, konsumeratorv1.EventInstancesDeleted, "deleted"},
 	} {
 		if names := byResult[e.result]; len(names) > 0 {
 			a.Events.Eventf(owner, nil, corev1.EventTypeNormal, e.reason, "Apply", "%s %d instance(s): %s", e.verb, len(names), listOf(names, 10))
 		}
 	}
 	if len(errs) > 0 {
-		a.Events.Eventf(owner, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%d write(s) failed; first: %v", len(errs), errs[0])
+		a.Events.Eventf(owner, nil, corev1.EventTypeWarning, konsumeratorv1.EventApplyFailed, "Apply", "%d write(s) failed; first: %v", len(errs), errs[0])
 	}
 }
 
@@ -413,7 +407,7 @@ func finalStatus(s *model.Snapshot, p *model.Plan, res Result, errs []error, pol
 	gen := s.Owner.Generation
 	if len(errs) > 0 {
 		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: konsumeratorv1.ConditionReady, Status: metav1.ConditionFalse, Reason: "ApplyFailed",
+			Type: konsumeratorv1.ConditionReady, Status: metav1.ConditionFalse, Reason: konsumeratorv1.ReasonApplyFailed,
 			Message: truncate(fmt.Sprintf("%d write(s) failed; first: %v", len(errs), errs[0]), 1024), ObservedGeneration: gen, LastTransitionTime: now,
 		})
 	}
@@ -425,9 +419,9 @@ func finalStatus(s *model.Snapshot, p *model.Plan, res Result, errs []error, pol
 	}
 	switch {
 	case len(res.Conflicts) > 0:
-		reason := "ConflictsForced"
+		reason := konsumeratorv1.ReasonConflictsForced
 		if policy == ConflictRespect {
-			reason = "ConflictsRespected"
+			reason = konsumeratorv1.ReasonConflictsRespected
 		}
 		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: konsumeratorv1.ConditionConflicts, Status: metav1.ConditionTrue, Reason: reason,
@@ -436,7 +430,7 @@ func finalStatus(s *model.Snapshot, p *model.Plan, res Result, errs []error, pol
 	case applied:
 		// Only a pass that applied something knows that nobody else holds our fields.
 		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: konsumeratorv1.ConditionConflicts, Status: metav1.ConditionFalse, Reason: "NoConflicts",
+			Type: konsumeratorv1.ConditionConflicts, Status: metav1.ConditionFalse, Reason: konsumeratorv1.ReasonNoConflicts,
 			Message: "no other field manager owns fields the operator sets", ObservedGeneration: gen, LastTransitionTime: now,
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/applier"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
@@ -70,7 +71,7 @@ func (g *GuestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		owned := observer.FromConfigMap(ctx, &cm)
 		if owned.SpecError != "" && g.Applier.Events != nil && cm.Annotations[model.AnnotationMessage] != owned.SpecError {
 			// Once per distinct problem: the status annotations then carry it.
-			g.Applier.Events.Eventf(&cm, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", owned.SpecError)
+			g.Applier.Events.Eventf(&cm, nil, corev1.EventTypeWarning, konsumeratorv1.EventInvalidSpec, "Validate", "%s", owned.SpecError)
 		}
 		return g.reconcile(ctx, &cm, owned)
 	})

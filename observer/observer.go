@@ -18,7 +18,6 @@ import (
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
-	"github.com/konsumerator/konsumerator/planner"
 )
 
 // MetricsSource hands out the latest metrics sample of an owner from a shared cache. It may refresh the cache,
@@ -101,7 +100,7 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 	var list appsv1.DeploymentList
 	if err := o.Cache.List(ctx, &list,
 		client.InNamespace(owned.Owner.Namespace),
-		client.MatchingLabels{konsumeratorv1.LabelConsumer: planner.LabelValue(owned.Owner.Name)},
+		client.MatchingLabels{konsumeratorv1.LabelConsumer: konsumeratorv1.LabelValue(owned.Owner.Name)},
 		// The cached objects are only read here and copied once below; the cache's own copy of every instance
 		// would double what a reconcile of 1,000 instances allocates.
 		client.UnsafeDisableDeepCopy,
@@ -111,7 +110,7 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 	byName := make(map[string]appsv1.Deployment, len(list.Items))
 	for _, d := range list.Items {
 		// The label is only a filter; the controller reference decides what is ours.
-		if controlledBy(&d, owned.Owner.UID) {
+		if konsumeratorv1.IsControlledBy(&d, owned.Owner.UID) {
 			byName[d.Name] = d
 		}
 	}
@@ -122,9 +121,8 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 		if owned.Spec.NumPartitionsPerInstance != nil {
 			perInstance = *owned.Spec.NumPartitionsPerInstance
 		}
-		// Instance naming is the planner's decision; asking it keeps the two in step.
-		for i := range planner.NumInstances(owned.Spec.NumPartitions, perInstance) {
-			name := planner.InstanceName(owned.Spec.Name, i)
+		for i := range konsumeratorv1.NumInstances(owned.Spec.NumPartitions, perInstance) {
+			name := konsumeratorv1.InstanceName(owned.Spec.Name, i)
 			if _, ok := byName[name]; !ok {
 				missing = append(missing, name)
 			}
@@ -220,9 +218,4 @@ func (o *Observer) existingNames(ctx context.Context, namespace string) (map[str
 			return names, nil
 		}
 	}
-}
-
-func controlledBy(d *appsv1.Deployment, uid types.UID) bool {
-	ref := metav1.GetControllerOfNoCopy(d)
-	return ref != nil && ref.UID == uid
 }

@@ -3,6 +3,8 @@ package planner
 import (
 	"strconv"
 	"strings"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 )
 
 // Range is the contiguous block of partitions one instance consumes: First, First+1, ..., First+Count-1.
@@ -27,19 +29,10 @@ func (r Range) String() string {
 	return b.String()
 }
 
-// NumInstances is ceil(n / max(1, perInstance)), as the original computed it.
-func NumInstances(n, perInstance int32) int32 {
-	if n <= 0 {
-		return 0
-	}
-	k := max(perInstance, 1)
-	return int32((int64(n) + int64(k) - 1) / int64(k))
-}
-
-// Assign spreads partitions 0..n-1 over NumInstances(n, perInstance) instances in contiguous ranges whose sizes
-// differ by at most one, the first n mod B instances taking the larger size: n=10, k=3 gives [0-2][3-5][6-7][8-9].
+// Assign spreads partitions 0..n-1 over NumInstances(n, perInstance) instances in contiguous ranges whose
+// sizes differ by at most one, the first n mod B instances taking the larger size: n=10, k=3 gives [0-2][3-5][6-7][8-9].
 func Assign(n, perInstance int32) []Range {
-	b := NumInstances(n, perInstance)
+	b := konsumeratorv1.NumInstances(n, perInstance)
 	if b == 0 {
 		return nil
 	}
@@ -59,7 +52,7 @@ func Assign(n, perInstance int32) []Range {
 
 // instanceOf returns the index of the instance that consumes partition p under Assign(n, perInstance).
 func instanceOf(p, n, perInstance int32) int32 {
-	b := NumInstances(n, perInstance)
+	b := konsumeratorv1.NumInstances(n, perInstance)
 	base, extra := n/b, n%b
 	if big := extra * (base + 1); p < big {
 		return p / (base + 1)

@@ -4,13 +4,8 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
-)
 
-// Reasons of the ResourceBudget condition.
-const (
-	ReasonWithinBudget         = "WithinBudget"
-	ReasonBudgetShared         = "BudgetShared"
-	ReasonMinimumsExceedBudget = "MinimumsExceedBudget"
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 )
 
 // budgetOutcome is what the global budget did in this pass.
@@ -31,7 +26,7 @@ func (pl *planner) applyBudget() {
 	if len(pl.st.budget) == 0 {
 		return
 	}
-	pl.budget.reason = ReasonWithinBudget
+	pl.budget.reason = konsumeratorv1.ReasonWithinBudget
 	var fixed [2]int64
 	var changing []*instance
 	for _, in := range pl.insts {
@@ -56,7 +51,7 @@ func (pl *planner) applyBudget() {
 	}
 	inc := pl.st.cpuIncrementMill
 	if len(pl.shortAt(changing, fixed, inc)) > 0 {
-		pl.budget.reason = ReasonMinimumsExceedBudget
+		pl.budget.reason = konsumeratorv1.ReasonMinimumsExceedBudget
 		pl.setLevel(changing, inc)
 		return
 	}
@@ -70,7 +65,7 @@ func (pl *planner) applyBudget() {
 			hi = mid - 1
 		}
 	}
-	pl.budget.reason = ReasonBudgetShared
+	pl.budget.reason = konsumeratorv1.ReasonBudgetShared
 	pl.setLevel(changing, lo*inc)
 }
 

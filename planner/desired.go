@@ -11,40 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 )
-
-// LabelValue is name when it is a valid label value, else a shortened form that stays unique: a readable prefix
-// and a hash of the whole name.
-func LabelValue(name string) string {
-	if len(validation.IsValidLabelValue(name)) == 0 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	prefix := make([]byte, 0, 52)
-	for i := 0; i < len(name) && len(prefix) < 52; i++ {
-		c := name[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' {
-			prefix = append(prefix, c)
-		}
-	}
-	for len(prefix) > 0 && !alnum(prefix[0]) {
-		prefix = prefix[1:]
-	}
-	for len(prefix) > 0 && !alnum(prefix[len(prefix)-1]) {
-		prefix = prefix[:len(prefix)-1]
-	}
-	h := hex.EncodeToString(sum[:5])
-	if len(prefix) == 0 {
-		return h
-	}
-	return string(prefix) + "-" + h
-}
-
-func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
 
 // instanceParts are the values of one instance the diff compares, cheap to compute for every instance: maps and
 // env lists are only built for the objects that are written.

@@ -260,7 +260,7 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 			t.Fatalf("invalid name %q", a.Name)
 		}
 		if d := observed[a.Name]; d != nil && (a.Kind == model.ActionUpdate || a.Kind == model.ActionDelete) {
-			if !controlledBy(d, s.Owner.UID) || d.DeletionTimestamp != nil {
+			if !konsumeratorv1.IsControlledBy(d, s.Owner.UID) || d.DeletionTimestamp != nil {
 				t.Fatalf("%s %s: not controlled by the owner or being deleted", a.Kind, a.Name)
 			}
 		}
@@ -367,18 +367,18 @@ func checkBudget(t *testing.T, s *model.Snapshot, p model.Plan) {
 		return
 	}
 	for _, c := range p.Status.Conditions {
-		if c.Type == ConditionResourceBudget && c.Reason == ReasonMinimumsExceedBudget {
+		if c.Type == konsumeratorv1.ConditionResourceBudget && c.Reason == konsumeratorv1.ReasonMinimumsExceedBudget {
 			return
 		}
 	}
 	expected := map[string]bool{}
 	for i := range Assign(st.numPartitions, st.perInstance) {
-		expected[InstanceName(st.name, int32(i))] = true
+		expected[konsumeratorv1.InstanceName(st.name, int32(i))] = true
 	}
 	var sum [2]int64
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
-		if !expected[d.Name] || !controlledBy(d, s.Owner.UID) || d.DeletionTimestamp != nil {
+		if !expected[d.Name] || !konsumeratorv1.IsControlledBy(d, s.Owner.UID) || d.DeletionTimestamp != nil {
 			continue
 		}
 		res := make([]corev1.ResourceRequirements, 0, len(d.Spec.Template.Spec.Containers))

@@ -6,16 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/konsumerator/konsumerator/model"
-)
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 
-// Reasons of the MetricsAvailable condition.
-const (
-	ReasonMetricsFresh       = "MetricsFresh"
-	ReasonNoMetrics          = "NoMetrics"
-	ReasonMetricsStale       = "MetricsStale"
-	ReasonMetricsFetchFailed = "MetricsFetchFailed"
-	ReasonPartialMetrics     = "PartialMetrics"
+	"github.com/konsumerator/konsumerator/model"
 )
 
 // partitionLoad is what the planner knows of one partition.
@@ -42,15 +35,15 @@ func viewMetrics(st *settings, sample *model.MetricsSample, now time.Time) metri
 	var v metricsView
 	switch {
 	case sample == nil || sample.Time.IsZero():
-		v.reason, v.message = ReasonNoMetrics, "no metrics sample has been read yet"
+		v.reason, v.message = konsumeratorv1.ReasonNoMetrics, "no metrics sample has been read yet"
 		if sample != nil && sample.Error != "" {
-			v.reason, v.message = ReasonMetricsFetchFailed, "reading metrics failed: "+truncate(sample.Error, 256)
+			v.reason, v.message = konsumeratorv1.ReasonMetricsFetchFailed, "reading metrics failed: "+truncate(sample.Error, 256)
 		}
 		return v
 	case now.Sub(sample.Time) > st.staleAfter:
-		v.reason, v.message = ReasonMetricsStale, fmt.Sprintf("the latest metrics sample is older than %s", st.staleAfter)
+		v.reason, v.message = konsumeratorv1.ReasonMetricsStale, fmt.Sprintf("the latest metrics sample is older than %s", st.staleAfter)
 		if sample.Error != "" {
-			v.reason, v.message = ReasonMetricsFetchFailed, "reading metrics failed: "+truncate(sample.Error, 256)
+			v.reason, v.message = konsumeratorv1.ReasonMetricsFetchFailed, "reading metrics failed: "+truncate(sample.Error, 256)
 		}
 		return v
 	}
@@ -68,9 +61,9 @@ func viewMetrics(st *settings, sample *model.MetricsSample, now time.Time) metri
 			v.missing = append(v.missing, int32(p))
 		}
 	}
-	v.reason, v.message = ReasonMetricsFresh, "a fresh metrics sample covers every partition"
+	v.reason, v.message = konsumeratorv1.ReasonMetricsFresh, "a fresh metrics sample covers every partition"
 	if len(v.missing) > 0 {
-		v.reason = ReasonPartialMetrics
+		v.reason = konsumeratorv1.ReasonPartialMetrics
 		v.message = fmt.Sprintf("no data for %d of %d partitions (%s); they are sized like the busiest partition of their instance",
 			len(v.missing), st.numPartitions, listPartitions(v.missing, 10))
 	}

@@ -12,7 +12,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
@@ -39,13 +38,13 @@ func safeFailedPlan(s *model.Snapshot, message string) (p model.Plan) {
 	if s == nil {
 		s = &model.Snapshot{}
 	}
-	return failedPlan(s, ReasonPlannerError, truncate(message, maxMessage))
+	return failedPlan(s, konsumeratorv1.ReasonPlannerError, truncate(message, maxMessage))
 }
 
 // plan is Plan without the safety net, so that tests and the fuzzer see any panic.
 func plan(s *model.Snapshot) model.Plan {
 	if s == nil {
-		return failedPlan(&model.Snapshot{}, ReasonInvalidSpec, "no snapshot")
+		return failedPlan(&model.Snapshot{}, konsumeratorv1.ReasonInvalidSpec, "no snapshot")
 	}
 	st, reason, msg := newSettings(s)
 	if st == nil {
@@ -162,7 +161,7 @@ func (in *instance) partitions() string {
 
 func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate}
-	pl.view = metricsView{reason: ReasonNoMetrics}
+	pl.view = metricsView{reason: konsumeratorv1.ReasonNoMetrics}
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
 	}
@@ -185,7 +184,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 		}
 	}
 	sort.Strings(pl.podLabelKeys)
-	pl.ownerLabel = LabelValue(s.Owner.Name)
+	pl.ownerLabel = konsumeratorv1.LabelValue(s.Owner.Name)
 	pl.selector = map[string]string{}
 	if sel := pl.tmpl.Selector; sel != nil {
 		for k, v := range sel.MatchLabels {
@@ -198,7 +197,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
 	pl.currentSlab = make([]corev1.ResourceRequirements, len(ranges)*len(pl.names))
 	for i, r := range ranges {
-		slab[i] = instance{index: int32(i), name: InstanceName(st.name, int32(i)), rng: r}
+		slab[i] = instance{index: int32(i), name: konsumeratorv1.InstanceName(st.name, int32(i)), rng: r}
 		pl.insts[i] = &slab[i]
 	}
 	return pl
@@ -206,9 +205,6 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 
 // heldRequeue is how soon a plan with changes held back by the rollout budget is made again at the latest.
 const heldRequeue = time.Minute
-
-// InstanceName is the Deployment name of instance i: {spec.name}-{i}.
-func InstanceName(prefix string, i int32) string { return prefix + "-" + strconv.Itoa(int(i)) }
 
 // classify sorts the observed Deployments into expected instances (ours or blocked), surplus ones of ours, and
 // others, which are ignored.
@@ -224,7 +220,7 @@ func (pl *planner) classify() {
 			continue
 		}
 		seen[d.Name] = true
-		ours := controlledBy(d, pl.s.Owner.UID)
+		ours := konsumeratorv1.IsControlledBy(d, pl.s.Owner.UID)
 		in := byName[d.Name]
 		switch {
 		case in != nil && d.DeletionTimestamp != nil:
@@ -240,16 +236,6 @@ func (pl *planner) classify() {
 			pl.surplus = append(pl.surplus, d)
 		}
 	}
-}
-
-// controlledBy reports whether d's controller owner reference points at uid.
-func controlledBy(d *appsv1.Deployment, uid types.UID) bool {
-	for _, r := range d.OwnerReferences {
-		if r.Controller != nil && *r.Controller {
-			return r.UID == uid
-		}
-	}
-	return false
 }
 
 func (pl *planner) action(kind model.ActionKind, phase model.Phase, d *appsv1.Deployment, index int32, reason string) model.Action {

@@ -85,19 +85,19 @@ func (st *settings) quantity(name corev1.ResourceName, v int64) resource.Quantit
 // newSettings validates the spec; a non-empty reason and message explain why nothing can be planned.
 func newSettings(s *model.Snapshot) (*settings, string, string) {
 	if s.SpecError != "" {
-		return nil, ReasonInvalidSpec, truncate(s.SpecError, maxMessage)
+		return nil, konsumeratorv1.ReasonInvalidSpec, truncate(s.SpecError, maxMessage)
 	}
 	spec := WithDefaults(s.Spec)
 	st := &settings{spec: spec, name: spec.Name, partitionEnvKey: spec.PartitionEnvKey, memFormat: resource.BinarySI}
 
 	st.namespace = s.Owner.Namespace
 	if spec.Namespace != "" && spec.Namespace != s.Owner.Namespace {
-		return nil, ReasonNamespaceMismatch, fmt.Sprintf(
+		return nil, konsumeratorv1.ReasonNamespaceMismatch, fmt.Sprintf(
 			"spec.namespace %q differs from the owner's namespace %q: instances must live beside their owner",
 			spec.Namespace, s.Owner.Namespace)
 	}
 	if problems := validateSpec(&spec); len(problems) > 0 {
-		return nil, ReasonInvalidSpec, summarize("invalid spec", problems, 5)
+		return nil, konsumeratorv1.ReasonInvalidSpec, summarize("invalid spec", problems, 5)
 	}
 	st.numPartitions = spec.NumPartitions
 	st.perInstance = *spec.NumPartitionsPerInstance

@@ -13,23 +13,11 @@ import (
 	"github.com/konsumerator/konsumerator/model"
 )
 
-// ConditionResourceBudget reports how the global budget was applied; present only with a globalPolicy.
-const ConditionResourceBudget = "ResourceBudget"
-
-// Reasons of the Ready condition.
-const (
-	ReasonPlanned           = "Planned"
-	ReasonInvalidSpec       = "InvalidSpec"
-	ReasonNamespaceMismatch = "NamespaceMismatch"
-	ReasonInstanceBlocked   = "InstanceBlocked"
-	ReasonPlannerError      = "PlannerError"
-)
-
 // ownedConditions are the condition types the planner writes; any other type is passed through unchanged.
 var ownedConditions = map[string]bool{
 	konsumeratorv1.ConditionReady:            true,
 	konsumeratorv1.ConditionMetricsAvailable: true,
-	ConditionResourceBudget:                  true,
+	konsumeratorv1.ConditionResourceBudget:   true,
 }
 
 // status is the owner's status as it will be once the plan is carried out.
@@ -79,9 +67,9 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		st.LastSyncTime = &metav1.Time{Time: m.Time}
 	}
 	ready := metav1.Condition{Type: konsumeratorv1.ConditionReady, Status: metav1.ConditionTrue,
-		Reason: ReasonPlanned, Message: fmt.Sprintf("instances: %d, partitions: %d", len(pl.insts), pl.st.numPartitions)}
+		Reason: konsumeratorv1.ReasonPlanned, Message: fmt.Sprintf("instances: %d, partitions: %d", len(pl.insts), pl.st.numPartitions)}
 	if len(blocked) > 0 {
-		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonInstanceBlocked
+		ready.Status, ready.Reason = metav1.ConditionFalse, konsumeratorv1.ReasonInstanceBlocked
 		ready.Message = summarize("Deployments not controlled by this owner hold instance names; they are not touched",
 			blocked, 5)
 	}
@@ -105,19 +93,19 @@ func (pl *planner) budgetCondition() (metav1.Condition, bool) {
 	if len(pl.st.budget) == 0 {
 		return metav1.Condition{}, false
 	}
-	c := metav1.Condition{Type: ConditionResourceBudget, Status: metav1.ConditionTrue, Reason: ReasonWithinBudget,
+	c := metav1.Condition{Type: konsumeratorv1.ConditionResourceBudget, Status: metav1.ConditionTrue, Reason: konsumeratorv1.ReasonWithinBudget,
 		Message: "the instances fit the global budget"}
 	short := make([]string, len(pl.budget.short))
 	for i, r := range pl.budget.short {
 		short[i] = string(r)
 	}
 	switch pl.budget.reason {
-	case ReasonBudgetShared:
-		c.Reason = ReasonBudgetShared
+	case konsumeratorv1.ReasonBudgetShared:
+		c.Reason = konsumeratorv1.ReasonBudgetShared
 		c.Message = "demand exceeds the global budget for " + strings.Join(short, ", ") +
 			"; it is shared by giving every instance at most a common level"
-	case ReasonMinimumsExceedBudget:
-		c.Status, c.Reason = metav1.ConditionFalse, ReasonMinimumsExceedBudget
+	case konsumeratorv1.ReasonMinimumsExceedBudget:
+		c.Status, c.Reason = metav1.ConditionFalse, konsumeratorv1.ReasonMinimumsExceedBudget
 		c.Message = "the policy minimums, with the current usage of instances not resized now, exceed the global budget for " +
 			strings.Join(short, ", ") + "; instances sized from metrics get their minimum"
 	}

@@ -345,16 +345,16 @@ func TestStaleness(t *testing.T) {
 		usable bool
 		reason string
 	}{
-		{"nil", nil, model.Options{}, false, ReasonNoMetrics},
-		{"zero time", &model.MetricsSample{}, model.Options{}, false, ReasonNoMetrics},
-		{"zero time with error", &model.MetricsSample{Error: "boom"}, model.Options{}, false, ReasonMetricsFetchFailed},
-		{"fresh", builder.Sample(now.Add(-time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},
-		{"3m is still fresh", builder.Sample(now.Add(-3*time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},
-		{"older than 3 × minSyncPeriod", builder.Sample(now.Add(-3*time.Minute-time.Second)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, false, ReasonMetricsStale},
-		{"option overrides", builder.Sample(now.Add(-2*time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{MetricsStaleAfter: model.Duration(time.Minute)}, false, ReasonMetricsStale},
-		{"stale with error", builder.Sample(now.Add(-time.Hour)).Uniform(2, 1, 1, 0).Error("down").Obj(), model.Options{}, false, ReasonMetricsFetchFailed},
-		{"partial", builder.Sample(now).Partition(1, 1, 1, 0).Obj(), model.Options{}, true, ReasonPartialMetrics},
-		{"future sample is fresh", builder.Sample(now.Add(time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, ReasonMetricsFresh},
+		{"nil", nil, model.Options{}, false, konsumeratorv1.ReasonNoMetrics},
+		{"zero time", &model.MetricsSample{}, model.Options{}, false, konsumeratorv1.ReasonNoMetrics},
+		{"zero time with error", &model.MetricsSample{Error: "boom"}, model.Options{}, false, konsumeratorv1.ReasonMetricsFetchFailed},
+		{"fresh", builder.Sample(now.Add(-time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, konsumeratorv1.ReasonMetricsFresh},
+		{"3m is still fresh", builder.Sample(now.Add(-3*time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, konsumeratorv1.ReasonMetricsFresh},
+		{"older than 3 × minSyncPeriod", builder.Sample(now.Add(-3*time.Minute-time.Second)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, false, konsumeratorv1.ReasonMetricsStale},
+		{"option overrides", builder.Sample(now.Add(-2*time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{MetricsStaleAfter: model.Duration(time.Minute)}, false, konsumeratorv1.ReasonMetricsStale},
+		{"stale with error", builder.Sample(now.Add(-time.Hour)).Uniform(2, 1, 1, 0).Error("down").Obj(), model.Options{}, false, konsumeratorv1.ReasonMetricsFetchFailed},
+		{"partial", builder.Sample(now).Partition(1, 1, 1, 0).Obj(), model.Options{}, true, konsumeratorv1.ReasonPartialMetrics},
+		{"future sample is fresh", builder.Sample(now.Add(time.Minute)).Uniform(2, 1, 1, 0).Obj(), model.Options{}, true, konsumeratorv1.ReasonMetricsFresh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := builder.Snapshot(c.Obj()).Options(tc.opts).Obj()
@@ -389,22 +389,6 @@ func TestBudgetFairness(t *testing.T) {
 	}
 	if total.Cmp(resource.MustParse("6")) > 0 {
 		t.Errorf("total %s exceeds the budget", total.String())
-	}
-}
-
-func TestLabelValue(t *testing.T) {
-	for _, name := range []string{"c", "a-very-long-consumer-name-that-is-well-beyond-the-sixty-three-characters-a-label-may-have", "x.y_z", "-.-"} {
-		v := LabelValue(name)
-		if len(v) > 63 || v == "" {
-			t.Errorf("LabelValue(%q) = %q", name, v)
-		}
-		if len(name) <= 63 && v != name && name != "-.-" {
-			t.Errorf("LabelValue(%q) changed a valid value to %q", name, v)
-		}
-	}
-	a, b := LabelValue(string(make([]byte, 80))+"a"), LabelValue(string(make([]byte, 80))+"b")
-	if a == b {
-		t.Errorf("different long names share a label value %q", a)
 	}
 }
 

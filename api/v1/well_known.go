@@ -36,16 +36,6 @@ const (
 	EnvGOMEMLIMIT          = "GOMEMLIMIT"
 )
 
-// Condition types on the Consumer status.
-const (
-	// ConditionReady is True when the last pass carried out its plan without error.
-	ConditionReady = "Ready"
-	// ConditionMetricsAvailable is True when a fresh metrics sample covers every partition.
-	ConditionMetricsAvailable = "MetricsAvailable"
-	// ConditionConflicts is True when another field manager owns fields the operator sets.
-	ConditionConflicts = "FieldConflicts"
-)
-
 // AnnotationYieldedFields lists, comma separated, the fields of an instance that another field manager owns and
 // that the operator leaves to it (conflict policy "respect"). The planner does not count them as drift.
 const AnnotationYieldedFields = "konsumerator.lwolf.org/yielded-fields"

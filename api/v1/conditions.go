@@ -1,0 +1,57 @@
+package v1
+
+// Condition types on the Consumer status, and the reasons each may carry. Reasons are stable words (CamelCase,
+// no numbers) so that a condition does not change, and the status is not rewritten, unless something did.
+const (
+	// ConditionReady is True when the last pass carried out its plan without error.
+	ConditionReady = "Ready"
+	// ConditionMetricsAvailable is True when a fresh metrics sample covers every partition.
+	ConditionMetricsAvailable = "MetricsAvailable"
+	// ConditionConflicts is True when another field manager owns fields the operator sets.
+	ConditionConflicts = "FieldConflicts"
+	// ConditionResourceBudget reports how the global budget was applied; present only with a globalPolicy.
+	ConditionResourceBudget = "ResourceBudget"
+)
+
+// Reasons of ConditionReady.
+const (
+	ReasonPlanned           = "Planned"
+	ReasonInvalidSpec       = "InvalidSpec"
+	ReasonNamespaceMismatch = "NamespaceMismatch"
+	ReasonInstanceBlocked   = "InstanceBlocked"
+	ReasonPlannerError      = "PlannerError"
+	ReasonApplyFailed       = "ApplyFailed"
+)
+
+// Reasons of ConditionMetricsAvailable.
+const (
+	ReasonMetricsFresh       = "MetricsFresh"
+	ReasonNoMetrics          = "NoMetrics"
+	ReasonMetricsStale       = "MetricsStale"
+	ReasonMetricsFetchFailed = "MetricsFetchFailed"
+	ReasonPartialMetrics     = "PartialMetrics"
+)
+
+// Reasons of ConditionConflicts.
+const (
+	ReasonConflictsForced    = "ConflictsForced"
+	ReasonConflictsRespected = "ConflictsRespected"
+	ReasonNoConflicts        = "NoConflicts"
+)
+
+// Reasons of ConditionResourceBudget.
+const (
+	ReasonWithinBudget         = "WithinBudget"
+	ReasonBudgetShared         = "BudgetShared"
+	ReasonMinimumsExceedBudget = "MinimumsExceedBudget"
+)
+
+// Reasons of the Events the operator emits on an owner.
+const (
+	EventInstancesCreated = "InstancesCreated"
+	EventInstancesUpdated = "InstancesUpdated"
+	EventInstancesDeleted = "InstancesDeleted"
+	EventApplyFailed      = ReasonApplyFailed
+	EventFieldConflict    = "FieldConflict"
+	EventInvalidSpec      = ReasonInvalidSpec
+)

@@ -7,6 +7,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -116,6 +117,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if _, err := os.Stat(stages); err != nil {
 		return c, fmt.Errorf("kwok's stages (made by hack/tools.sh next to the binary): %w", err)
 	}
+	ownStages := filepath.Join(c.Dir, "kwok-stages.yaml")
+	if err := os.WriteFile(ownStages, podResourcesStage, 0o644); err != nil {
+		return c, err
+	}
 
 	progress("cluster: starting etcd and kube-apiserver")
 	env, err := testenv.Start()
@@ -166,6 +171,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			"--manage-all-nodes=true",
 			"--server-address=127.0.0.1:0",
 			"--config=" + stages,
+			"--config=" + ownStages,
 		}},
 	}
 	for _, comp := range components {
@@ -180,6 +186,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	return c, nil
 }
+
+// podResourcesStage makes kwok report container resources and carry out in-place resizes as a kubelet does
+// (see the file).
+//
+//go:embed stages/pod-resources.yaml
+var podResourcesStage []byte
 
 // StartProcess starts a process that belongs to the cluster's lifetime: its output goes to logs/NAME.log and
 // to log (when set), and Stop ends it before the control plane.

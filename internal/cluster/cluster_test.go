@@ -11,7 +11,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -47,7 +50,10 @@ func TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "smoke"}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "smoke"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("100M")},
+					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("100M")},
+				}}}},
 			},
 		},
 	}
@@ -70,6 +76,8 @@ func TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	resizeInPlace(ctx, t, c)
+
 	procs := c.Processes()
 	if err := c.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
@@ -85,6 +93,52 @@ func TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess(t *testing.T) {
 	}
 	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
 		t.Errorf("temporary directory %s left behind (%v)", c.Dir, err)
+	}
+}
+
+// resizeInPlace checks that pods on the fake Nodes can be resized in place, as on a real kubelet: the project's kwok
+// stage reports container resources, so the API server accepts a resize, and then reports the new values; the pod
+// keeps its UID and its container its restart count.
+func resizeInPlace(ctx context.Context, t *testing.T, c *Cluster) {
+	t.Helper()
+	cs := kubernetes.NewForConfigOrDie(c.Config)
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=smoke"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("listing the smoke pods: %v (%d)", err, len(pods.Items))
+	}
+	before := pods.Items[0]
+	patch := `{"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"300m","memory":"200M"},"limits":{"cpu":"2","memory":"200M"}}}]}}`
+	var resizeErr error
+	// The stage reports resources moments after the pod runs; until then the API server refuses the resize.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, resizeErr = cs.CoreV1().Pods("default").Patch(ctx, before.Name, types.StrategicMergePatchType, []byte(patch),
+			metav1.PatchOptions{}, "resize"); resizeErr == nil {
+			break
+		}
+	}
+	if resizeErr != nil {
+		t.Fatalf("resize refused: %v", resizeErr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, before.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := p.Status.ContainerStatuses; len(st) == 1 && st[0].Resources != nil &&
+			st[0].Resources.Limits.Cpu().String() == "2" && st[0].Resources.Requests.Memory().String() == "200M" {
+			if p.UID != before.UID || st[0].RestartCount != 0 || st[0].State.Running == nil {
+				t.Fatalf("resized, but not in place: uid %s -> %s, restarts %d, state %+v", before.UID, p.UID, st[0].RestartCount, st[0].State)
+			}
+			if p.Status.ObservedGeneration != p.Generation {
+				t.Errorf("status.observedGeneration %d, generation %d", p.Status.ObservedGeneration, p.Generation)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the resize was not reported within 30s: status %+v", p.Status.ContainerStatuses)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

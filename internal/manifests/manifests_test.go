@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -69,21 +68,12 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	return objs
 }
 
-// tempOverlay writes a kustomization of its own into a temporary directory, as a team would to use a base of
-// this repository, and returns its directory. kustomization is a format whose %s verbs are replaced by the
-// paths of the named config/ directories, relative to the overlay (kustomize refuses absolute ones).
+// tempOverlay writes a kustomization of its own into a temporary directory (manifests.WriteOverlay) and
+// returns its directory.
 func tempOverlay(t *testing.T, kustomization string, bases ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	args := make([]any, len(bases))
-	for i, b := range bases {
-		rel, err := filepath.Rel(dir, manifests.Dir(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		args[i] = rel
-	}
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(fmt.Sprintf(kustomization, args...)), 0o644); err != nil {
+	if err := manifests.WriteOverlay(dir, kustomization, bases...); err != nil {
 		t.Fatal(err)
 	}
 	return dir

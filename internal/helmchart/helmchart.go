@@ -38,11 +38,9 @@ type Release struct {
 	Values map[string]any
 }
 
-// Rendered is what an install creates: the CRDs of crds/ (which Helm applies first, unless --skip-crds, and
-// never templates) and the objects of templates/.
+// Rendered is what an install creates: the objects of templates/, and the CRDs of crds/ (see CRDs).
 type Rendered struct {
 	Chart   *chart.Chart
-	CRDs    []*unstructured.Unstructured
 	Objects []*unstructured.Unstructured
 	// Notes is the rendered NOTES.txt.
 	Notes string
@@ -85,12 +83,19 @@ func Render(dir string, rel Release) (*Rendered, error) {
 		}
 		out.Objects = append(out.Objects, objs...)
 	}
-	for _, crd := range ch.CRDObjects() {
+	return out, nil
+}
+
+// CRDs decodes the CRDs of crds/, which Helm applies first, unless --skip-crds, and never templates. Not part of
+// Render: the CRD is half a megabyte of YAML that most checks do not need.
+func (r *Rendered) CRDs() ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, crd := range r.Chart.CRDObjects() {
 		objs, err := Decode(crd.File.Data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", crd.Filename, err)
 		}
-		out.CRDs = append(out.CRDs, objs...)
+		out = append(out, objs...)
 	}
 	return out, nil
 }

@@ -165,7 +165,10 @@ func TestChartCRDIsConfigCRD(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("charts/konsumerator/crds/%s differs from config/crd/bases/%s; run make manifests", file, file)
 	}
-	crds := render(t, "konsumerator-system", nil).CRDs
+	crds, err := render(t, "konsumerator-system", nil).CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(crds) != 1 || crds[0].GetName() != "consumers.konsumerator.lwolf.org" {
 		t.Fatalf("the chart's crds/ holds %d objects, want only the Consumer CRD", len(crds))
 	}
@@ -363,7 +366,11 @@ func TestChartInstallsWithServerSideDryRun(t *testing.T) {
 			r := render(t, tc.namespace, tc.values)
 			objs := r.Objects
 			if !tc.guest {
-				objs = append(slices.Clone(r.CRDs), objs...)
+				crds, err := r.CRDs()
+				if err != nil {
+					t.Fatal(err)
+				}
+				objs = append(crds, objs...)
 			}
 			checked, err := manifests.Install(t.Context(), env.Client, objs)
 			if err != nil {

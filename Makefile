@@ -13,6 +13,7 @@ TOOLS := hack/tools.sh
 CONTROLLER_GEN = $(shell $(TOOLS) path controller-gen)
 LDFLAGS := -s -w -X github.com/konsumerator/konsumerator/cmd/konsumerator/app.Version=$(VERSION)
 CRD := config/crd/bases/konsumerator.lwolf.org_consumers.yaml
+CHART := charts/konsumerator
 
 .PHONY: all
 all: build
@@ -20,11 +21,12 @@ all: build
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and RBAC from the API types and markers.
+manifests: ## Generate the CRD and RBAC from the API types and markers; copy the CRD into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=konsumerator crd:generateEmbeddedObjectMeta=true,maxDescLen=400 \
 		paths="./api/..." paths="./controller/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(GO) run ./hack/crdpostprocess -crd $(CRD) -from v1 -add v1alpha1
+	cp $(CRD) $(CHART)/crds/
 
 .PHONY: generate
 generate: ## Generate deepcopy functions.
@@ -45,9 +47,9 @@ lint: vet ## vet, gofmt check and generated-files check.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files differ from what is committed.
-	@if [ -n "$$(git status --porcelain -- config api)" ]; then \
+	@if [ -n "$$(git status --porcelain -- config api $(CHART))" ]; then \
 		echo "generated files are stale; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- config api; git --no-pager diff --stat -- config api; exit 1; fi
+		git status --porcelain -- config api $(CHART); git --no-pager diff --stat -- config api $(CHART); exit 1; fi
 
 ##@ Build
 
@@ -78,8 +80,8 @@ test-go: ## Unit, golden, fuzz-seed and envtest tests with the race detector.
 		$(GO) test -race -count=1 -timeout 25m ./...
 
 .PHONY: test-manifests
-test-manifests: ## Render config/default and config/guest with kustomize and check them against a real API server.
-	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -count=1 ./internal/manifests/...
+test-manifests: ## Render config/ with kustomize and the Helm chart with the Helm SDK; check both against a real API server.
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) test -count=1 ./internal/manifests/... ./internal/helmchart/...
 
 .PHONY: demo
 demo: ## Run the operator on a local cluster with a real Prometheus and synthetic lag, until Ctrl-C (docs/demo.md).

@@ -4,6 +4,7 @@ package manifests
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,21 @@ import (
 // Dir is the directory of a kustomization under config/, e.g. Dir("default").
 func Dir(name string) string {
 	return filepath.Join(testenv.RepoRoot(), "config", name)
+}
+
+// WriteOverlay writes a kustomization of its own into dir, as a team would to use a base of this repository.
+// kustomization is a format whose %s verbs are replaced by the paths of the named config/ directories, relative
+// to dir (kustomize refuses absolute ones).
+func WriteOverlay(dir, kustomization string, bases ...string) error {
+	args := make([]any, len(bases))
+	for i, b := range bases {
+		rel, err := filepath.Rel(dir, Dir(b))
+		if err != nil {
+			return err
+		}
+		args[i] = rel
+	}
+	return os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(fmt.Sprintf(kustomization, args...)), 0o644)
 }
 
 // Render builds the kustomization in dir (on disk) and returns its objects in the order kustomize emits them.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,14 +13,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/konsumerator/konsumerator/internal/manifests"
 	"github.com/konsumerator/konsumerator/internal/testenv"
@@ -48,8 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const fieldOwner = "manifests-test"
-
 // overlay is a kustomization a platform team would apply, with the namespace it installs into.
 type overlay struct {
 	name      string
@@ -75,93 +68,36 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	return objs
 }
 
-// tempOverlay writes a kustomization of its own into a temporary directory, as a team would to use a base of
-// this repository, and returns its directory. kustomization is a format whose %s verbs are replaced by the
-// paths of the named config/ directories, relative to the overlay (kustomize refuses absolute ones).
+// tempOverlay writes a kustomization of its own into a temporary directory (manifests.WriteOverlay) and
+// returns its directory.
 func tempOverlay(t *testing.T, kustomization string, bases ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	args := make([]any, len(bases))
-	for i, b := range bases {
-		rel, err := filepath.Rel(dir, manifests.Dir(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		args[i] = rel
-	}
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(fmt.Sprintf(kustomization, args...)), 0o644); err != nil {
+	if err := manifests.WriteOverlay(dir, kustomization, bases...); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
 func apply(ctx context.Context, u *unstructured.Unstructured, dryRun bool) error {
-	opts := []client.ApplyOption{client.FieldOwner(fieldOwner), client.ForceOwnership}
-	if dryRun {
-		opts = append(opts, client.DryRunAll)
-	}
-	return env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), opts...)
+	return manifests.Apply(ctx, env.Client, u, dryRun)
 }
 
 func ensureNamespace(ctx context.Context, t *testing.T, name string) {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("creating namespace %s: %v", name, err)
+	if err := manifests.EnsureNamespace(ctx, env.Client, name); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// install applies the foundation (CRDs, Namespaces) for real, waits for CRDs to be served, creates the
-// namespaces the rest needs but does not bring (guest mode installs into an existing namespace), then checks
-// every other object with a server-side dry-run apply. It returns the objects checked with the dry run.
+// install checks objs against the API server as manifests.Install does, reporting each failure.
 func install(ctx context.Context, t *testing.T, objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 	t.Helper()
-	var rest []*unstructured.Unstructured
-	for _, u := range manifests.InstallOrder(objs) {
-		if !manifests.IsFoundation(u) {
-			rest = append(rest, u)
-			continue
-		}
-		if err := apply(ctx, u, false); err != nil {
-			t.Errorf("applying %s: %v", manifests.Describe(u), err)
-			continue
-		}
-		if u.GetKind() == "CustomResourceDefinition" {
-			waitEstablished(ctx, t, u.GetName())
-		}
-	}
-	for _, u := range rest {
-		if ns := u.GetNamespace(); ns != "" {
-			ensureNamespace(ctx, t, ns)
-		}
-	}
-	for _, u := range rest {
-		if err := apply(ctx, u, true); err != nil {
-			t.Errorf("server-side dry run of %s: %v", manifests.Describe(u), err)
-		}
-	}
-	return rest
-}
-
-func waitEstablished(ctx context.Context, t *testing.T, name string) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := env.Client.Get(ctx, types.NamespacedName{Name: name}, &crd); err != nil {
-			return false, err
-		}
-		for _, c := range crd.Status.Conditions {
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
+	checked, err := manifests.Install(ctx, env.Client, objs)
 	if err != nil {
-		t.Fatalf("CRD %s not established: %v", name, err)
+		t.Error(err)
 	}
-	// The client's RESTMapper learns new kinds lazily; make sure it asks again.
-	meta.MaybeResetRESTMapper(env.Client.RESTMapper())
+	return checked
 }
 
 func TestOverlaysApplyWithServerSideDryRun(t *testing.T) {
@@ -256,27 +192,11 @@ components:
 	install(ctx, t, objs)
 }
 
-// installServiceMonitorCRD installs a schemaless stand-in for the Prometheus Operator's ServiceMonitor CRD:
-// enough to check that the object is well formed and lands in the right namespace.
 func installServiceMonitorCRD(ctx context.Context, t *testing.T) {
 	t.Helper()
-	preserve := true
-	crd := &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "servicemonitors.monitoring.coreos.com"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "monitoring.coreos.com",
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "servicemonitors", Singular: "servicemonitor",
-				Kind: "ServiceMonitor", ListKind: "ServiceMonitorList"},
-			Scope: apiextensionsv1.NamespaceScoped,
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve}}}},
-		},
-	}
-	if err := env.Client.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := manifests.InstallServiceMonitorCRD(ctx, env.Client); err != nil {
 		t.Fatal(err)
 	}
-	waitEstablished(ctx, t, crd.Name)
 }
 
 // TestGuestOverlayIsNamespaced asks the API server's discovery which rendered kinds are cluster-scoped: guest

@@ -96,7 +96,7 @@ func installRBAC(ctx context.Context, t *testing.T, c client.Client, dir, namesp
 	for _, u := range render(t, dir) {
 		switch u.GetKind() {
 		case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
-			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner)); err != nil {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manifests.FieldOwner)); err != nil {
 				t.Fatalf("applying %s: %v", manifests.Describe(u), err)
 			}
 		}
@@ -107,7 +107,7 @@ func ensureNamespaceWith(ctx context.Context, t *testing.T, c client.Client, nam
 	t.Helper()
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": name}}}
-	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns), client.FieldOwner(fieldOwner)); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns), client.FieldOwner(manifests.FieldOwner)); err != nil {
 		t.Fatal(err)
 	}
 }

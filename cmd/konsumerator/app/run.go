@@ -80,22 +80,34 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, the in-cluster config, then ~/.kube/config)")
 }
 
-func runOperator(args []string, stderr io.Writer) int {
+func newRunFlagSet(stderr io.Writer) (*flag.FlagSet, *runFlags, *zap.Options) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f runFlags
 	f.bind(fs)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
+	return fs, &f, &zapOpts
+}
+
+// ParseRunArgs parses the arguments of `konsumerator run` and does nothing else, so that tests can hold the
+// install manifests to the flags the operator has.
+func ParseRunArgs(args []string) error {
+	fs, _, _ := newRunFlagSet(io.Discard)
+	return fs.Parse(args)
+}
+
+func runOperator(args []string, stderr io.Writer) int {
+	fs, f, zapOpts := newRunFlagSet(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(stderr)))
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts), zap.WriteTo(stderr)))
 	log := ctrl.Log.WithName("setup")
-	if err := run(ctrl.SetupSignalHandler(), f); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), *f); err != nil {
 		log.Error(err, "operator stopped")
 		return 1
 	}

@@ -93,8 +93,8 @@ type planner struct {
 
 	memo *memo // values instances share, computed once; decides nothing
 
-	podLabelKeys   []string // sorted keys of the desired pod labels
-	allAuto        bool     // every container is sized by the autoscaler
+	podLabelKeys   []string        // sorted keys of the desired pod labels
+	allAuto        bool            // every container is sized by the autoscaler
 	containerPaths []containerPath // per template container, built once
 
 	numPartitionsText, numInstancesText string

@@ -240,53 +240,70 @@ func templateApply(spec *appsv1.DeploymentSpec) *appsv1ac.DeploymentSpecApplyCon
 // It is assembled from pl.desiredSpec, whose parts it shares: only the per-instance parts (metadata, replicas,
 // selector, pod labels, each container's env and resources) are new. The plan's desired objects are read-only.
 func (pl *planner) desired(in *instance, p *instanceParts) *appsv1ac.DeploymentApplyConfiguration {
+	if !pl.desiredSpecDone {
+		pl.desiredSpec, pl.desiredSpecDone = templateApply(pl.tmpl), true
+		pl.ownerRef = ownerReference(&pl.s.Owner)
+		ns := pl.st.namespace
+		pl.namespace = &ns
+	}
 	t := pl.desiredSpec
 	if t == nil {
 		return nil
 	}
-	spec := *t
-	replicas, name := p.replicas, in.name // copies: the plan must not keep the planner's state alive
-	spec.Replicas = &replicas
-	spec.Selector = pl.selectorFor(in)
-	tmpl := *t.Template
-	meta := metav1ac.ObjectMetaApplyConfiguration{}
-	if tmpl.ObjectMetaApplyConfiguration != nil {
-		meta = *tmpl.ObjectMetaApplyConfiguration
+	o := &desiredObject{spec: *t, template: *t.Template, pod: *t.Template.Spec}
+	o.replicas, o.name = p.replicas, in.name // copies: the plan must not keep the planner's state alive
+	o.spec.Replicas = &o.replicas
+	o.spec.Selector = pl.selectorFor(in)
+	if t.Template.ObjectMetaApplyConfiguration != nil {
+		o.podMeta = *t.Template.ObjectMetaApplyConfiguration
 	}
-	meta.Labels = pl.podLabels(in)
-	tmpl.ObjectMetaApplyConfiguration = &meta
-	pod := *tmpl.Spec
-	pod.Containers = make([]corev1ac.ContainerApplyConfiguration, len(tmpl.Spec.Containers))
-	for i := range pod.Containers {
-		c := tmpl.Spec.Containers[i]
+	o.podMeta.Labels = pl.podLabels(in)
+	o.template.ObjectMetaApplyConfiguration = &o.podMeta
+	o.pod.Containers = make([]corev1ac.ContainerApplyConfiguration, len(t.Template.Spec.Containers))
+	for i := range o.pod.Containers {
+		c := t.Template.Spec.Containers[i]
 		c.Env = pl.envApply(in, p, i, c.Env)
 		c.Resources = pl.memo.resourcesApply(in.decided, i)
-		pod.Containers[i] = c
+		o.pod.Containers[i] = c
 	}
-	tmpl.Spec = &pod
-	spec.Template = &tmpl
+	o.template.Spec = &o.pod
+	o.spec.Template = &o.template
 
-	lbls := make(map[string]string, len(ownedLabels))
-	for _, k := range ownedLabels {
-		lbls[k] = pl.label(in, k)
-	}
-	annotations := make(map[string]string, len(ownedAnnotations))
-	for _, k := range ownedAnnotations {
-		annotations[k] = p.annotation(k)
-	}
-	d := &appsv1ac.DeploymentApplyConfiguration{Spec: &spec}
-	d.WithKind("Deployment").WithAPIVersion("apps/v1")
-	d.ObjectMetaApplyConfiguration = &metav1ac.ObjectMetaApplyConfiguration{
-		Name:            &name,
-		Labels:          lbls,
-		Annotations:     annotations,
-		OwnerReferences: []metav1ac.OwnerReferenceApplyConfiguration{pl.ownerRef},
-	}
+	o.meta.Name = &o.name
 	if pl.st.namespace != "" { // omitted when empty, as JSON omits it
-		d.Namespace = pl.namespace
+		o.meta.Namespace = pl.namespace
 	}
-	return d
+	o.meta.Labels = make(map[string]string, len(ownedLabels))
+	for _, k := range ownedLabels {
+		o.meta.Labels[k] = pl.label(in, k)
+	}
+	o.meta.Annotations = make(map[string]string, len(ownedAnnotations))
+	for _, k := range ownedAnnotations {
+		o.meta.Annotations[k] = p.annotation(k)
+	}
+	o.owner[0] = pl.ownerRef
+	o.meta.OwnerReferences = o.owner[:]
+	o.d.Kind, o.d.APIVersion = &kindDeployment, &apiVersionApps
+	o.d.ObjectMetaApplyConfiguration = &o.meta
+	o.d.Spec = &o.spec
+	return &o.d
 }
+
+// desiredObject holds the parts of one desired object that are its own, so that they take one allocation.
+type desiredObject struct {
+	d        appsv1ac.DeploymentApplyConfiguration
+	meta     metav1ac.ObjectMetaApplyConfiguration
+	owner    [1]metav1ac.OwnerReferenceApplyConfiguration
+	spec     appsv1ac.DeploymentSpecApplyConfiguration
+	template corev1ac.PodTemplateSpecApplyConfiguration
+	podMeta  metav1ac.ObjectMetaApplyConfiguration
+	pod      corev1ac.PodSpecApplyConfiguration
+	replicas int32
+	name     string
+}
+
+// Shared by every desired object, like the template's parts.
+var kindDeployment, apiVersionApps = "Deployment", "apps/v1"
 
 // ownerReference is the controller reference every instance carries; its fields are always written (JSON has
 // no omitempty on them), blocking the owner's deletion until the instances are gone.

@@ -178,11 +178,11 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 		}
 	}
 	for _, k := range ownedAnnotations {
-		if a := in.ann.get(k); !a.set || a.value != p.annotation(k) {
-			c.meta = c.add("metadata.annotations["+k+"]", valueOr(a.value, a.set), strconv.Quote(p.annotation(k))) || c.meta
+		if v, ok := in.ann.get(k); !ok || v != p.annotation(k) {
+			c.meta = c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k))) || c.meta
 		}
 	}
-	if old, ok := parseSpecHash(in.ann.specHash.value); !ok || old != in.hash {
+	if old, ok := parseSpecHash(in.ann.specHash); !ok || old != in.hash {
 		c.specHash = true
 		c.pod = c.pod || !ok || old.pod != in.hash.pod
 		c.resources = c.resources || (ok && old.resources != in.hash.resources)

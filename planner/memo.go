@@ -26,17 +26,16 @@ type sizeKey struct {
 	critical bool
 }
 
-func newMemo(on bool) *memo {
+func newMemo(on bool) memo {
 	if !on {
-		return &memo{}
+		return memo{}
 	}
-	return &memo{
-		on:        true,
-		sizes:     map[sizeKey][]corev1.ResourceRequirements{},
-		fallback:  map[bool][]corev1.ResourceRequirements{},
-		digests:   map[*corev1.ResourceRequirements]string{},
-		resources: map[*corev1.ResourceRequirements]*corev1ac.ResourceRequirementsApplyConfiguration{},
-		env:       newEnvCache(),
+	return memo{
+		on:       true,
+		sizes:    map[sizeKey][]corev1.ResourceRequirements{},
+		fallback: map[bool][]corev1.ResourceRequirements{},
+		digests:  map[*corev1.ResourceRequirements]string{},
+		env:      newEnvCache(),
 	}
 }
 
@@ -72,6 +71,9 @@ func (m *memo) digest(res []corev1.ResourceRequirements, compute func() string) 
 // resourcesApply is container i's decided resources as an apply configuration, shared by every instance with
 // the same decided slice.
 func (m *memo) resourcesApply(decided []corev1.ResourceRequirements, i int) *corev1ac.ResourceRequirementsApplyConfiguration {
+	if m.on && m.resources == nil { // made at first use: a plan that writes nothing needs none
+		m.resources = map[*corev1.ResourceRequirements]*corev1ac.ResourceRequirementsApplyConfiguration{}
+	}
 	return cached(m.on, m.resources, &decided[i], func() *corev1ac.ResourceRequirementsApplyConfiguration {
 		return resourcesApply(decided[i])
 	})

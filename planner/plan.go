@@ -77,10 +77,12 @@ type planner struct {
 	podDigest, depDigest string
 	ownerLabel           string
 	selector             map[string]string
-	// desiredSpec is the template as an apply configuration, converted once; every desired object shares it.
-	desiredSpec *appsv1ac.DeploymentSpecApplyConfiguration
-	ownerRef    metav1ac.OwnerReferenceApplyConfiguration
-	namespace   *string // a copy of st.namespace for the desired objects to point to
+	// What every desired object shares, made at the first one (a plan that writes nothing needs none): the
+	// template as an apply configuration, the owner reference, a copy of the namespace to point to.
+	desiredSpec     *appsv1ac.DeploymentSpecApplyConfiguration
+	desiredSpecDone bool
+	ownerRef        metav1ac.OwnerReferenceApplyConfiguration
+	namespace       *string
 
 	insts     []*instance
 	surplus   []*appsv1.Deployment // ours, name not expected
@@ -91,7 +93,7 @@ type planner struct {
 	maxRollouts, inFlight int
 	held                  bool // some change waits for the rollout budget
 
-	memo *memo // values instances share, computed once; decides nothing
+	memo memo // values instances share, computed once; decides nothing
 
 	podLabelKeys   []string        // sorted keys of the desired pod labels
 	allAuto        bool            // every container is sized by the autoscaler
@@ -121,38 +123,35 @@ type instance struct {
 type observedState struct {
 	observed *appsv1.Deployment // ours (controller reference to the owner); nil when missing
 	blocked  *appsv1.Deployment // not ours but holding the name
-	deleting bool               // the object with this name is being deleted
 
-	frozen    bool                          // the autoscaler is disabled for it (owner or object annotation)
-	ann       liveAnnotations               // the live values of the annotations the operator sets
-	current   []corev1.ResourceRequirements // per template container (zero value when absent)
-	inFlight  bool                          // the observed rollout is in progress
+	ann     liveAnnotations               // the live values of the annotations the operator sets
+	current []corev1.ResourceRequirements // per template container (zero value when absent)
+
+	deleting  bool // the object with this name is being deleted
+	frozen    bool // the autoscaler is disabled for it (owner or object annotation)
+	inFlight  bool // the observed rollout is in progress
 	available bool
 }
 
-// liveAnnotations are the live values of ownedAnnotations, read once.
+// liveAnnotations are the live values of ownedAnnotations, read once; "" when absent, which has says.
 type liveAnnotations struct {
-	partition, scalingStatus, scalingStatusChange, specHash annotationValue
+	partition, scalingStatus, scalingStatusChange, specHash string
+	has                                                     struct{ partition, scalingStatus, scalingStatusChange, specHash bool }
 }
 
-type annotationValue struct {
-	value string
-	set   bool
-}
-
-// get is the live value of one of ownedAnnotations.
-func (a *liveAnnotations) get(key string) annotationValue {
+// get is the live value of one of ownedAnnotations and whether the object has it.
+func (a *liveAnnotations) get(key string) (string, bool) {
 	switch key {
 	case konsumeratorv1.AnnotationPartition:
-		return a.partition
+		return a.partition, a.has.partition
 	case konsumeratorv1.AnnotationScalingStatus:
-		return a.scalingStatus
+		return a.scalingStatus, a.has.scalingStatus
 	case konsumeratorv1.AnnotationScalingStatusChange:
-		return a.scalingStatusChange
+		return a.scalingStatusChange, a.has.scalingStatusChange
 	case konsumeratorv1.AnnotationSpecHash:
-		return a.specHash
+		return a.specHash, a.has.specHash
 	}
-	return annotationValue{}
+	return "", false
 }
 
 // loadState is the load of the instance's partitions.
@@ -167,11 +166,11 @@ type loadState struct {
 // sizeState is the resources decided for the instance and the hysteresis state that goes with them.
 type sizeState struct {
 	decided  []corev1.ResourceRequirements
-	changing bool // resources set from metrics in this pass: shares the global budget
 	scaleDir direction
 	state    scalingState // read from the annotations by observe, then moved by the hysteresis
 	ripens   time.Time
 	sizeNote string
+	changing bool // resources set from metrics in this pass: shares the global budget
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
 	liveIsDecided bool
 }
@@ -194,7 +193,7 @@ func (in *instance) partitions() string {
 	return in.partitionList
 }
 
-func newPlanner(s *model.Snapshot, st *settings, m *memo) *planner {
+func newPlanner(s *model.Snapshot, st *settings, m memo) *planner {
 	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate, memo: m}
 	pl.view = metricsView{reason: konsumeratorv1.ReasonNoMetrics}
 	if st.autoscale {
@@ -208,10 +207,6 @@ func newPlanner(s *model.Snapshot, st *settings, m *memo) *planner {
 		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
-	pl.desiredSpec = templateApply(pl.tmpl)
-	pl.ownerRef = ownerReference(&s.Owner)
-	ns := st.namespace
-	pl.namespace = &ns
 	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
 	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {
 		if _, dup := pl.tmpl.Template.Labels[k]; !dup {

@@ -52,16 +52,16 @@ func (pl *planner) observe(in *instance) {
 		case konsumeratorv1.AnnotationDisableAutoscaler:
 			in.frozen = true
 		case konsumeratorv1.AnnotationPartition:
-			in.ann.partition = annotationValue{v, true}
+			in.ann.partition, in.ann.has.partition = v, true
 		case konsumeratorv1.AnnotationScalingStatus:
-			in.ann.scalingStatus = annotationValue{v, true}
+			in.ann.scalingStatus, in.ann.has.scalingStatus = v, true
 		case konsumeratorv1.AnnotationScalingStatusChange:
-			in.ann.scalingStatusChange = annotationValue{v, true}
+			in.ann.scalingStatusChange, in.ann.has.scalingStatusChange = v, true
 		case konsumeratorv1.AnnotationSpecHash:
-			in.ann.specHash = annotationValue{v, true}
+			in.ann.specHash, in.ann.has.specHash = v, true
 		}
 	}
-	in.state = parseScalingState(in.ann.scalingStatus.value, in.ann.scalingStatusChange.value, pl.now)
+	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
 	in.current = pl.memo.currentSlot(int(in.index), len(pl.names))
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
@@ -244,7 +244,7 @@ func (pl *planner) templateSizes() []corev1.ResourceRequirements {
 // recorded in the resources part of its spec hash. An object without a readable hash (made by the original
 // Konsumerator) is taken as it is.
 func (pl *planner) resourcesEdited(in *instance, target []corev1.ResourceRequirements) bool {
-	h, ok := parseSpecHash(in.ann.specHash.value)
+	h, ok := parseSpecHash(in.ann.specHash)
 	if !ok {
 		return false
 	}
@@ -290,7 +290,7 @@ func sameList(a, b corev1.ResourceList) bool {
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
 func (pl *planner) reassigned(in *instance) bool {
-	return in.ann.partition.set && in.ann.partition.value != in.partitions()
+	return in.ann.has.partition && in.ann.partition != in.partitions()
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

@@ -105,8 +105,8 @@ type planner struct {
 // containerPath are the field paths of one container in change lines.
 type containerPath struct{ container, resources, env string }
 
-// instance is one expected instance Deployment and everything decided about it. Its fields are grouped by the
-// step of plan() that writes them; a later step only reads an earlier step's group.
+// instance is one expected instance Deployment and everything decided about it, its fields grouped by the
+// steps of plan() that write them.
 type instance struct {
 	index         int32
 	name          string
@@ -163,7 +163,8 @@ type loadState struct {
 	critical bool
 }
 
-// sizeState is the resources decided for the instance and the hysteresis state that goes with them.
+// sizeState is the resources decided for the instance and the hysteresis state that goes with them; a change
+// limitRollouts holds back gets its observed state back.
 type sizeState struct {
 	decided  []corev1.ResourceRequirements
 	scaleDir direction

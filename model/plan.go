@@ -57,7 +57,8 @@ type Action struct {
 	// Changes names the fields that change, e.g. "spec.template.spec.containers[busybox].resources.requests.cpu
 	// 100m->300m". Empty for create, delete and unchanged.
 	Changes []string `json:"changes,omitempty"`
-	// Desired is the full object the operator owns, for create and update (server-side apply).
+	// Desired is the full object the operator owns, for create and update (server-side apply). The desired
+	// objects of one plan share their common parts (the template's, and equal resources): read-only.
 	Desired *appsv1ac.DeploymentApplyConfiguration `json:"desired,omitempty"`
 }
 

@@ -35,3 +35,24 @@ func BenchmarkPlan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlanCreate is the first plan of a new owner: every instance is created, so every desired object is
+// built.
+func BenchmarkPlanCreate(b *testing.B) {
+	for _, n := range []int32{1000} {
+		b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) {
+			c := builder.Consumer("bench").Partitions(n).Prometheus(1000, "1Gi").
+				Policy("busybox", res("cpu=100m,memory=128Mi"), res("cpu=4,memory=4Gi")).Obj()
+			m := builder.Sample(builder.Epoch.Add(-10*time.Second)).Uniform(n, 800, 800, 0).Obj()
+			s := builder.Snapshot(c).Metrics(m).Obj()
+			if p := planner.Plan(s); p.Count(model.ActionCreate) != int(n) {
+				b.Fatalf("not create-only:\n%s", planner.Summary(p))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				planner.Plan(s)
+			}
+		})
+	}
+}

@@ -43,7 +43,7 @@ func (pl *planner) diffOne(in *instance) {
 	if in.observed == nil {
 		base.Kind = model.ActionCreate
 		base.Reason = fmt.Sprintf("new instance for partitions %s; %s", rangeText(in.rng), in.sizeNote)
-		base.Desired = ApplyConfiguration(pl.desiredDeployment(in, parts))
+		base.Desired = pl.desired(in, &parts)
 		in.action, in.upToDate = base, true
 		return
 	}
@@ -68,7 +68,7 @@ func (pl *planner) diffOne(in *instance) {
 	base.Kind = model.ActionUpdate
 	base.Changes = ch.lines
 	base.Reason = ch.reason(in)
-	base.Desired = ApplyConfiguration(pl.desiredDeployment(in, parts))
+	base.Desired = pl.desired(in, &parts)
 	in.action, in.upToDate, in.restart = base, true, ch.pod || ch.resources
 	switch {
 	case !in.restart:
@@ -177,12 +177,12 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 			c.meta = c.add("metadata.labels["+k+"]", valueOr(v, ok), strconv.Quote(pl.label(in, k))) || c.meta
 		}
 	}
-	for i, k := range ownedAnnotations {
-		if v, ok := in.ann[i], in.annSet[i]; !ok || v != p.annotation(k) {
+	for _, k := range ownedAnnotations {
+		if v, ok := in.ann.get(k); !ok || v != p.annotation(k) {
 			c.meta = c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k))) || c.meta
 		}
 	}
-	if old, ok := parseSpecHash(in.ann[annSpecHash]); !ok || old != in.hash {
+	if old, ok := parseSpecHash(in.ann.specHash); !ok || old != in.hash {
 		c.specHash = true
 		c.pod = c.pod || !ok || old.pod != in.hash.pod
 		c.resources = c.resources || (ok && old.resources != in.hash.resources)
@@ -228,8 +228,9 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 		if !in.liveIsDecided && resourceChanges(c, pl.containerPaths[i].resources, lc.Resources, in.decided[i]) {
 			c.resources = true
 		}
-		pl.envScratch = pl.env(pl.envScratch, in, p, i)
-		envChanges(c, pl.containerPaths[i].env, lc.Env, pl.envScratch)
+		buf := pl.memo.envBuffer()
+		*buf = pl.env(*buf, in, p, i)
+		envChanges(c, pl.containerPaths[i].env, lc.Env, *buf)
 	}
 	for i := range live {
 		if findContainer(pl.tmpl.Template.Spec.Containers, live[i].Name) == nil {

@@ -92,8 +92,23 @@ func (c *envCache) gomemlimit(res corev1.ResourceRequirements) (string, bool) {
 }
 
 func (c *envCache) containerEnv(dst, user []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
-	out := dst[:0]
-	out = append(out,
+	out := c.operatorEnv(dst[:0], ie, res)
+	ours := len(out)
+	for _, e := range user {
+		if !hasEnv(out[:ours], e.Name) {
+			out = append(out, e) // shared with the template, which nothing changes
+		}
+	}
+	return out
+}
+
+// operatorEnv appends the variables the operator sets, in their order, to dst.
+func operatorEnv(dst []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
+	return ie.cache.operatorEnv(dst, ie, res)
+}
+
+func (c *envCache) operatorEnv(dst []corev1.EnvVar, ie *instanceEnv, res corev1.ResourceRequirements) []corev1.EnvVar {
+	out := append(dst,
 		corev1.EnvVar{Name: ie.partitionKey, Value: ie.partitions},
 		corev1.EnvVar{Name: konsumeratorv1.EnvNumPartitions, Value: ie.numPartitions},
 		corev1.EnvVar{Name: konsumeratorv1.EnvInstance, Value: ie.instance},
@@ -104,12 +119,6 @@ func (c *envCache) containerEnv(dst, user []corev1.EnvVar, ie *instanceEnv, res 
 	}
 	if v, ok := c.gomemlimit(res); ok {
 		out = append(out, corev1.EnvVar{Name: konsumeratorv1.EnvGOMEMLIMIT, Value: v})
-	}
-	ours := len(out)
-	for _, e := range user {
-		if !hasEnv(out[:ours], e.Name) {
-			out = append(out, e) // shared with the template, which nothing changes
-		}
 	}
 	return out
 }

@@ -237,6 +237,12 @@ func FuzzPlan(f *testing.F) {
 		if !bytes.Equal(a, b) {
 			t.Fatal("two plans of the same snapshot differ")
 		}
+		if c, _ := json.Marshal(planWith(s, false)); !bytes.Equal(a, c) {
+			t.Fatal("the plan differs with the caches off")
+		}
+		if diff := desiredMismatch(s); diff != "" {
+			t.Fatal("a desired object differs from the typed path's: " + diff)
+		}
 		checkConverges(t, s, p)
 	})
 }

@@ -21,20 +21,20 @@ func BenchmarkPhases(b *testing.B) {
 	})
 	b.Run("new+classify", func(b *testing.B) {
 		for b.Loop() {
-			pl := newPlanner(s, st)
+			pl := newPlanner(s, st, newMemo(true))
 			pl.classify()
 		}
 	})
 	b.Run("size", func(b *testing.B) {
 		for b.Loop() {
-			pl := newPlanner(s, st)
+			pl := newPlanner(s, st, newMemo(true))
 			pl.classify()
 			pl.size()
 		}
 	})
 	b.Run("diff", func(b *testing.B) {
 		for b.Loop() {
-			pl := newPlanner(s, st)
+			pl := newPlanner(s, st, newMemo(true))
 			pl.classify()
 			pl.size()
 			pl.diff()
@@ -42,7 +42,7 @@ func BenchmarkPhases(b *testing.B) {
 	})
 	b.Run("all-but-digest", func(b *testing.B) {
 		for b.Loop() {
-			pl := newPlanner(s, st)
+			pl := newPlanner(s, st, newMemo(true))
 			pl.classify()
 			pl.size()
 			pl.diff()

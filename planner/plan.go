@@ -12,6 +12,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
@@ -42,7 +44,10 @@ func safeFailedPlan(s *model.Snapshot, message string) (p model.Plan) {
 }
 
 // plan is Plan without the safety net, so that tests and the fuzzer see any panic.
-func plan(s *model.Snapshot) model.Plan {
+func plan(s *model.Snapshot) model.Plan { return planWith(s, true) }
+
+// planWith plans with the memo switched on or off; the plan is the same either way.
+func planWith(s *model.Snapshot, memoize bool) model.Plan {
 	if s == nil {
 		return failedPlan(&model.Snapshot{}, konsumeratorv1.ReasonInvalidSpec, "no snapshot")
 	}
@@ -50,7 +55,7 @@ func plan(s *model.Snapshot) model.Plan {
 	if st == nil {
 		return failedPlan(s, reason, msg)
 	}
-	pl := newPlanner(s, st)
+	pl := newPlanner(s, st, newMemo(memoize))
 	pl.classify()
 	pl.size()
 	pl.applyBudget()
@@ -72,6 +77,12 @@ type planner struct {
 	podDigest, depDigest string
 	ownerLabel           string
 	selector             map[string]string
+	// What every desired object shares, made at the first one (a plan that writes nothing needs none): the
+	// template as an apply configuration, the owner reference, a copy of the namespace to point to.
+	desiredSpec     *appsv1ac.DeploymentSpecApplyConfiguration
+	desiredSpecDone bool
+	ownerRef        metav1ac.OwnerReferenceApplyConfiguration
+	namespace       *string
 
 	insts     []*instance
 	surplus   []*appsv1.Deployment // ours, name not expected
@@ -82,18 +93,11 @@ type planner struct {
 	maxRollouts, inFlight int
 	held                  bool // some change waits for the rollout budget
 
-	// Many instances share an estimate (it is quantised by cpuIncrement), so their sizes and the hash of those
-	// sizes are computed once. The cached slices are never changed.
-	sizeMemo     map[sizeKey][]corev1.ResourceRequirements
-	fallbackMemo map[bool][]corev1.ResourceRequirements
-	digestMemo   map[*corev1.ResourceRequirements]string
+	memo memo // values instances share, computed once; decides nothing
 
-	podLabelKeys   []string // sorted keys of the desired pod labels
-	allAuto        bool     // every container is sized by the autoscaler
-	envScratch     []corev1.EnvVar
+	podLabelKeys   []string        // sorted keys of the desired pod labels
+	allAuto        bool            // every container is sized by the autoscaler
 	containerPaths []containerPath // per template container, built once
-	envCache       *envCache
-	currentSlab    []corev1.ResourceRequirements // backing store of every instance's current resources
 
 	numPartitionsText, numInstancesText string
 }
@@ -101,48 +105,79 @@ type planner struct {
 // containerPath are the field paths of one container in change lines.
 type containerPath struct{ container, resources, env string }
 
-type sizeKey struct {
-	estimate int64
-	critical bool
+// instance is one expected instance Deployment and everything decided about it, its fields grouped by the
+// steps of plan() that write them.
+type instance struct {
+	index         int32
+	name          string
+	rng           Range
+	partitionList string // rng.String(), computed once
+
+	observedState // classify, observe: what the cluster shows
+	loadState     // load: what the metrics say
+	sizeState     // size, applyBudget: the resources decided and the hysteresis
+	outcome       // diff, limitRollouts: the action
 }
 
-// instance is one expected instance Deployment and everything decided about it.
-type instance struct {
-	index int32
-	name  string
-	rng   Range
-
+// observedState is what the live object of this name tells.
+type observedState struct {
 	observed *appsv1.Deployment // ours (controller reference to the owner); nil when missing
 	blocked  *appsv1.Deployment // not ours but holding the name
-	deleting bool               // the object with this name is being deleted
-	frozen   bool
 
-	// load
+	ann     liveAnnotations               // the live values of the annotations the operator sets
+	current []corev1.ResourceRequirements // per template container (zero value when absent)
+
+	deleting  bool // the object with this name is being deleted
+	frozen    bool // the autoscaler is disabled for it (owner or object annotation)
+	inFlight  bool // the observed rollout is in progress
+	available bool
+}
+
+// liveAnnotations are the live values of ownedAnnotations, read once; "" when absent, which has says.
+type liveAnnotations struct {
+	partition, scalingStatus, scalingStatusChange, specHash string
+	has                                                     struct{ partition, scalingStatus, scalingStatusChange, specHash bool }
+}
+
+// get is the live value of one of ownedAnnotations and whether the object has it.
+func (a *liveAnnotations) get(key string) (string, bool) {
+	switch key {
+	case konsumeratorv1.AnnotationPartition:
+		return a.partition, a.has.partition
+	case konsumeratorv1.AnnotationScalingStatus:
+		return a.scalingStatus, a.has.scalingStatus
+	case konsumeratorv1.AnnotationScalingStatusChange:
+		return a.scalingStatusChange, a.has.scalingStatusChange
+	case konsumeratorv1.AnnotationSpecHash:
+		return a.specHash, a.has.specHash
+	}
+	return "", false
+}
+
+// loadState is the load of the instance's partitions.
+type loadState struct {
 	hasData  bool
 	estimate int64 // CPU request estimate, millicores
 	maxLag   time.Duration
 	lagging  bool
 	critical bool
+}
 
-	// sizing
-	current       []corev1.ResourceRequirements // observed, per template container (zero value when absent)
-	decided       []corev1.ResourceRequirements
-	changing      bool // resources set from metrics in this pass: shares the global budget
-	scaleDir      direction
-	state         scalingState
-	ripens        time.Time
-	sizeNote      string
-	inFlight      bool   // the observed rollout is in progress
-	partitionList string // rng.String(), computed once
-
-	// ann holds the live values of ownedAnnotations (in that order), read once; annSet says which exist.
-	ann    [4]string
-	annSet [4]bool
+// sizeState is the resources decided for the instance and the hysteresis state that goes with them; a change
+// limitRollouts holds back gets its observed state back.
+type sizeState struct {
+	decided  []corev1.ResourceRequirements
+	scaleDir direction
+	state    scalingState // read from the annotations by observe, then moved by the hysteresis
+	ripens   time.Time
+	sizeNote string
+	changing bool // resources set from metrics in this pass: shares the global budget
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
 	liveIsDecided bool
-	available     bool
+}
 
-	// outcome
+// outcome is what the plan does with the instance.
+type outcome struct {
 	hash     specHash
 	action   model.Action
 	restart  bool // the update changes the pod template
@@ -159,8 +194,8 @@ func (in *instance) partitions() string {
 	return in.partitionList
 }
 
-func newPlanner(s *model.Snapshot, st *settings) *planner {
-	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate}
+func newPlanner(s *model.Snapshot, st *settings, m memo) *planner {
+	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate, memo: m}
 	pl.view = metricsView{reason: konsumeratorv1.ReasonNoMetrics}
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
@@ -173,10 +208,6 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 		pl.allAuto = pl.allAuto && st.autoscaled(c.Name)
 	}
 	pl.podDigest, pl.depDigest = templateDigests(pl.tmpl)
-	pl.sizeMemo = map[sizeKey][]corev1.ResourceRequirements{}
-	pl.fallbackMemo = map[bool][]corev1.ResourceRequirements{}
-	pl.envCache = newEnvCache()
-	pl.digestMemo = map[*corev1.ResourceRequirements]string{}
 	pl.podLabelKeys = sortedKeys(pl.tmpl.Template.Labels)
 	for _, k := range []string{konsumeratorv1.LabelConsumer, konsumeratorv1.LabelInstance} {
 		if _, dup := pl.tmpl.Template.Labels[k]; !dup {
@@ -195,7 +226,7 @@ func newPlanner(s *model.Snapshot, st *settings) *planner {
 	pl.insts = make([]*instance, len(ranges))
 	slab := make([]instance, len(ranges)) // one allocation for all instances
 	pl.numPartitionsText, pl.numInstancesText = strconv.Itoa(int(st.numPartitions)), strconv.Itoa(len(ranges))
-	pl.currentSlab = make([]corev1.ResourceRequirements, len(ranges)*len(pl.names))
+	pl.memo.reserveCurrent(len(ranges) * len(pl.names))
 	for i, r := range ranges {
 		slab[i] = instance{index: int32(i), name: konsumeratorv1.InstanceName(st.name, int32(i)), rng: r}
 		pl.insts[i] = &slab[i]
@@ -311,11 +342,3 @@ var ownedAnnotations = []string{
 	konsumeratorv1.AnnotationScalingStatusChange,
 	konsumeratorv1.AnnotationSpecHash,
 }
-
-// Indexes into ownedAnnotations.
-const (
-	annPartition = iota
-	annScalingStatus
-	annScalingStatusChange
-	annSpecHash
-)

@@ -52,18 +52,17 @@ func (pl *planner) observe(in *instance) {
 		case konsumeratorv1.AnnotationDisableAutoscaler:
 			in.frozen = true
 		case konsumeratorv1.AnnotationPartition:
-			in.ann[annPartition], in.annSet[annPartition] = v, true
+			in.ann.partition, in.ann.has.partition = v, true
 		case konsumeratorv1.AnnotationScalingStatus:
-			in.ann[annScalingStatus], in.annSet[annScalingStatus] = v, true
+			in.ann.scalingStatus, in.ann.has.scalingStatus = v, true
 		case konsumeratorv1.AnnotationScalingStatusChange:
-			in.ann[annScalingStatusChange], in.annSet[annScalingStatusChange] = v, true
+			in.ann.scalingStatusChange, in.ann.has.scalingStatusChange = v, true
 		case konsumeratorv1.AnnotationSpecHash:
-			in.ann[annSpecHash], in.annSet[annSpecHash] = v, true
+			in.ann.specHash, in.ann.has.specHash = v, true
 		}
 	}
-	in.state = parseScalingState(in.ann[annScalingStatus], in.ann[annScalingStatusChange], pl.now)
-	n := len(pl.names)
-	in.current = pl.currentSlab[int(in.index)*n : (int(in.index)+1)*n : (int(in.index)+1)*n]
+	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
+	in.current = pl.memo.currentSlot(int(in.index), len(pl.names))
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
 			in.current[i] = c.Resources
@@ -148,13 +147,9 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 
 // targetSizes sizes every container for an estimate: autoscaled ones from it, Off ones as the template has them.
 func (pl *planner) targetSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
-	key := sizeKey{estimate, critical}
-	if out, ok := pl.sizeMemo[key]; ok {
-		return out
-	}
-	out := pl.computeSizes(estimate, critical)
-	pl.sizeMemo[key] = out
-	return out
+	return pl.memo.targetSizes(sizeKey{estimate, critical}, func() []corev1.ResourceRequirements {
+		return pl.computeSizes(estimate, critical)
+	})
 }
 
 func (pl *planner) computeSizes(estimate int64, critical bool) []corev1.ResourceRequirements {
@@ -215,12 +210,7 @@ func (pl *planner) keepOr(in *instance, alt []corev1.ResourceRequirements) []cor
 // fallbackSizes are the resources of a new instance without data: the policy's minimum (or maximum, with
 // fallbackStrategy max) where the container has a policy, the template's resources where it has none.
 func (pl *planner) fallbackSizes(useMax bool) []corev1.ResourceRequirements {
-	if out, ok := pl.fallbackMemo[useMax]; ok {
-		return out
-	}
-	out := pl.computeFallback(useMax)
-	pl.fallbackMemo[useMax] = out
-	return out
+	return pl.memo.fallbackSizes(useMax, func() []corev1.ResourceRequirements { return pl.computeFallback(useMax) })
 }
 
 func (pl *planner) computeFallback(useMax bool) []corev1.ResourceRequirements {
@@ -254,7 +244,7 @@ func (pl *planner) templateSizes() []corev1.ResourceRequirements {
 // recorded in the resources part of its spec hash. An object without a readable hash (made by the original
 // Konsumerator) is taken as it is.
 func (pl *planner) resourcesEdited(in *instance, target []corev1.ResourceRequirements) bool {
-	h, ok := parseSpecHash(in.ann[annSpecHash])
+	h, ok := parseSpecHash(in.ann.specHash)
 	if !ok {
 		return false
 	}
@@ -300,7 +290,7 @@ func sameList(a, b corev1.ResourceList) bool {
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
 func (pl *planner) reassigned(in *instance) bool {
-	return in.annSet[annPartition] && in.ann[annPartition] != in.partitions()
+	return in.ann.has.partition && in.ann.partition != in.partitions()
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

@@ -2,6 +2,7 @@ package applier_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -294,4 +296,73 @@ func uidOf(s *model.Snapshot, name string) types.UID {
 		}
 	}
 	return ""
+}
+
+// respectCase creates inst-0 with what the fixture desires plus extra, lets other-tool force its own value of one
+// field, then updates under the respect policy. It returns the Deployment after the update.
+func respectCase(t *testing.T, ns string, extra func(*appsv1ac.DeploymentApplyConfiguration), other *appsv1ac.DeploymentApplyConfiguration, wantField string) *appsv1.Deployment {
+	t.Helper()
+	ctx := context.Background()
+	f := newFixture(t, ns, applier.Options{ConflictPolicy: applier.ConflictRespect})
+	desired := func(image string) *appsv1ac.DeploymentApplyConfiguration {
+		d := f.desired("inst-0", image, 1)
+		extra(d)
+		return d
+	}
+	create := &model.Plan{Actions: []model.Action{f.action(model.ActionCreate, model.PhaseApply, "inst-0", "", desired("busybox"))}}
+	_, err := f.applier.Apply(ctx, f.owner, f.snapshot(t), create)
+	require.NoError(t, err)
+	require.NoError(t, env.Client.Apply(ctx, other, client.FieldOwner("other-tool"), client.ForceOwnership))
+
+	s := f.snapshot(t)
+	planned := desired("busybox:2")
+	before, err := json.Marshal(planned)
+	require.NoError(t, err)
+	update := &model.Plan{Actions: []model.Action{f.action(model.ActionUpdate, model.PhaseApply, "inst-0", s.Deployments[0].UID, planned)}}
+	res, err := f.applier.Apply(ctx, f.owner, s, update)
+	require.NoError(t, err)
+	require.Len(t, res.Conflicts, 1)
+	assert.Equal(t, wantField, res.Conflicts[0].Field)
+	after, err := json.Marshal(planned)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(before), string(after), "the plan's object is not changed by stripping or the UID precondition")
+
+	d := f.deployment(t, "inst-0")
+	assert.Equal(t, "busybox:2", d.Spec.Template.Spec.Containers[0].Image, "the other fields are still applied")
+	assert.Equal(t, wantField, d.Annotations[konsumeratorv1.AnnotationYieldedFields])
+
+	// The next pass strips the yielded field from the start: no conflict, nothing taken back.
+	res, err = f.applier.Apply(ctx, f.owner, f.snapshot(t), update)
+	require.NoError(t, err)
+	assert.Empty(t, res.Conflicts)
+	return f.deployment(t, "inst-0")
+}
+
+func TestRespectLeavesAContainerResourceToTheOtherManager(t *testing.T) {
+	cpu := `.spec.template.spec.containers[name="main"].resources.requests.cpu`
+	withRequests := func(d *appsv1ac.DeploymentApplyConfiguration) {
+		d.Spec.Template.Spec.Containers[0].WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}))
+	}
+	other := appsv1ac.Deployment("inst-0", "respect-cpu").WithSpec(appsv1ac.DeploymentSpec().WithTemplate(
+		corev1ac.PodTemplateSpec().WithSpec(corev1ac.PodSpec().WithContainers(corev1ac.Container().WithName("main").
+			WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}))))))
+	d := respectCase(t, "respect-cpu", withRequests, other, cpu)
+	requests := d.Spec.Template.Spec.Containers[0].Resources.Requests
+	assert.Equal(t, "2", requests.Cpu().String(), "the other manager's CPU request stays")
+	assert.Equal(t, "64Mi", requests.Memory().String(), "the operator still sets the memory request")
+	assert.Equal(t, cpu, d.Annotations[konsumeratorv1.AnnotationYieldedFields])
+}
+
+func TestRespectLeavesAnAnnotationWithDotsToTheOtherManager(t *testing.T) {
+	const key = "team.example.com/owner"
+	field := ".metadata.annotations." + key
+	withAnnotation := func(d *appsv1ac.DeploymentApplyConfiguration) {
+		d.WithAnnotations(map[string]string{key: "consumers", "keep.example.com/x": "y"})
+	}
+	other := appsv1ac.Deployment("inst-0", "respect-annotation").WithAnnotations(map[string]string{key: "payments"})
+	d := respectCase(t, "respect-annotation", withAnnotation, other, field)
+	assert.Equal(t, "payments", d.Annotations[key], "the other manager's value stays")
+	assert.Equal(t, "y", d.Annotations["keep.example.com/x"])
+	assert.Equal(t, field, d.Annotations[konsumeratorv1.AnnotationYieldedFields])
 }

@@ -2,6 +2,8 @@ package applier
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/konsumerator/konsumerator/model"
 )
 
 // Metrics are the applier's counters. They are created once per process and registered on the registry the
@@ -37,4 +39,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Forget drops the series of a deleted Consumer.
 func (m *Metrics) Forget(namespace, consumer string) {
 	m.Conflicts.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "consumer": consumer})
+}
+
+// countAction counts one write and, when it failed, why. A nil Metrics counts nothing.
+func (m *Metrics) countAction(kind model.ActionKind, err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+		m.Errors.WithLabelValues(errorReason(err)).Inc()
+	}
+	m.Actions.WithLabelValues(string(kind), result).Inc()
 }

@@ -3,13 +3,14 @@
 package observer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -151,6 +152,9 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 // read of each name: a new Consumer of 1,000 instances would otherwise cost 1,000 reads before its first write.
 const liveListAbove = 32
 
+// defaultLiveReadWorkers bounds concurrent live reads when LiveReadWorkers is not set.
+const defaultLiveReadWorkers = 8
+
 // readLive gets the named Deployments from the API server, skipping those that do not exist.
 func (o *Observer) readLive(ctx context.Context, namespace string, names []string) ([]appsv1.Deployment, error) {
 	if len(names) == 0 || o.Live == nil {
@@ -163,42 +167,33 @@ func (o *Observer) readLive(ctx context.Context, namespace string, names []strin
 		}
 		names = slices.DeleteFunc(names, func(name string) bool { return !existing[name] })
 	}
-	workers := o.LiveReadWorkers
-	if workers <= 0 {
-		workers = 8
-	}
-	var (
-		mu       sync.Mutex
-		found    []appsv1.Deployment
-		firstErr error
-		wg       sync.WaitGroup
-		next     = make(chan string)
-	)
-	for range min(workers, len(names)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for name := range next {
-				var d appsv1.Deployment
-				err := o.Live.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &d)
-				mu.Lock()
-				switch {
-				case err == nil:
-					found = append(found, d)
-				case apierrors.IsNotFound(err):
-				case firstErr == nil:
-					firstErr = fmt.Errorf("reading Deployment %s/%s: %w", namespace, name, err)
-				}
-				mu.Unlock()
+	// One read per name, at most LiveReadWorkers at once; the first failure cancels the reads not yet done.
+	got := make([]*appsv1.Deployment, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cmp.Or(max(o.LiveReadWorkers, 0), defaultLiveReadWorkers))
+	for i, name := range names {
+		g.Go(func() error {
+			var d appsv1.Deployment
+			err := o.Live.Get(gctx, types.NamespacedName{Namespace: namespace, Name: name}, &d)
+			switch {
+			case err == nil:
+				got[i] = &d
+			case !apierrors.IsNotFound(err):
+				return fmt.Errorf("reading Deployment %s/%s: %w", namespace, name, err)
 			}
-		}()
+			return nil
+		})
 	}
-	for _, name := range names {
-		next <- name
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	close(next)
-	wg.Wait()
-	return found, firstErr
+	var found []appsv1.Deployment
+	for _, d := range got {
+		if d != nil {
+			found = append(found, *d)
+		}
+	}
+	return found, nil
 }
 
 // existingNames lists the names of the Deployments of a namespace, metadata only and in pages, so that the cost

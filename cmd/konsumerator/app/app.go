@@ -15,6 +15,7 @@ const usage = `konsumerator runs Kafka consumer groups as one Deployment per gro
 Usage:
   konsumerator [run] [flags]     run the operator (the default command)
   konsumerator plan [flags]      print the plan for a Consumer from files, without a cluster
+  konsumerator simulate [flags]  run the planner over simulated hours of traffic, without a cluster
   konsumerator version           print the version
 
 Run 'konsumerator COMMAND -h' for the flags of a command.
@@ -31,6 +32,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runOperator(args, stderr)
 	case "plan":
 		return runPlan(args, stdin, stdout, stderr)
+	case "simulate":
+		return runSimulate(args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0

@@ -1,0 +1,171 @@
+package simulate_test
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/golden"
+
+	"sigs.k8s.io/yaml"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
+	"github.com/konsumerator/konsumerator/planner"
+	"github.com/konsumerator/konsumerator/simulate"
+)
+
+// sample reads the sample Consumer the docs quote.
+func sample(t testing.TB) *konsumeratorv1.Consumer {
+	t.Helper()
+	raw, err := os.ReadFile("../config/samples/konsumerator_v1_consumer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &konsumeratorv1.Consumer{}
+	if err := yaml.Unmarshal(raw, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func run(t testing.TB, c *konsumeratorv1.Consumer, scenario string, o simulate.Options) *simulate.Result {
+	t.Helper()
+	prof, err := simulate.ProfileOf(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := simulate.Scenario(scenario, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := simulate.Run(c, tr, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestScenarioSummaries pins what every built-in scenario adds up to for the sample Consumer. A planner change
+// that moves these figures shows up here: review the diff, then `go test ./simulate -update`.
+func TestScenarioSummaries(t *testing.T) {
+	c := sample(t)
+	var table strings.Builder
+	table.WriteString(simulate.TableHeader)
+	for _, name := range simulate.ScenarioNames() {
+		r := run(t, c, name, simulate.DefaultOptions())
+		golden.Assert(t, r.Summary(), name+".summary.golden")
+		table.WriteString(r.TableRow())
+	}
+	golden.Assert(t, table.String(), "table.golden")
+}
+
+// TestDeterministic: the same inputs give the same output, noise included.
+func TestDeterministic(t *testing.T) {
+	c := sample(t)
+	o := simulate.DefaultOptions()
+	o.Noise, o.Seed, o.Duration = 0.2, 7, time.Hour
+	var out [2]string
+	for i := range out {
+		r := run(t, c, "daily-wave", o)
+		var b bytes.Buffer
+		if err := r.WriteTimeline(&b); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = r.Summary() + b.String()
+	}
+	if out[0] != out[1] {
+		t.Fatal("two runs of the same inputs differ")
+	}
+}
+
+// TestInjectedPlanner: another policy runs on the same trace. One that never changes anything keeps the
+// instances as created and never restarts them.
+func TestInjectedPlanner(t *testing.T) {
+	o := simulate.DefaultOptions()
+	o.Duration = 2 * time.Hour
+	calls := 0
+	var first func(*model.Snapshot) model.Plan = planner.Plan
+	o.Planner = func(s *model.Snapshot) model.Plan {
+		calls++
+		if len(s.Deployments) == 0 {
+			return first(s)
+		}
+		return model.Plan{Status: s.Status}
+	}
+	r := run(t, sample(t), "daily-wave", o)
+	if calls < 120 || r.Restarts != 0 || r.InitialCreates != 10 {
+		t.Fatalf("calls %d, restarts %d, creates %d", calls, r.Restarts, r.InitialCreates)
+	}
+}
+
+// TestPicture: the picture is a real image of the size asked for, and an SVG has the four panels.
+func TestPicture(t *testing.T) {
+	o := simulate.DefaultOptions()
+	o.Duration = 2 * time.Hour
+	r := run(t, sample(t), "spike", o)
+	var b bytes.Buffer
+	if err := r.WritePlot(&b, simulate.PNG); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w < 800 || h < 800 || b.Len() < 50_000 {
+		t.Fatalf("a %dx%d PNG of %d bytes is too small to show anything", w, h, b.Len())
+	}
+	// Non-trivial: many colours, not a blank canvas.
+	colours := map[[3]uint32]bool{}
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y += 3 {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+		}
+	}
+	if len(colours) < 20 {
+		t.Fatalf("only %d colours in the picture", len(colours))
+	}
+	b.Reset()
+	if err := r.WritePlot(&b, simulate.SVG); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	for _, want := range []string{"<svg", "production", "lag of each instance", "CPU request", "tolerableLag 5m0s", "test-consumer-9"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the SVG lacks %q", want)
+		}
+	}
+}
+
+// TestTimelineCSV: one row per instance per sync period, with a header.
+func TestTimelineCSV(t *testing.T) {
+	o := simulate.DefaultOptions()
+	o.Duration = 10 * time.Minute
+	r := run(t, sample(t), "steady", o)
+	var b bytes.Buffer
+	if err := r.WriteTimeline(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 1+10*10 || !strings.HasPrefix(lines[0], "time_s,time,instance,production,consumption,backlog") {
+		t.Fatalf("%d lines, header %q", len(lines), lines[0])
+	}
+	if lines[1] != "60,0:01:00,test-consumer-0,40000,40000,0,0,0.8,1,0.9,RUNNING,0" {
+		t.Errorf("first row %q", lines[1])
+	}
+}
+
+func BenchmarkScenarios(b *testing.B) {
+	c := sample(b)
+	for _, name := range simulate.ScenarioNames() {
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				run(b, c, name, simulate.DefaultOptions())
+			}
+		})
+	}
+}

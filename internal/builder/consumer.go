@@ -12,7 +12,6 @@ package builder
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -300,14 +299,4 @@ func Resources(s string) corev1.ResourceList {
 		out[corev1.ResourceName(k)] = resource.MustParse(v)
 	}
 	return out
-}
-
-// sortedKeys is used where builders must be deterministic.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,6 +1,9 @@
 package builder
 
 import (
+	"maps"
+	"slices"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -176,7 +179,7 @@ func OwnerOf(c *konsumeratorv1.Consumer) model.Owner {
 	var ann map[string]string
 	if len(c.Annotations) > 0 {
 		ann = make(map[string]string, len(c.Annotations))
-		for _, k := range sortedKeys(c.Annotations) {
+		for _, k := range slices.Sorted(maps.Keys(c.Annotations)) {
 			ann[k] = c.Annotations[k]
 		}
 	}

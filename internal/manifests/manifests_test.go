@@ -369,10 +369,15 @@ func TestManagerDeployment(t *testing.T) {
 			if len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != "run" {
 				t.Errorf("want the image's entrypoint with args starting with run, got command %v args %v", c.Command, c.Args)
 			}
-			for _, want := range []string{"--leader-elect", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081"} {
+			for _, want := range []string{"--leader-elect", "--metrics-bind-address=:8443", "--health-probe-bind-address=:8081"} {
 				if !slices.Contains(c.Args, want) {
 					t.Errorf("args %v lack %s", c.Args, want)
 				}
+			}
+			// Metrics are served to authenticated callers only, except in guest mode, which cannot ask the API
+			// server who a caller is (TokenReview is cluster-scoped).
+			if insecure := slices.Contains(c.Args, "--metrics-secure=false"); insecure != o.guest {
+				t.Errorf("--metrics-secure=false in args: %v, want %v (guest mode: %v)", insecure, o.guest, o.guest)
 			}
 			for _, a := range c.Args {
 				if strings.HasPrefix(a, "--leader-elect=") && a != "--leader-elect=true" {

@@ -32,9 +32,9 @@ type provider struct {
 	timeout  time.Duration
 	maxBytes int64
 	policy   *AddressPolicy
-	slots   chan struct{}
-	clock   func() time.Time
-	in      *instruments
+	slots    chan struct{}
+	clock    func() time.Time
+	in       *instruments
 
 	mu        sync.Mutex
 	clients   map[string]*cachedClient

@@ -55,7 +55,7 @@ func startOperator(ctx context.Context, bin, kubeconfig, logPath string, extraAr
 		return nil, err
 	}
 	args := append([]string{"run",
-		"--metrics-bind-address=" + metricsAddr,
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=" + probeAddr,
 		"--leader-elect=false",
 	}, extraArgs...)

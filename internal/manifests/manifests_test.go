@@ -241,7 +241,10 @@ func TestRolesHaveNoWildcards(t *testing.T) {
 							t.Errorf("%s rule %d: %s has a wildcard", manifests.Describe(u), i, field)
 						}
 					}
-					if len(r.NonResourceURLs) > 0 {
+					// The one non-resource grant: reading the operator's own metrics, for whoever it is bound to.
+					metricsReader := u.GetName() == "konsumerator-metrics-reader" &&
+						slices.Equal(r.NonResourceURLs, []string{"/metrics"}) && slices.Equal(r.Verbs, []string{"get"})
+					if len(r.NonResourceURLs) > 0 && !metricsReader {
 						t.Errorf("%s rule %d grants non-resource URLs %v", manifests.Describe(u), i, r.NonResourceURLs)
 					}
 					for _, res := range r.Resources {
@@ -289,10 +292,15 @@ func TestManagerDeployment(t *testing.T) {
 			if len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != "run" {
 				t.Errorf("want the image's entrypoint with args starting with run, got command %v args %v", c.Command, c.Args)
 			}
-			for _, want := range []string{"--leader-elect", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081"} {
+			for _, want := range []string{"--leader-elect", "--metrics-bind-address=:8443", "--health-probe-bind-address=:8081"} {
 				if !slices.Contains(c.Args, want) {
 					t.Errorf("args %v lack %s", c.Args, want)
 				}
+			}
+			// Metrics are served to authenticated callers only, except in guest mode, which cannot ask the API
+			// server who a caller is (TokenReview is cluster-scoped).
+			if insecure := slices.Contains(c.Args, "--metrics-secure=false"); insecure != o.guest {
+				t.Errorf("--metrics-secure=false in args: %v, want %v (guest mode: %v)", insecure, o.guest, o.guest)
 			}
 			for _, a := range c.Args {
 				if strings.HasPrefix(a, "--leader-elect=") && a != "--leader-elect=true" {

@@ -47,6 +47,11 @@ type Options struct {
 	// MaxConcurrentRequests bounds the queries in flight across all Consumers. Default
 	// DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int
+	// MaxResponseBytes bounds one answer of a metrics source. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// AddressPolicy decides which addresses may be queried. Default DefaultAddressPolicy(); an empty policy
+	// allows every address.
+	AddressPolicy *AddressPolicy
 	// Clock is the cache's notion of now. Default time.Now; tests pass a fake to move past minSyncPeriod.
 	Clock func() time.Time
 }
@@ -89,6 +94,12 @@ func NewCache(opts Options) (*Cache, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if opts.AddressPolicy == nil {
+		opts.AddressPolicy = DefaultAddressPolicy()
+	}
 	c := &Cache{clock: opts.Clock, entries: map[types.NamespacedName]*entry{}}
 	in, err := newInstruments(opts.Registerer, sampleAgeCollector{cache: c})
 	if err != nil {
@@ -96,12 +107,14 @@ func NewCache(opts Options) (*Cache, error) {
 	}
 	c.in = in
 	c.provider = &provider{
-		secrets: opts.Secrets,
-		timeout: opts.RequestTimeout,
-		slots:   make(chan struct{}, opts.MaxConcurrentRequests),
-		clock:   opts.Clock,
-		in:      in,
-		clients: map[string]*cachedClient{},
+		secrets:  opts.Secrets,
+		timeout:  opts.RequestTimeout,
+		maxBytes: opts.MaxResponseBytes,
+		policy:   opts.AddressPolicy,
+		slots:    make(chan struct{}, opts.MaxConcurrentRequests),
+		clock:    opts.Clock,
+		in:       in,
+		clients:  map[string]*cachedClient{},
 	}
 	return c, nil
 }

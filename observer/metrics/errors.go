@@ -29,10 +29,15 @@ const (
 	reasonServerError  failureReason = "server_error"
 	reasonBadResponse  failureReason = "bad_response"
 	reasonThrottled    failureReason = "throttled"
+	// The operator's own refusals: an answer over the size limit, an address or a redirect it does not call.
+	reasonTooLarge failureReason = "too_large"
+	reasonDenied   failureReason = "denied"
+	reasonRedirect failureReason = "redirect"
 )
 
-// maxServerMessage bounds how much of Prometheus' own error message is quoted.
-const maxServerMessage = 200
+// maxServerMessage bounds how much of Prometheus' own error message is quoted. The message comes from whatever
+// answers at the address, so it is also cleaned of anything but printable text (see excerpt).
+const maxServerMessage = 120
 
 // requestFailure describes a failed request. text goes into the sample and must read the same for the same
 // failure every time (no ports, durations or timestamps), or the condition made from it flaps; detail is the
@@ -55,7 +60,17 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 	var syntax *json.SyntaxError
 	var unmarshalType *json.UnmarshalTypeError
 
+	var denied *AddressDeniedError
+	var redirect *RedirectError
+	tooLarge, isTooLarge := isTooLarge(err)
+
 	switch {
+	case isTooLarge:
+		f.reason, f.text = reasonTooLarge, tooLarge.Error()
+	case errors.As(err, &denied):
+		f.reason, f.text = reasonDenied, denied.Error()
+	case errors.As(err, &redirect):
+		f.reason, f.text = reasonRedirect, redirect.Error()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) ||
 		(isAPIErr && apiErr.Type == promv1.ErrTimeout):
 		f.reason, f.text = reasonTimeout, "timed out"
@@ -75,7 +90,7 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 		f.reason, f.text = reasonUnauthorized, fmt.Sprintf("unauthorized (HTTP %d)", status)
 	case isAPIErr && (apiErr.Type == promv1.ErrBadData || apiErr.Type == promv1.ErrExec) && status/100 == 4:
 		f.reason = reasonBadQuery
-		f.text = fmt.Sprintf("query rejected (HTTP %d): %s", status, bounded(apiErr.Msg, maxServerMessage))
+		f.text = fmt.Sprintf("query rejected (HTTP %d): %s", status, excerpt(apiErr.Msg, maxServerMessage))
 	case status/100 == 4:
 		f.reason, f.text = reasonClientError, fmt.Sprintf("HTTP %d", status)
 	case status/100 == 5:
@@ -112,13 +127,6 @@ func undecodableResultType(err error) (string, bool) {
 		return "", false
 	}
 	return m[1], true
-}
-
-func bounded(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // statusRecorder carries the HTTP status of a response back to the caller: the Prometheus client folds it into

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,11 +28,13 @@ const clientIdleTTL = time.Hour
 
 // provider runs the queries of one spec against all of its addresses.
 type provider struct {
-	secrets SecretGetter
-	timeout time.Duration
-	slots   chan struct{}
-	clock   func() time.Time
-	in      *instruments
+	secrets  SecretGetter
+	timeout  time.Duration
+	maxBytes int64
+	policy   *AddressPolicy
+	slots    chan struct{}
+	clock    func() time.Time
+	in       *instruments
 
 	mu        sync.Mutex
 	clients   map[string]*cachedClient
@@ -259,6 +262,9 @@ func (p *provider) query(ctx context.Context, logger logr.Logger, address string
 	}
 
 	api, err := p.client(address, creds)
+	if denied := (*AddressDeniedError)(nil); errors.As(err, &denied) {
+		return fail(&requestFailure{reason: reasonDenied, text: denied.Error(), detail: err.Error()})
+	}
 	if err != nil {
 		return fail(&requestFailure{reason: reasonClientError, text: "invalid address", detail: err.Error()})
 	}
@@ -314,21 +320,36 @@ func (p *provider) client(address string, creds credentials) (promv1.API, error)
 		c.lastUsed = now
 		return c.api, nil
 	}
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, err
+	}
+	hostAllowed, err := p.policy.checkHost(u)
+	if err != nil {
+		return nil, err
+	}
 	transport := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
 			Timeout:   p.timeout,
 			KeepAlive: 30 * time.Second,
+			// After name resolution, before the connect: a name cannot smuggle in a denied IP.
+			Control: p.policy.dialControl(hostAllowed),
 		}).DialContext,
-		TLSClientConfig:     creds.tlsConfig(),
-		TLSHandshakeTimeout: p.timeout,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     90 * time.Second,
+		TLSClientConfig:        creds.tlsConfig(),
+		TLSHandshakeTimeout:    p.timeout,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 	client, err := promapi.NewClient(promapi.Config{
-		Address:      address,
-		RoundTripper: statusRoundTripper{next: authRoundTripper{creds: creds, next: transport}},
+		Address: address,
+		Client: &http.Client{
+			Transport: limitRoundTripper{limit: p.maxBytes,
+				next: statusRoundTripper{next: authRoundTripper{creds: creds, next: transport}}},
+			CheckRedirect: checkRedirect,
+		},
 	})
 	if err != nil {
 		return nil, err

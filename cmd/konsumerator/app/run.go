@@ -2,19 +2,20 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/konsumerator/konsumerator/applier"
@@ -38,6 +39,8 @@ const (
 // runFlags are the operator's settings.
 type runFlags struct {
 	metricsAddr, probeAddr   string
+	metricsSecure            bool
+	metricsCertDir           string
 	leaderElect              bool
 	leaderElectionNamespace  string
 	dryRun                   bool
@@ -55,10 +58,16 @@ type runFlags struct {
 	prometheusMaxConcurrency int
 	gracefulShutdownTimeout  time.Duration
 	kubeconfig               string
+	maxResponseBytes         int64
+	sourceAllow, sourceDeny  string
+	secretNamespaces         string
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 turns it off)")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 turns it off)")
+	fs.BoolVar(&f.metricsSecure, "metrics-secure", true,
+		"serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview); false: plain HTTP to anyone, for local runs")
+	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint, reloaded when they change (empty: a self-signed certificate made at start)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica acts (on in the shipped manifests)")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the operator's own)")
@@ -77,6 +86,14 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", metrics.DefaultRequestTimeout, "timeout of one Prometheus query")
 	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", metrics.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
 	fs.DurationVar(&f.gracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "time given to running reconciles on shutdown")
+	fs.Int64Var(&f.maxResponseBytes, "metrics-source-max-response-bytes", metrics.DefaultMaxResponseBytes,
+		"largest answer read from a metrics source; a larger one fails the read (size it as numPartitions x the bytes of one series)")
+	fs.StringVar(&f.sourceAllow, "metrics-source-allow", "",
+		"comma-separated CIDRs, IPs, host names and *.domain patterns a metrics source address must match (empty: any address not denied)")
+	fs.StringVar(&f.sourceDeny, "metrics-source-deny", metrics.DefaultDeniedAddresses,
+		"comma-separated CIDRs, IPs, host names and *.domain patterns never queried; checked against the resolved IP when dialing (the default denies cloud metadata addresses)")
+	fs.StringVar(&f.secretNamespaces, "secret-namespaces", "",
+		"comma-separated namespaces Secrets named by Consumers may be read from (empty: any Consumer's own namespace; guest mode: its namespace)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, the in-cluster config, then ~/.kube/config)")
 }
 
@@ -115,7 +132,7 @@ func runOperator(args []string, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, f runFlags) error {
-	policy, err := applier.ParseConflictPolicy(f.conflictPolicy)
+	conflictPolicy, err := applier.ParseConflictPolicy(f.conflictPolicy)
 	if err != nil {
 		return err
 	}
@@ -136,10 +153,17 @@ func run(ctx context.Context, f runFlags) error {
 			f.leaderElectionNamespace = f.namespace
 		}
 	}
+	policy, err := addressPolicy(f.sourceAllow, f.sourceDeny)
+	if err != nil {
+		return err
+	}
+	if f.maxResponseBytes <= 0 {
+		return fmt.Errorf("--metrics-source-max-response-bytes must be positive, not %d", f.maxResponseBytes)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme.New(),
 		Cache:                   cacheOpts,
-		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
+		Metrics:                 metricsOptions(f),
 		HealthProbeBindAddress:  f.probeAddr,
 		LeaderElection:          f.leaderElect,
 		LeaderElectionID:        "konsumerator.lwolf.org",
@@ -156,23 +180,18 @@ func run(ctx context.Context, f runFlags) error {
 		return err
 	}
 
-	secrets := metrics.SecretGetterFunc(func(ctx context.Context, namespace, name, key string) ([]byte, error) {
-		var s corev1.Secret
-		// Secrets are read live: caching every Secret of the cluster would cost memory and permissions.
-		if err := mgr.GetAPIReader().Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
-			return nil, err
-		}
-		v, ok := s.Data[key]
-		if !ok {
-			return nil, fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
-		}
-		return v, nil
-	})
+	secrets := observer.SecretKeys{Reader: mgr.GetAPIReader(), Namespaces: splitList(f.secretNamespaces)}
+	if f.namespace != "" && len(secrets.Namespaces) == 0 {
+		// A guest reads nothing outside its namespace; saying so keeps a request from being sent at all.
+		secrets.Namespaces = []string{f.namespace}
+	}
 	samples, err := metrics.NewCache(metrics.Options{
 		Registerer:            crmetrics.Registry,
 		Secrets:               secrets,
 		RequestTimeout:        f.prometheusTimeout,
 		MaxConcurrentRequests: f.prometheusMaxConcurrency,
+		MaxResponseBytes:      f.maxResponseBytes,
+		AddressPolicy:         policy,
 	})
 	if err != nil {
 		return err
@@ -187,7 +206,7 @@ func run(ctx context.Context, f runFlags) error {
 		Metrics:                 source,
 		Samples:                 source,
 		DryRun:                  f.dryRun,
-		ConflictPolicy:          policy,
+		ConflictPolicy:          conflictPolicy,
 		ApplyWorkers:            f.applyWorkers,
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
 		SyncPeriod:              f.syncPeriod,
@@ -202,6 +221,47 @@ func run(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return fmt.Errorf("setting up the controller: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting", "version", Version, "dryRun", f.dryRun, "conflictPolicy", policy, "namespace", f.namespace)
+	ctrl.Log.WithName("setup").Info("starting", "version", Version, "dryRun", f.dryRun, "conflictPolicy", conflictPolicy,
+		"namespace", f.namespace, "metricsSecure", f.metricsSecure, "metricsSourceAllow", f.sourceAllow,
+		"metricsSourceDeny", f.sourceDeny, "secretNamespaces", secrets.Namespaces)
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serves the operator's metrics the way kubebuilder projects do: over HTTPS, to callers the API
+// server authenticates and authorizes (a ServiceAccount bound to the konsumerator-metrics-reader ClusterRole).
+func metricsOptions(f runFlags) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: f.metricsAddr}
+	if !f.metricsSecure {
+		return o
+	}
+	o.SecureServing = true
+	o.CertDir = f.metricsCertDir
+	o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	// HTTP/2 stays off, as in kubebuilder's scaffold: its stream handling has had denial-of-service flaws
+	// (CVE-2023-44487, CVE-2023-39325), and a scrape gains nothing from it.
+	o.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	return o
+}
+
+// addressPolicy reads --metrics-source-allow and --metrics-source-deny.
+func addressPolicy(allow, deny string) (*metrics.AddressPolicy, error) {
+	a, err := metrics.ParseAddressRules(allow)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-source-allow: %w", err)
+	}
+	d, err := metrics.ParseAddressRules(deny)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-source-deny: %w", err)
+	}
+	return &metrics.AddressPolicy{Allow: a, Deny: d}, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -1,0 +1,51 @@
+package app
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/konsumerator/konsumerator/observer/metrics"
+)
+
+func parseRunFlags(t *testing.T, args ...string) runFlags {
+	t.Helper()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var f runFlags
+	f.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestSecureByDefault(t *testing.T) {
+	f := parseRunFlags(t)
+	o := metricsOptions(f)
+	if !o.SecureServing || o.FilterProvider == nil || o.BindAddress != ":8443" {
+		t.Errorf("default metrics options: secure %v, filter %v, address %q", o.SecureServing, o.FilterProvider != nil, o.BindAddress)
+	}
+	if f.maxResponseBytes != metrics.DefaultMaxResponseBytes || f.sourceDeny != metrics.DefaultDeniedAddresses {
+		t.Errorf("defaults: max %d, deny %q", f.maxResponseBytes, f.sourceDeny)
+	}
+	o = metricsOptions(parseRunFlags(t, "--metrics-secure=false"))
+	if o.SecureServing || o.FilterProvider != nil {
+		t.Error("--metrics-secure=false still serves HTTPS with authentication")
+	}
+}
+
+func TestAddressPolicyFlags(t *testing.T) {
+	if _, err := addressPolicy("10.0.0.0/8, *.monitoring.svc", "169.254.0.0/16"); err != nil {
+		t.Errorf("valid rules: %v", err)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "http://x", "*.", "a*b"} {
+		if _, err := addressPolicy(bad, ""); err == nil {
+			t.Errorf("--metrics-source-allow=%s was accepted", bad)
+		}
+	}
+	if got := splitList(" a, ,b ,"); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("splitList: %v", got)
+	}
+}

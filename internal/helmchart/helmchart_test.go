@@ -180,9 +180,9 @@ func TestClusterRoleIsTheGeneratedOne(t *testing.T) {
 	if err != nil || len(generated) != 1 {
 		t.Fatalf("config/rbac/role.yaml: %d objects, %v", len(generated), err)
 	}
-	roles := manifests.Find(render(t, "konsumerator-system", nil).Objects, "ClusterRole", "")
+	roles := manifests.Find(render(t, "konsumerator-system", nil).Objects, "ClusterRole", "konsumerator")
 	if len(roles) != 1 {
-		t.Fatalf("the chart renders %d ClusterRoles, want 1", len(roles))
+		t.Fatalf("the chart renders %d ClusterRoles named konsumerator, want 1", len(roles))
 	}
 	if got, want := rules(t, roles[0]), rules(t, generated[0]); !cmp.Equal(got, want) {
 		t.Errorf("ClusterRole rules differ from config/rbac/role.yaml; copy them into "+
@@ -273,7 +273,7 @@ func TestValuesReachThePod(t *testing.T) {
 	if c.Image != "registry.example.com/platform/konsumerator:v1.2.3" || c.ImagePullPolicy != corev1.PullAlways {
 		t.Errorf("image %s, pull policy %s", c.Image, c.ImagePullPolicy)
 	}
-	wantArgs := []string{"run", "--leader-elect", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081",
+	wantArgs := []string{"run", "--leader-elect", "--metrics-bind-address=:8443", "--health-probe-bind-address=:8081",
 		"--conflict-policy=respect", "--max-rollouts-in-flight=3", "--kube-api-qps=2500.5", "--kube-api-burst=1000000",
 		"--apply-workers=16", "--max-concurrent-reconciles=8", "--zap-log-level=debug", "--zap-encoder=console",
 		"--sync-period=30s"}

@@ -247,7 +247,8 @@ case "${1:-}" in
     for t in $tools; do locked "$t"; done
     ;;
   *)
-    sed -n '2,22p' "$0" >&2
+    # The comment block at the top is the usage.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
     exit 2
     ;;
 esac

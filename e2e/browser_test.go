@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,12 +54,30 @@ func (b *browser) run(ctx context.Context, url string, args ...string) (string, 
 		"--virtual-time-budget=5000", "--window-size=1000,1300",
 	}
 	cmd := exec.CommandContext(ctx, b.bin, append(append(base, args...), url)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	reapBrowser(cmd.Process)
+	if err != nil {
 		return "", fmt.Errorf("%s: %v\n%s", b.bin, err, stderr.String())
 	}
 	return stdout.String(), nil
+}
+
+// reapBrowser ends what chromium left running (its crash handler detaches) and reaps what was handed to this
+// process: the Ctrl-C test makes it a child subreaper, and the teardown checks count every child left.
+func reapBrowser(p *os.Process) {
+	if p == nil {
+		return
+	}
+	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+	for _, c := range cluster.LiveChildren() {
+		if strings.HasPrefix(c.Name, "chrom") {
+			_ = syscall.Kill(c.Pid, syscall.SIGKILL)
+			_, _ = syscall.Wait4(c.Pid, nil, 0, nil)
+		}
+	}
 }
 
 // dom is the page as the browser has built it, after its scripts ran.

@@ -90,8 +90,8 @@ demo: ## Run the operator on a local cluster with a real Prometheus and syntheti
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" bin/konsumerator-demo $(DEMO_FLAGS)
 
 .PHONY: e2e
-e2e: ## End-to-end test: the demo as a Go test (a few minutes once the tools are cached).
-	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" KONSUMERATOR_E2E=1 $(GO) test -p 1 -count=1 -timeout 30m -v ./internal/cluster/... ./e2e/...
+e2e: ## End-to-end test: the demo as a Go test, its page in headless chromium (a few minutes once the tools are cached).
+	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" CHROMIUM="$$($(TOOLS) path chromium)" KONSUMERATOR_E2E=1 $(GO) test -p 1 -count=1 -timeout 30m -v ./internal/cluster/... ./e2e/...
 
 .PHONY: bench
 bench: ## Measure converging 100 and 1,000 instances against envtest (minutes; BENCH_FLAGS=-quick for a short run).

@@ -3,8 +3,11 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,6 +99,40 @@ func TestDemoCommandStopsOnCtrlCLeavingNothing(t *testing.T) {
 	} else if got, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "get", "consumers").CombinedOutput(); err != nil ||
 		!strings.Contains(string(got), "demo") {
 		t.Errorf("kubectl get consumers: %v\n%s", err, got)
+	}
+
+	// The printed page answers.
+	if m := regexp.MustCompile(`Demo page: (http://127\.0\.0\.1:\d+/)`).FindStringSubmatch(out.String()); m == nil {
+		t.Errorf("the demo does not print its page's loopback address:\n%s", out)
+	} else if resp, err := http.Get(m[1]); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %v %v", m[1], err, resp)
+	} else {
+		_ = resp.Body.Close()
+	}
+
+	// Killing the operator, as the printed hint suggests, does not end the demo: it starts the operator again.
+	m := regexp.MustCompile(`kill (\d+) `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the demo does not print the operator's pid:\n%s", out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the operator (pid %d): %v", pid, err)
+	}
+	deadline = time.Now().Add(time.Minute)
+	for !out.has("the operator runs again (pid") {
+		select {
+		case err := <-exited:
+			interrupted = true
+			t.Fatalf("the demo exited (%v) after the operator was killed:\n%s", err, out)
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not start the operator again within 1m:\n%s", out)
+		}
+	}
+	if !out.has("starting it again") {
+		t.Errorf("the demo does not say that it starts the operator again:\n%s", out)
 	}
 
 	// Ctrl-C.

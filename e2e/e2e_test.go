@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,6 +67,15 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Every instance comes up, sized for the steady load, and the status counts them.
 	st := h.waitFor("every instance Available with cpu "+steadyCPU+" and RUNNING = EXPECTED = 3", 3*time.Minute,
 		func(st demo.State) bool { return allRunning(st) && allCPU(st, steadyCPU) })
+	// The demo page, in a real browser, shows the three instances as they are.
+	b := newBrowser(ctx, t)
+	steady := b.dom(ctx, t, d.Page.URL)
+	steady.checkShowsInstances(t, instances)
+	if steady.phase != string(exporter.Steady) || steady.rows[lagging].cpu != steadyCPU {
+		t.Fatalf("the page before the spike shows phase %q and %s cpu %q\n%s", steady.phase, lagging, steady.rows[lagging].cpu, steady.raw)
+	}
+	b.screenshot(ctx, t, d.Page.URL, "demo-page-steady")
+
 	untouched := map[string]demo.Instance{}
 	for _, name := range instances {
 		if name != lagging {
@@ -106,6 +117,19 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	t.Logf("spike: %s went from %s to %s cpu", lagging, steadyCPU, in.CPU)
 
+	// The page follows: the spike phase, and demo-1's new CPU, while the others stay as they were.
+	spike := b.dom(ctx, t, d.Page.URL)
+	spike.checkShowsInstances(t, instances)
+	if spike.phase != string(exporter.Spike) || !cpuAbove(t, spike.rows[lagging].cpu, steadyCPU) {
+		t.Fatalf("the page during the spike shows phase %q and %s cpu %q\n%s", spike.phase, lagging, spike.rows[lagging].cpu, spike.raw)
+	}
+	for _, name := range []string{"demo-0", "demo-2"} {
+		if spike.rows[name].cpu != steadyCPU {
+			t.Errorf("the page shows %s with cpu %q during the spike, want %s", name, spike.rows[name].cpu, steadyCPU)
+		}
+	}
+	b.screenshot(ctx, t, d.Page.URL, "demo-page-spike")
+
 	// The backlog keeps growing until catching up would take tolerableLag: the status counts demo-1 as lagging.
 	h.waitFor(fmt.Sprintf("LAGGING = 1 once %s's backlog takes %s to work off", lagging, autoscaler.Prometheus.TolerableLag.Duration),
 		2*time.Minute, func(st demo.State) bool {
@@ -121,7 +145,24 @@ func TestDemoEndToEnd(t *testing.T) {
 		})
 	d.Exporter.SetPhase(exporter.Steady)
 
-	// Instances deleted by hand come back (new objects) and the Consumer is whole again.
+	// The operator is killed, as people trying the demo will: the demo starts it again, like the operator's
+	// Deployment would, and the new process picks up where the old one stopped.
+	killed := d.Operator.Current()
+	h.restarts++
+	if err := syscall.Kill(killed.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for d.Operator.Restarts() < h.restarts {
+		if time.Now().After(deadline) {
+			t.Fatalf("the operator was not started again within 30s of being killed:\n%s", d.Operator.Tail())
+		}
+		time.Sleep(poll)
+	}
+	t.Logf("operator killed (pid %d) and started again (pid %d)", killed.Pid(), d.Operator.Current().Pid())
+
+	// Instances deleted by hand come back (new objects), with the garbage collector their old Pods go, and the
+	// Consumer is whole again.
 	st = h.observe()
 	old := map[string]bool{}
 	for _, in := range st.Instances {
@@ -138,8 +179,38 @@ func TestDemoEndToEnd(t *testing.T) {
 				return false
 			}
 		}
-		return allRunning(st)
+		return allRunning(st) && podsInNamespace(ctx, t, d) == len(instances)
 	})
+
+	// Deleting the Consumer deletes its Deployments and their Pods, as in any cluster.
+	if err := d.Cluster.Client.Delete(ctx, d.Consumer.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		var deps appsv1.DeploymentList
+		if err := d.Cluster.Client.List(ctx, &deps, client.InNamespace(d.Consumer.Namespace)); err != nil {
+			t.Fatal(err)
+		}
+		pods := podsInNamespace(ctx, t, d)
+		if len(deps.Items) == 0 && pods == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("2m after deleting the Consumer, %d Deployments and %d Pods are left", len(deps.Items), pods)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// podsInNamespace counts the Pods of the demo's namespace: only the instances' Pods run there.
+func podsInNamespace(ctx context.Context, t *testing.T, d *demo.Demo) int {
+	t.Helper()
+	var pods corev1.PodList
+	if err := d.Cluster.Client.List(ctx, &pods, client.InNamespace(d.Consumer.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	return len(pods.Items)
 }
 
 // requireEnabled skips unless the end-to-end tests are asked for: they need the cached tools and minutes.
@@ -157,6 +228,8 @@ type harness struct {
 	// untouched are the instances the spike must leave alone, as they were before it: while set, every
 	// observation checks that their resources and spec (generation) stay the same.
 	untouched map[string]demo.Instance
+	// restarts is how many times the test itself killed the operator.
+	restarts int
 }
 
 // waitFor polls until ok holds, failing after timeout with what it waited for and the last state.
@@ -176,11 +249,11 @@ func (h *harness) waitFor(what string, timeout time.Duration, ok func(demo.State
 		if time.Now().After(deadline) {
 			h.t.Fatalf("waited %s for: %s\n%s", timeout, what, h.diagnostics(st))
 		}
-		select {
-		case <-h.d.Operator.Exited():
-			h.t.Fatalf("the operator exited (%v) while waiting for: %s\n%s", h.d.Operator.ExitError(), what, h.diagnostics(st))
-		case <-time.After(poll):
+		// The demo starts a dead operator again; here an exit nobody asked for is a failure.
+		if n := h.d.Operator.Restarts(); n > h.restarts {
+			h.t.Fatalf("the operator exited unasked (%d restarts) while waiting for: %s\n%s", n, what, h.diagnostics(st))
 		}
+		time.Sleep(poll)
 	}
 }
 

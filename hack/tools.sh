@@ -5,8 +5,17 @@
 #
 #   hack/tools.sh path TOOL      print the cached binary's path, building it first if needed
 #   hack/tools.sh envtest        print a KUBEBUILDER_ASSETS directory (kube-apiserver + etcd)
+#   hack/tools.sh all            build every tool that is not cached yet
 #
-# TOOL is one of: kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok prometheus controller-gen
+# What it builds, and roughly how long a first build takes on 2 cores (later runs take no time):
+#   kube-apiserver                            ~7 min    (the tests' API server, with etcd)
+#   kube-controller-manager, kube-scheduler   ~2.5 min  (together, after kube-apiserver; the demo cluster)
+#   kubectl                                   ~1 min    (after kube-apiserver; what the docs run)
+#   etcd                                      ~30 s
+#   kwok                                      ~2 min    (the demo cluster's fake Nodes)
+#   prometheus                                ~3 min    (Prometheus tests, the demo)
+#   controller-gen                            ~1 min    (make manifests)
+#   chromium                                  installed with apt-get, not built (~1 min; the demo page's browser test)
 set -euo pipefail
 
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-v1.37.1}
@@ -19,6 +28,47 @@ CACHE=${KONSUMERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/konsumerator}
 mkdir -p "$CACHE"
 
 log() { echo "tools: $*" >&2; }
+
+# estimate TOOL: how long a first build of TOOL takes on 2 cores, for the progress lines.
+estimate() {
+  case "$1" in
+    kube-apiserver) echo "about 7 min" ;;
+    kube-controller-manager | kube-scheduler) echo "about 2.5 min for both" ;;
+    kubectl | controller-gen) echo "about 1 min" ;;
+    etcd) echo "about 30 s" ;;
+    kwok) echo "about 2 min" ;;
+    prometheus) echo "about 3 min" ;;
+    chromium) echo "about 1 min" ;;
+    *) echo "a while" ;;
+  esac
+}
+
+# A long build prints nothing for minutes; one line every HEARTBEAT seconds shows it is alive.
+HEARTBEAT=${KONSUMERATOR_TOOLS_HEARTBEAT:-30}
+
+# with_heartbeat WHAT CMD...: runs CMD, telling stderr every HEARTBEAT seconds how long it has been running.
+with_heartbeat() {
+  local what=$1 start=$SECONDS pid rc=0
+  shift
+  "$@" &
+  pid=$!
+  # The sleep holds none of the script's output: a caller reading it to the end (hack/tools.sh path …) must not
+  # wait for a sleep left over when the loop is killed.
+  (
+    while sleep "$HEARTBEAT" </dev/null >/dev/null 2>&1; do
+      kill -0 "$pid" 2>/dev/null || exit 0
+      log "still $what: $(elapsed $((SECONDS - start))) so far"
+    done
+  ) >/dev/null &
+  local beat=$!
+  wait "$pid" || rc=$?
+  kill "$beat" 2>/dev/null || true
+  wait "$beat" 2>/dev/null || true
+  log "done $what in $(elapsed $((SECONDS - start)))"
+  return "$rc"
+}
+
+elapsed() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 # staging_module_of VERSION: k8s.io/kubernetes@VERSION's own go.mod replaces its
 # staging modules with ./staging paths; a module outside that tree must point each
@@ -67,36 +117,70 @@ tool_module() {
 
 # build OUT MODULE_DIR PACKAGE
 build() {
-  local out=$1 dir=$2 pkg=$3
-  log "building $pkg into $out (cached for later runs)"
-  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$out.tmp" "$pkg")
+  local out=$1 dir=$2 pkg=$3 tool
+  tool=$(basename "$out")
+  log "building $tool ($pkg; $(estimate "$tool") on 2 cores) into $out, cached for later runs"
+  with_heartbeat "building $tool" \
+    bash -c 'cd "$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod exec go build -trimpath -ldflags="-s -w" -o "$2.tmp" "$3"' \
+    build "$dir" "$out" "$pkg"
   mv "$out.tmp" "$out"
+}
+
+# Debian's chromium, for the demo page's browser test. The version is pinned by a glob (Debian's security
+# archive keeps only the newest build of a major release); one already installed is used as it is.
+CHROMIUM_VERSION=${CHROMIUM_VERSION:-156.*}
+
+ensure_chromium() {
+  local bin
+  if bin=$(command -v chromium); then
+    echo "$bin"
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "chromium is missing: install Debian's chromium package (apt-get install chromium) or put chromium on PATH"
+    exit 1
+  fi
+  log "installing chromium=${CHROMIUM_VERSION} with apt-get ($(estimate chromium))"
+  with_heartbeat "installing chromium" bash -c 'apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "chromium=$1" >&2' \
+    install "$CHROMIUM_VERSION"
+  command -v chromium
+}
+
+# cached_path TOOL: where TOOL's binary is cached (it may not be there yet).
+cached_path() {
+  case "$1" in
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo "$CACHE/bin/kubernetes-${KUBERNETES_VERSION}/$1" ;;
+    etcd) echo "$CACHE/bin/etcd-${ETCD_VERSION}/etcd" ;;
+    kwok) echo "$CACHE/bin/kwok-${KWOK_VERSION}/kwok" ;;
+    prometheus) echo "$CACHE/bin/prometheus-${PROMETHEUS_VERSION}/prometheus" ;;
+    controller-gen) echo "$CACHE/bin/controller-gen-${CONTROLLER_TOOLS_VERSION}/controller-gen" ;;
+    *) echo "tools: unknown tool $1" >&2; exit 2 ;;
+  esac
 }
 
 ensure() {
   local tool=$1 dir out
+  if [ "$tool" = chromium ]; then
+    ensure_chromium
+    return
+  fi
+  out=$(cached_path "$tool")
+  [ -x "$out" ] && { echo "$out"; return; }
+  mkdir -p "$(dirname "$out")"
   case "$tool" in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
       dir="$CACHE/src/kubernetes-${KUBERNETES_VERSION}"
-      out="$CACHE/bin/kubernetes-${KUBERNETES_VERSION}/$tool"
-      [ -x "$out" ] && { echo "$out"; return; }
-      mkdir -p "$(dirname "$out")"
       [ -f "$dir/go.sum" ] || kubernetes_module "$dir"
       build "$out" "$dir" "k8s.io/kubernetes/cmd/$tool"
       ;;
     etcd)
       dir="$CACHE/src/etcd-${ETCD_VERSION}"
-      out="$CACHE/bin/etcd-${ETCD_VERSION}/etcd"
-      [ -x "$out" ] && { echo "$out"; return; }
-      mkdir -p "$(dirname "$out")"
       tool_module "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
       build "$out" "$dir" go.etcd.io/etcd/server/v3
       ;;
     kwok)
       dir="$CACHE/src/kwok-${KWOK_VERSION}"
-      out="$CACHE/bin/kwok-${KWOK_VERSION}/kwok"
-      [ -x "$out" ] && { echo "$out"; return; }
-      mkdir -p "$(dirname "$out")"
       tool_module "$dir" sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
       build "$out" "$dir" sigs.k8s.io/kwok/cmd/kwok
       # The stages kwok needs ship inside the module; keep them next to the binary.
@@ -109,9 +193,7 @@ ensure() {
       ;;
     prometheus)
       dir="$CACHE/src/prometheus-${PROMETHEUS_VERSION}"
-      out="$CACHE/bin/prometheus-${PROMETHEUS_VERSION}/prometheus"
-      [ -x "$out" ] && { echo "$out"; return; }
-      mkdir -p "$(dirname "$out")" "$dir"
+      mkdir -p "$dir"
       if [ ! -f "$dir/go.sum" ]; then
         # go mod tidy would pull test-only modules the proxy refuses; go get resolves just the build graph.
         printf 'module konsumerator.local/tools/prometheus\n\ngo 1.26\n' >"$dir/go.mod"
@@ -120,14 +202,9 @@ ensure() {
       build "$out" "$dir" github.com/prometheus/prometheus/cmd/prometheus
       ;;
     controller-gen)
-      out="$CACHE/bin/controller-gen-${CONTROLLER_TOOLS_VERSION}/controller-gen"
-      [ -x "$out" ] && { echo "$out"; return; }
-      log "installing controller-gen ${CONTROLLER_TOOLS_VERSION}"
-      GOBIN="$(dirname "$out")" GOFLAGS= go install "sigs.k8s.io/controller-tools/cmd/controller-gen@${CONTROLLER_TOOLS_VERSION}"
-      ;;
-    *)
-      echo "tools: unknown tool $tool" >&2
-      exit 2
+      log "installing controller-gen ${CONTROLLER_TOOLS_VERSION} ($(estimate controller-gen) on 2 cores)"
+      with_heartbeat "installing controller-gen" env GOBIN="$(dirname "$out")" GOFLAGS= \
+        go install "sigs.k8s.io/controller-tools/cmd/controller-gen@${CONTROLLER_TOOLS_VERSION}"
       ;;
   esac
   echo "$out"
@@ -164,10 +241,14 @@ case "${1:-}" in
     echo "$assets"
     ;;
   all)
-    for t in etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok prometheus controller-gen; do locked "$t"; done
+    tools="etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok prometheus controller-gen"
+    missing=$(for t in $tools; do [ -x "$(cached_path "$t")" ] || printf ' %s' "$t"; done)
+    [ -z "$missing" ] || log "to build (cached afterwards):$missing; up to about 15 min on 2 cores"
+    for t in $tools; do locked "$t"; done
     ;;
   *)
-    sed -n '2,12p' "$0" >&2
+    # The comment block at the top is the usage.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
     exit 2
     ;;
 esac

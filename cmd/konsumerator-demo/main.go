@@ -28,6 +28,7 @@ func main() {
 func run() (code int) {
 	dir := flag.String("dir", "", "keep the kubeconfig and the components' logs in this directory (default: a temporary one, removed on exit)")
 	quiet := flag.Bool("quiet", false, "do not print the operator's log (it is still written to <dir>/logs/konsumerator.log)")
+	pageAddr := flag.String("page-address", "127.0.0.1:0", "where the demo page listens (default: a free loopback port)")
 	flag.Parse()
 
 	// The first Ctrl-C starts the teardown; the handler stays installed so a second one cannot cut it short
@@ -39,7 +40,10 @@ func run() (code int) {
 	if !*quiet {
 		operatorLog = &demo.PrefixWriter{Prefix: "operator | ", Out: os.Stdout}
 	}
-	opts := demo.Options{Progress: os.Stdout, Dir: *dir}
+	opts := demo.Options{Progress: os.Stdout, Dir: *dir, PageAddress: *pageAddr,
+		OnOperatorRestart: func(exit error, after time.Duration) {
+			fmt.Printf("demo: the operator exited (%v); starting it again in %s, as its Deployment would\n", exit, after)
+		}}
 	if operatorLog != nil {
 		opts.OperatorLog = operatorLog
 	}
@@ -64,35 +68,41 @@ func run() (code int) {
 
 	kubeconfig := d.Cluster.Kubeconfig
 	fmt.Printf(`
-demo: running. In another terminal:
+demo: running.
+
+Demo page: %s (lag per partition, CPU per instance, scaling states, live)
+
+In another terminal:
 
   export KUBECONFIG=%s
   kubectl get consumers -w
   kubectl get deploy -l konsumerator.lwolf.org/consumer -w
-  kubectl get deploy -o custom-columns='NAME:.metadata.name,CPU:.spec.template.spec.containers[0].resources.requests.cpu,MEM:.spec.template.spec.containers[0].resources.requests.memory,SCALING:.metadata.annotations.konsumerator\.lwolf\.org/scaling-status'
+  kubectl get deploy -o custom-columns='NAME:.metadata.name,PARTITIONS:.metadata.annotations.konsumerator\.lwolf\.org/partition,CPU:.spec.template.spec.containers[0].resources.requests.cpu,MEM:.spec.template.spec.containers[0].resources.requests.memory,SCALING:.metadata.annotations.konsumerator\.lwolf\.org/scaling-status'
   kubectl get events --field-selector involvedObject.kind=Consumer
+  kill %d      # the operator: the demo starts it again, as its Deployment would
 
-Prometheus: %s (try: %s)
+Prometheus (HTTP API only, no web UI): curl -sG '%s/api/v1/query' --data-urlencode 'query=%s'
 Logs: %s
 Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recovery %s, repeated. Ctrl-C stops.
 
-`, kubeconfig, d.Prometheus.URL, "rate(konsumerator_messages_production_offset[10s])",
+`, d.Page.URL, kubeconfig, d.Operator.Current().Pid(), d.Prometheus.URL, "rate(konsumerator_messages_production_offset[10s])",
 		d.Cluster.Dir+"/logs", demo.Timeline()[0].For, demo.Timeline()[1].For, demo.Timeline()[2].For)
 
 	go d.Exporter.Cycle(ctx, demo.Timeline(), func(ph exporter.Phase) {
 		fmt.Printf("demo: --- scenario phase: %s ---\n", ph)
 	})
-	last := ""
+	last, pid := "", d.Operator.Current().Pid()
 	ticker := time.NewTicker(2 * time.Second)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return 0
-		case <-d.Operator.Exited():
-			fmt.Fprintf(os.Stderr, "demo: the operator exited: %v\n", d.Operator.ExitError())
-			return 1
 		case <-ticker.C:
+			if p := d.Operator.Current().Pid(); p != pid {
+				fmt.Printf("demo: the operator runs again (pid %d)\n", p)
+				pid = p
+			}
 			st, err := d.Observe(ctx)
 			if err != nil {
 				continue

@@ -1,6 +1,6 @@
 // Package cluster runs a small Kubernetes cluster on loopback for the demo and the end-to-end test: etcd and
 // kube-apiserver (envtest, with the Consumer CRD installed), kube-controller-manager with the controllers that
-// turn Deployments into Pods, kube-scheduler, and kwok, which plays the kubelet of a few fake Nodes so that
+// turn Deployments into Pods and the garbage collector, kube-scheduler, and kwok, which plays the kubelet of a few fake Nodes so that
 // Pods are scheduled, become Ready and Deployments become Available, without containers or images.
 package cluster
 
@@ -156,8 +156,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}{
 		{"kube-controller-manager", []string{
 			"--kubeconfig=" + c.Kubeconfig,
-			// Deployments → ReplicaSets → Pods; node-lifecycle lifts the not-ready taint once kwok reports Ready.
-			"--controllers=deployment-controller,replicaset-controller,node-lifecycle-controller",
+			// Deployments → ReplicaSets → Pods; node-lifecycle lifts the not-ready taint once kwok reports Ready;
+			// the garbage collector acts on owner references, as in any cluster: deleting a Consumer deletes its
+			// Deployments, deleting a Deployment deletes its ReplicaSets and their Pods.
+			"--controllers=deployment-controller,replicaset-controller,node-lifecycle-controller,garbage-collector-controller",
 			// kwok's fast stages report a Node Ready once and then renew neither its status nor a lease: with
 			// the default grace of 50s the controller would mark every Node unreachable after about a minute
 			// and evict every Pod.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,6 +79,7 @@ func TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess(t *testing.T) {
 	}
 
 	resizeInPlace(ctx, t, c)
+	checkGarbageCollection(ctx, t, c, d)
 
 	procs := c.Processes()
 	if err := c.Stop(); err != nil {
@@ -158,5 +161,116 @@ func TestTailKeepsTheLastLines(t *testing.T) {
 	fmt.Fprint(tail, "partial")
 	if got, want := tail.String(), "line 2\nline 3\nline 4\npartial"; got != want {
 		t.Fatalf("tail %q, want %q", got, want)
+	}
+}
+
+// TestSupervisedProcessIsStartedAgain kills a supervised process, as a person trying the demo would kill the
+// operator: it must come back with a new pid, and Stop must end it for good.
+func TestSupervisedProcessIsStartedAgain(t *testing.T) {
+	c := &Cluster{Dir: t.TempDir()}
+	if err := os.MkdirAll(filepath.Join(c.Dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	restarted := make(chan error, 10)
+	s, err := c.StartSupervised("sleeper", nil, nil, func(exit error, _ time.Duration) { restarted <- exit }, "sleep", "600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	first := s.Current()
+	if err := syscall.Kill(first.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case exit := <-restarted:
+		if exit == nil || !strings.Contains(exit.Error(), "killed") {
+			t.Errorf("the restart was told the exit %v, want the kill", exit)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no restart within 10s of killing the process")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Restarts() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not started again within 10s:\n%s", s.Tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	second := s.Current()
+	if second.Pid() == first.Pid() || !first.GroupGone() {
+		t.Fatalf("the second run must be a new process: pids %d and %d", first.Pid(), second.Pid())
+	}
+	select {
+	case <-second.Exited():
+		t.Fatalf("the new run exited: %v", second.ExitError())
+	default:
+	}
+
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // longer than the first back-off: a restart after Stop would show now
+	if s.Restarts() != 1 || !second.GroupGone() {
+		t.Errorf("after Stop: %d restarts, group gone %t", s.Restarts(), second.GroupGone())
+	}
+	if kids := LiveChildren(); len(kids) > 0 {
+		t.Errorf("processes left behind: %v", kids)
+	}
+}
+
+// checkGarbageCollection: owner references are acted on, as in a real cluster. Deleting a Deployment deletes its
+// Pods (no orphan keeps serving), and deleting an owner deletes the Deployments it controls.
+func checkGarbageCollection(ctx context.Context, t *testing.T, c *Cluster, d *appsv1.Deployment) {
+	t.Helper()
+	if err := c.Client.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(ctx, t, c, "the Pods of a deleted Deployment", func() (int, error) {
+		var pods corev1.PodList
+		err := c.Client.List(ctx, &pods, client.InNamespace("default"), client.MatchingLabels{"app": "smoke"})
+		return len(pods.Items), err
+	})
+
+	owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: "default"}}
+	if err := c.Client.Create(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	owned := d.DeepCopy()
+	owned.ObjectMeta = metav1.ObjectMeta{Name: "owned", Namespace: "default", OwnerReferences: []metav1.OwnerReference{{
+		APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+	}}}
+	owned.Status = appsv1.DeploymentStatus{}
+	if err := c.Client.Create(ctx, owned); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Client.Delete(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(ctx, t, c, "the Deployment of a deleted owner, and its Pods", func() (int, error) {
+		var deps appsv1.DeploymentList
+		var pods corev1.PodList
+		if err := c.Client.List(ctx, &deps, client.InNamespace("default")); err != nil {
+			return 0, err
+		}
+		err := c.Client.List(ctx, &pods, client.InNamespace("default"))
+		return len(deps.Items) + len(pods.Items), err
+	})
+}
+
+func waitGone(ctx context.Context, t *testing.T, c *Cluster, what string, count func() (int, error)) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := count()
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			var pods corev1.PodList
+			_ = c.Client.List(ctx, &pods, client.InNamespace("default"))
+			t.Fatalf("%s: %d objects left a minute later (%v); pods %s; kube-controller-manager log in %s",
+				what, n, err, podStates(pods.Items), c.LogPath("kube-controller-manager"))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -64,6 +64,10 @@ type Options struct {
 	OperatorLog io.Writer
 	// Dir keeps the kubeconfig and logs; a temporary directory, removed on Stop, when empty.
 	Dir string
+	// PageAddress is where the demo page listens (default 127.0.0.1:0, a free loopback port).
+	PageAddress string
+	// OnOperatorRestart, when set, is told each time the operator exited and is about to be started again.
+	OnOperatorRestart func(exit error, after time.Duration)
 }
 
 // Demo is a running demo.
@@ -71,7 +75,10 @@ type Demo struct {
 	Cluster    *cluster.Cluster
 	Exporter   *exporter.Exporter
 	Prometheus *promtest.Prometheus
-	Operator   *cluster.Process
+	// Operator is started again whenever it exits, as the kubelet would restart the operator's Pod.
+	Operator *cluster.Supervised
+	// Page serves the plots and the table a person looks at (Page.URL).
+	Page *Page
 	// Consumer is the demo Consumer as it was created.
 	Consumer *konsumeratorv1.Consumer
 }
@@ -128,8 +135,8 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	if err != nil {
 		return d, err
 	}
-	d.Operator, err = c.StartProcessWithEnv("konsumerator", opts.OperatorLog, []string{"KUBECONFIG=" + c.Kubeconfig},
-		operator, "run",
+	d.Operator, err = c.StartSupervised("konsumerator", opts.OperatorLog, []string{"KUBECONFIG=" + c.Kubeconfig},
+		opts.OnOperatorRestart, operator, "run",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--zap-encoder=console", "--zap-time-encoding=rfc3339")
 	if err != nil {
@@ -143,6 +150,15 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		return d, fmt.Errorf("creating the demo Consumer: %w", err)
 	}
 	d.Consumer = created
+
+	addr := opts.PageAddress
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if d.Page, err = StartPage(context.WithoutCancel(ctx), addr, time.Second, d.Sample); err != nil {
+		return d, err
+	}
+	c.OnStop(func() error { d.Page.Stop(); return nil })
 	return d, nil
 }
 

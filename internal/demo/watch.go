@@ -23,7 +23,9 @@ type State struct {
 
 // Instance is one instance Deployment as far as the demo cares.
 type Instance struct {
-	Name       string
+	Name string
+	// Partitions is the operator's partition annotation, e.g. "2,3".
+	Partitions string
 	UID        string
 	Generation int64
 	Available  int32
@@ -53,6 +55,7 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 		in := Instance{
 			CPU: "-", Memory: "-",
 			Name:       dep.Name,
+			Partitions: dep.Annotations[konsumeratorv1.AnnotationPartition],
 			UID:        string(dep.UID),
 			Generation: dep.Generation,
 			Available:  dep.Status.AvailableReplicas,

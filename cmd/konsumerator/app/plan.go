@@ -22,33 +22,45 @@ import (
 	"github.com/konsumerator/konsumerator/planner"
 )
 
-// planEpoch is "now" when neither --now nor a metrics sample gives a time: the output never depends on the wall
-// clock, so the same files always print the same plan.
+// planEpoch is "now" for objects written by hand when neither --now nor a metrics sample gives a time: the output
+// does not depend on the wall clock, so the same files always print the same plan.
 var planEpoch = time.Unix(0, 0).UTC()
+
+// wallClock is "now" for live objects; tests replace it.
+var wallClock = time.Now
 
 const planUsage = `Usage: konsumerator plan -f CONSUMER.yaml [--deployments FILE] [--metrics FILE] [--now RFC3339] [-o text|yaml]
        konsumerator plan --snapshot SNAPSHOT.yaml [-o text|yaml]
 
-Prints the plan the operator would make, offline: no cluster, no Prometheus, no clock.
-  -f, --consumer     a Consumer manifest (konsumerator.lwolf.org/v1 or v1alpha1); "-" reads standard input
-  --deployments      the Deployments that exist: YAML documents or a List (optional)
-  --metrics          a metrics sample (model.MetricsSample, YAML or JSON; optional)
-  --snapshot         replay a recorded snapshot (YAML or JSON) instead of the three files above
-  --now              the time of the plan (default: the sample's time, else 1970-01-01T00:00:00Z)
-  -o, --output       text (default) or yaml
+Prints the plan the operator would make, offline: no cluster, no Prometheus.
+  -f, --consumer              a Consumer manifest (konsumerator.lwolf.org/v1 or v1alpha1); "-" reads standard input
+  --deployments               the Deployments that exist: YAML documents or a List (optional), e.g.
+                              kubectl get deploy -l konsumerator.lwolf.org/consumer=NAME -o yaml
+  --metrics                   a metrics sample (model.MetricsSample, YAML or JSON; optional)
+  --snapshot                  replay a recorded snapshot (YAML or JSON) instead of the three files above
+  --now                       the time of the plan, RFC 3339. Default, in this order: the snapshot's time (with
+                              --snapshot); the metrics sample's time; the current time when the Consumer or a
+                              Deployment was read from a cluster (it has a metadata.creationTimestamp);
+                              else 1970-01-01T00:00:00Z, so that hand-written files always give the same plan
+  --max-rollouts-in-flight    instances restarting at once (default 0: a tenth of the instances, at least 1)
+  --metrics-stale-after       age from which a metrics sample is not used, e.g. 5m (default 0: 3 × minSyncPeriod)
+  -o, --output                text (default) or yaml
+  -h, --help                  this help
 `
 
 type planFlags struct {
 	consumer, deployments, metrics, snapshot, now, output string
 	maxRollouts                                           int
 	staleAfter                                            time.Duration
+	// live is set once the files turn out to hold objects read from a cluster.
+	live bool
 }
 
-func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var f planFlags
+// newPlanFlagSet binds every flag of plan to f; planUsage must describe each of them (a test checks).
+func newPlanFlagSet(f *planFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, planUsage) }
+	fs.Usage = func() {} // printed below: to stdout when asked for, to stderr after a mistake
 	for _, name := range []string{"f", "consumer"} {
 		fs.StringVar(&f.consumer, name, "", "Consumer manifest file, - for stdin")
 	}
@@ -61,20 +73,33 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fs.IntVar(&f.maxRollouts, "max-rollouts-in-flight", 0, "rollout budget (0: a tenth of the instances, at least 1)")
 	fs.DurationVar(&f.staleAfter, "metrics-stale-after", 0, "age from which a sample is not used (0: 3 × minSyncPeriod)")
+	return fs
+}
+
+func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var f planFlags
+	fs := newPlanFlagSet(&f, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, planUsage)
 			return 0
 		}
+		fmt.Fprint(stderr, "\n", planUsage)
 		return 2
 	}
 	if fs.NArg() > 0 || (f.consumer == "") == (f.snapshot == "") || (f.output != "text" && f.output != "yaml") {
-		fs.Usage()
+		fmt.Fprint(stderr, planUsage)
 		return 2
 	}
 	snap, err := f.load(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "plan: %v\n", err)
 		return 1
+	}
+	if f.live && f.now == "" && (snap.Metrics == nil || snap.Metrics.Time.IsZero()) {
+		// Said on stderr, so that a person knows why two runs differ, and the plan on stdout stays clean.
+		fmt.Fprintf(stderr, "plan: as of now, %s: the objects were read from a cluster (--now sets the time)\n",
+			snap.Now.Format(time.RFC3339))
 	}
 	p := planner.Plan(snap)
 	if f.output == "yaml" {
@@ -142,6 +167,15 @@ func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
 		if snap.Deployments, err = decodeDeployments(raw, c.Namespace); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.deployments, err)
 		}
+	}
+	// Objects an API server has seen carry a creationTimestamp; planning them as of 1970 would read every
+	// timestamp they carry as decades in the future. Hand-written files have none and keep the fixed epoch.
+	f.live = !c.CreationTimestamp.IsZero()
+	for _, d := range snap.Deployments {
+		f.live = f.live || !d.CreationTimestamp.IsZero()
+	}
+	if f.live {
+		snap.Now = wallClock().UTC().Truncate(time.Second)
 	}
 	if c.UID == "" {
 		c.UID = adoptedUID(c, snap.Deployments)

@@ -2,9 +2,13 @@ package app
 
 import (
 	"bytes"
+	"flag"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/golden"
 )
@@ -70,5 +74,77 @@ func TestPlanUsageErrors(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "", "-h"); code != 0 {
 		t.Errorf("-h: exit %d", code)
+	}
+}
+
+// Deployments read from a cluster carry creationTimestamps: planned as of 1970, every timestamp on them would
+// lie decades ahead. Without --now, such input is planned as of the current time, and stderr says so.
+func TestPlanOfLiveObjectsDefaultsToNow(t *testing.T) {
+	fixed := time.Date(2026, 11, 30, 15, 4, 5, 0, time.UTC)
+	defer func(c func() time.Time) { wallClock = c }(wallClock)
+	wallClock = func() time.Time { return fixed }
+
+	raw, err := os.ReadFile(cli + "deployments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(t.TempDir(), "live-deployments.yaml")
+	stamped := strings.ReplaceAll(string(raw), "\n  namespace: default\n", "\n  namespace: default\n  creationTimestamp: \"2026-11-30T09:00:00Z\"\n")
+	if stamped == string(raw) {
+		t.Fatal("the fixture changed: no Deployment got a creationTimestamp")
+	}
+	if err := os.WriteFile(live, []byte(stamped), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := runCLI(t, "", "-f", cli+"consumer.yaml", "--deployments", live)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, "1970-") || !strings.Contains(out, fixed.Format(time.RFC3339)) {
+		t.Errorf("live Deployments without --now must be planned as of the current time %s:\n%s", fixed.Format(time.RFC3339), out)
+	}
+	if !strings.Contains(errOut, "as of now, "+fixed.Format(time.RFC3339)) {
+		t.Errorf("stderr must say which time was taken and why: %q", errOut)
+	}
+
+	// An explicit --now still wins, and the same live files give the same plan every time.
+	args := []string{"-f", cli + "consumer.yaml", "--deployments", live, "--now", "2026-11-21T12:00:00Z"}
+	a, errA, _ := runCLI(t, "", args...)
+	wallClock = func() time.Time { return fixed.Add(time.Hour) }
+	b, _, _ := runCLI(t, "", args...)
+	if a != b || !strings.Contains(a, "2026-11-21T12:00:00Z") || errA != "" {
+		t.Errorf("--now must fix the time of live objects too (stderr %q)", errA)
+	}
+}
+
+func TestPlanHelpListsEveryFlag(t *testing.T) {
+	out, _, code := runCLI(t, "", "--help")
+	if code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	var f planFlags
+	newPlanFlagSet(&f, io.Discard).VisitAll(func(fl *flag.Flag) {
+		dashes := "--"
+		if len(fl.Name) == 1 {
+			dashes = "-"
+		}
+		if !strings.Contains(out, dashes+fl.Name+" ") && !strings.Contains(out, dashes+fl.Name+",") {
+			t.Errorf("plan --help does not describe %s%s:\n%s", dashes, fl.Name, out)
+		}
+	})
+}
+
+func TestHelpListsTheCommands(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		var out, errOut bytes.Buffer
+		if code := Main([]string{arg}, strings.NewReader(""), &out, &errOut); code != 0 {
+			t.Errorf("%s: exit %d: %s", arg, code, errOut.String())
+		}
+		for _, cmd := range []string{"konsumerator [run]", "konsumerator plan", "konsumerator version"} {
+			if !strings.Contains(out.String(), cmd) {
+				t.Errorf("konsumerator %s does not list %q:\n%s%s", arg, cmd, out.String(), errOut.String())
+			}
+		}
 	}
 }

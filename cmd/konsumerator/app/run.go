@@ -100,6 +100,10 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 func newRunFlagSet(stderr io.Writer) (*flag.FlagSet, *runFlags, *zap.Options) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: konsumerator [run] [flags]\n\nRuns the operator against the cluster of the kubeconfig. Flags:\n")
+		fs.PrintDefaults()
+	}
 	var f runFlags
 	f.bind(fs)
 	zapOpts := zap.Options{}

@@ -366,3 +366,25 @@ func TestRespectLeavesAnAnnotationWithDotsToTheOtherManager(t *testing.T) {
 	assert.Equal(t, "y", d.Annotations["keep.example.com/x"])
 	assert.Equal(t, field, d.Annotations[konsumeratorv1.AnnotationYieldedFields])
 }
+
+// TestAppliesLeaveThePlanAsItWas: the desired objects of a plan share parts (here the pod spec), as
+// the planner's do. The API server's answers must not be written into them — from several workers at once.
+func TestAppliesLeaveThePlanAsItWas(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "apply-shared", applier.Options{Workers: 4})
+	shared := f.desired("inst-0", "busybox", 1).Spec.Template.Spec
+	var actions []model.Action
+	for _, name := range []string{"inst-0", "inst-1", "inst-2", "inst-3"} {
+		d := f.desired(name, "busybox", 1)
+		d.Spec.Template.Spec = shared
+		actions = append(actions, f.action(model.ActionCreate, model.PhaseApply, name, "", d))
+	}
+	plan := &model.Plan{Actions: actions}
+	before, err := json.Marshal(plan.Actions)
+	require.NoError(t, err)
+	_, err = f.applier.Apply(ctx, f.owner, f.snapshot(t), plan)
+	require.NoError(t, err)
+	after, err := json.Marshal(plan.Actions)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(before), string(after), "the applies changed the plan's objects")
+}

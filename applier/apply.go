@@ -31,7 +31,7 @@ func (a *Applier) apply(ctx context.Context, s *model.Snapshot, act model.Action
 		yielded = yieldedFields(desired, observed(s, act.Name))
 	}
 	// The common case applies the planner's object as is; only yielded fields need a stripped copy.
-	var cfg runtime.ApplyConfiguration = desired
+	var cfg runtime.ApplyConfiguration = &detached{desired}
 	if len(yielded) > 0 {
 		var err error
 		if cfg, err = withoutFields(desired, yielded); err != nil {

@@ -11,6 +11,25 @@ const (
 	ConditionConflicts = "FieldConflicts"
 	// ConditionResourceBudget reports how the global budget was applied; present only with a globalPolicy.
 	ConditionResourceBudget = "ResourceBudget"
+	// ConditionRolloutComplete is True when every expected instance runs the current template; False says how
+	// many do, how many are restarting and how many wait for the rollout budget.
+	ConditionRolloutComplete = "RolloutComplete"
+	// ConditionAutoscalerFrozen is present (True) only while the owner's disable-autoscaler annotation freezes
+	// the resources of every instance.
+	ConditionAutoscalerFrozen = "AutoscalerFrozen"
+)
+
+// Reasons of ConditionRolloutComplete.
+const (
+	ReasonAllInstancesCurrent = "AllInstancesCurrent"
+	ReasonRollingOut          = "RollingOut"
+	ReasonWaitingForBudget    = "WaitingForRolloutBudget"
+	ReasonInstancesNotCurrent = "InstancesNotCurrent"
+)
+
+// Reasons of ConditionAutoscalerFrozen.
+const (
+	ReasonDisabledByAnnotation = "DisabledByAnnotation"
 )
 
 // Reasons of ConditionReady.

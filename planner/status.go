@@ -22,6 +22,7 @@ var ownedConditions = map[string]bool{
 	konsumeratorv1.ConditionResourceBudget:   true,
 	konsumeratorv1.ConditionRolloutComplete:  true,
 	konsumeratorv1.ConditionAutoscalerFrozen: true,
+	konsumeratorv1.ConditionSpecWarnings:     true,
 }
 
 // status is the owner's status as it will be once the plan is carried out. The counts overlap: an instance
@@ -124,6 +125,11 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 	}
 	if c, ok := pl.budgetCondition(); ok {
 		conds = append(conds, c)
+	}
+	if u := pl.st.unknownPolicies; len(u) > 0 {
+		conds = append(conds, metav1.Condition{Type: konsumeratorv1.ConditionSpecWarnings, Status: metav1.ConditionTrue,
+			Reason:  konsumeratorv1.ReasonPolicyUnknownContainer,
+			Message: summarize("resourcePolicy.containerPolicies name containers the template does not have, so they bound nothing", u, 5)})
 	}
 	st.Conditions = mergeConditions(pl.s, conds)
 	if pl.view.usable {

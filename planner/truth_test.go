@@ -106,3 +106,39 @@ func TestNewerSampleWithTheSameFiguresChangesNoStatus(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func TestResizeActionCarriesItsNumbers(t *testing.T) {
+	s := steady(t, orders().Lags(10*time.Second, time.Hour, 10*time.Minute))
+	p := planner.Plan(later(s, 0, builder.Sample(s.Now.Add(-5*time.Second)).Uniform(4, 800, 800, 0).
+		Partition(0, 800, 800, 800*7200).Obj()))
+	a := p.Actions[0]
+	require.Equal(t, model.ActionUpdate, a.Kind, a.Reason)
+	assert.True(t, a.Restart)
+	assert.Equal(t, []model.ResourceChange{
+		{Container: "busybox", Resource: "cpu", From: "800m", To: "4"},
+		{Container: "busybox", Resource: "memory", From: "1Gi", To: "4Gi"},
+	}, a.Resources)
+	assert.Equal(t, "lag 2h0m0s above criticalLag 1h0m0s, load needs 10400m cpu", a.Load)
+
+	// A scale-up that must wait writes its pending state only: no restart, no resources.
+	p = planner.Plan(later(s, 0, builder.Sample(s.Now.Add(-5*time.Second)).Uniform(4, 800, 800, 0).
+		Partition(0, 1600, 1600, 1600*20).Obj()))
+	a = p.Actions[0]
+	require.Equal(t, model.ActionUpdate, a.Kind, a.Reason)
+	assert.False(t, a.Restart)
+	assert.True(t, a.Pending)
+	assert.Empty(t, a.Resources)
+	assert.Equal(t, "lag 20s above tolerableLag 10s, load needs 1700m cpu", a.Load)
+}
+
+func TestPolicyForUnknownContainerIsAcceptedAndReported(t *testing.T) {
+	s := steady(t, orders().Policy("sidecr", res("cpu=100m"), res("cpu=1")))
+	p := planner.Plan(s)
+	assert.False(t, p.Changed(), "the manifest keeps working")
+	c := meta.FindStatusCondition(p.Status.Conditions, konsumeratorv1.ConditionSpecWarnings)
+	require.NotNil(t, c)
+	assert.Equal(t, metav1.ConditionTrue, c.Status)
+	assert.Equal(t, konsumeratorv1.ReasonPolicyUnknownContainer, c.Reason)
+	assert.Contains(t, c.Message, "sidecr")
+	assert.Nil(t, meta.FindStatusCondition(planner.Plan(steady(t, orders())).Status.Conditions, konsumeratorv1.ConditionSpecWarnings))
+}

@@ -17,6 +17,14 @@ const (
 	// ConditionAutoscalerFrozen is present (True) only while the owner's disable-autoscaler annotation freezes
 	// the resources of every instance.
 	ConditionAutoscalerFrozen = "AutoscalerFrozen"
+	// ConditionSpecWarnings is present (True) only while the spec has parts that are accepted, as the original
+	// Konsumerator accepted them, but have no effect.
+	ConditionSpecWarnings = "SpecWarnings"
+)
+
+// Reasons of ConditionSpecWarnings.
+const (
+	ReasonPolicyUnknownContainer = "PolicyUnknownContainer"
 )
 
 // Reasons of ConditionRolloutComplete.
@@ -73,4 +81,14 @@ const (
 	EventApplyFailed      = ReasonApplyFailed
 	EventFieldConflict    = "FieldConflict"
 	EventInvalidSpec      = ReasonInvalidSpec
+	// EventInstancesResized: resources of instances changed, with the numbers and the reason.
+	EventInstancesResized = "InstancesResized"
+	// EventScalingPending: a scaling need was noticed and waits its pending duration; nothing restarts.
+	EventScalingPending = "ScalingPending"
+	// Warnings derived from a change of the status: emitted when a condition's reason or message changes, not
+	// on every pass, and without memory in the operator, so that a restart does not repeat them.
+	EventMetricsFetchFailed     = ReasonMetricsFetchFailed
+	EventNamespaceMismatch      = ReasonNamespaceMismatch
+	EventInstanceBlocked        = ReasonInstanceBlocked
+	EventPolicyUnknownContainer = ReasonPolicyUnknownContainer
 )

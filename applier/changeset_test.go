@@ -104,3 +104,20 @@ func TestWarningsFollowTheStatusNotThePass(t *testing.T) {
 	assert.Equal(t, []event{{"Warning", "MetricsFetchFailed", "reading metrics failed: timeout"}},
 		conditionEvents(s, []metav1.Condition{changedFailure, unknown, mismatch}), "a different failure")
 }
+
+func TestReadyProblemsAreWarnings(t *testing.T) {
+	ready := func(reason, msg string) []metav1.Condition {
+		return []metav1.Condition{{Type: konsumeratorv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg}}
+	}
+	s := &model.Snapshot{}
+	assert.Equal(t, []event{{"Warning", "InstanceBlocked", "c-1 is someone else's"}},
+		conditionEvents(s, ready(konsumeratorv1.ReasonInstanceBlocked, "c-1 is someone else's")))
+	assert.Equal(t, []event{{"Warning", "InvalidSpec", "invalid spec: replicas must not be negative"}},
+		conditionEvents(s, ready(konsumeratorv1.ReasonInvalidSpec, "invalid spec: replicas must not be negative")),
+		"a spec the API server let through")
+	s.SpecError = "bad YAML"
+	assert.Empty(t, conditionEvents(s, ready(konsumeratorv1.ReasonInvalidSpec, "bad YAML")),
+		"a guest-mode spec error is evented where it is read")
+	assert.Empty(t, conditionEvents(&model.Snapshot{}, ready(konsumeratorv1.ReasonApplyFailed, "boom")),
+		"failed writes have their own Event")
+}

@@ -71,8 +71,10 @@ func (pl *planner) diffOne(in *instance) {
 	base.Reason = ch.reason(in)
 	base.Desired = pl.desired(in, &parts)
 	base.Restart = ch.pod || ch.resources
-	base.Load = pl.loadText(in)
 	base.Pending = in.state.state != StateRunning
+	if ch.resources || base.Pending {
+		base.Load = pl.loadText(in) // the numbers matter to sizing decisions only
+	}
 	if ch.resources {
 		base.Resources = pl.resourceChanges(in)
 	}
@@ -394,7 +396,7 @@ func (pl *planner) loadText(in *instance) string {
 	if !in.hasData {
 		return ""
 	}
-	lag := "lag never catches up"
+	lag := "lag unbounded"
 	if in.maxLag != infiniteLag {
 		lag = "lag " + in.maxLag.Round(time.Second).String()
 	}

@@ -191,6 +191,11 @@ func conditionEvents(s *model.Snapshot, final []metav1.Condition) []event {
 			}
 		}
 	}
+	if s.Owner.Kind == model.OwnerConfigMap {
+		// A guest-mode owner keeps only Ready in its annotations: the other conditions cannot be compared, and
+		// evented every pass they would be noise.
+		return out
+	}
 	if c := apimeta.FindStatusCondition(final, konsumeratorv1.ConditionMetricsAvailable); c != nil &&
 		s.Metrics != nil && s.Metrics.Error != "" && changed(c) {
 		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventMetricsFetchFailed, c.Message})

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -173,7 +174,12 @@ func stampSync(s *model.Snapshot, st *konsumeratorv1.ConsumerStatus) {
 	}
 	same := *st
 	same.LastSyncTime = s.Status.LastSyncTime
-	if s.Status.LastSyncTime == nil || !equality.Semantic.DeepEqual(&same, &s.Status) {
+	changed := !equality.Semantic.DeepEqual(&same, &s.Status)
+	if s.Owner.Kind == model.OwnerConfigMap {
+		// A guest-mode owner keeps only what its status annotations hold.
+		changed = !maps.Equal(model.StatusAnnotations(same), model.StatusAnnotations(s.Status))
+	}
+	if s.Status.LastSyncTime == nil || changed {
 		st.LastSyncTime = &metav1.Time{Time: m.Time}
 	}
 }

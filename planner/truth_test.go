@@ -142,3 +142,14 @@ func TestPolicyForUnknownContainerIsAcceptedAndReported(t *testing.T) {
 	assert.Contains(t, c.Message, "sidecr")
 	assert.Nil(t, meta.FindStatusCondition(planner.Plan(steady(t, orders())).Status.Conditions, konsumeratorv1.ConditionSpecWarnings))
 }
+
+// TestGuestModeNewerSampleChangesNoAnnotation: a guest-mode owner keeps its status in annotations, which hold
+// less than a Consumer status; a newer sample with the same figures changes none of them.
+func TestGuestModeNewerSampleChangesNoAnnotation(t *testing.T) {
+	s := steady(t, orders())
+	s.Owner.Kind = model.OwnerConfigMap
+	s.Status = model.StatusFromAnnotations(model.StatusAnnotations(planner.Plan(s).Status))
+	require.NotNil(t, s.Status.LastSyncTime, "lastSyncTime is read back")
+	next := later(s, time.Minute, builder.Sample(s.Now.Add(time.Minute-5*time.Second)).Uniform(4, 800, 800, 0).Obj())
+	assert.Equal(t, model.StatusAnnotations(s.Status), model.StatusAnnotations(planner.Plan(next).Status))
+}

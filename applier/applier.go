@@ -113,7 +113,7 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 		return res, errors.Join(errs...)
 	}
 	if a.Events != nil {
-		for _, e := range res.events() {
+		for _, e := range append(res.events(), conditionEvents(s, res.Status.Conditions)...) {
 			a.Events.Eventf(owner, nil, e.Type, e.Reason, "Apply", "%s", e.Message)
 		}
 	}

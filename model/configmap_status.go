@@ -2,6 +2,7 @@ package model
 
 import (
 	"strconv"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -68,6 +69,9 @@ func StatusFromAnnotations(annotations map[string]string) konsumeratorv1.Consume
 			n := int32(v)
 			*p = &n
 		}
+	}
+	if t, err := time.Parse(time.RFC3339, annotations[AnnotationLastSync]); err == nil {
+		st.LastSyncTime = &metav1.Time{Time: t}
 	}
 	if ready, ok := annotations[AnnotationReady]; ok {
 		st.Conditions = []metav1.Condition{{

@@ -57,6 +57,16 @@ type Action struct {
 	// Changes names the fields that change, e.g. "spec.template.spec.containers[busybox].resources.requests.cpu
 	// 100m->300m". Empty for create, delete and unchanged.
 	Changes []string `json:"changes,omitempty"`
+	// Restart is true when the change replaces the instance's pods (pod template or resources).
+	Restart bool `json:"restart,omitempty"`
+	// Resources are the request changes of the containers the autoscaler sizes, before and after, for the
+	// Event that explains a resize.
+	Resources []ResourceChange `json:"resources,omitempty"`
+	// Load is the figures behind a sizing decision, e.g. "lag 12s above tolerableLag 10s"; empty without
+	// fresh data for the instance.
+	Load string `json:"load,omitempty"`
+	// Pending is true when the instance waits in a PENDING_SCALE_UP or PENDING_SCALE_DOWN state after this action.
+	Pending bool `json:"pending,omitempty"`
 	// Desired is the full object the operator owns, for create and update (server-side apply). The desired
 	// objects of one plan share their common parts (the template's, and equal resources): read-only.
 	Desired *appsv1ac.DeploymentApplyConfiguration `json:"desired,omitempty"`
@@ -86,4 +96,12 @@ func (p *Plan) Count(kind ActionKind) int {
 		}
 	}
 	return n
+}
+
+// ResourceChange is one resource request of one container, before and after an action, as quantities print.
+type ResourceChange struct {
+	Container string `json:"container"`
+	Resource  string `json:"resource"`
+	From      string `json:"from"`
+	To        string `json:"to"`
 }

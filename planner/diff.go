@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -69,7 +70,15 @@ func (pl *planner) diffOne(in *instance) {
 	base.Changes = ch.lines
 	base.Reason = ch.reason(in)
 	base.Desired = pl.desired(in, &parts)
-	in.action, in.upToDate, in.restart = base, true, ch.pod || ch.resources
+	base.Restart = ch.pod || ch.resources
+	base.Pending = in.state.state != StateRunning
+	if ch.resources || base.Pending {
+		base.Load = pl.loadText(in) // the numbers matter to sizing decisions only
+	}
+	if ch.resources {
+		base.Resources = pl.resourceChanges(in)
+	}
+	in.action, in.upToDate, in.restart = base, true, base.Restart
 	switch {
 	case !in.restart:
 	case ch.resources && in.scaleDir == dirUp && in.critical:
@@ -380,3 +389,48 @@ func yieldedPaths(annotation string) []string {
 }
 
 var ssaKey = regexp.MustCompile(`\[name="([^"]*)"\]`)
+
+// loadText is the figures behind an instance's sizing, for Events: its worst lag against tolerableLag and the
+// CPU its load needs. Empty without fresh data.
+func (pl *planner) loadText(in *instance) string {
+	if !in.hasData {
+		return ""
+	}
+	lag := "lag unbounded"
+	if in.maxLag != infiniteLag {
+		lag = "lag " + in.maxLag.Round(time.Second).String()
+	}
+	switch {
+	case in.critical:
+		lag += " above criticalLag " + pl.st.criticalLag.String()
+	case in.lagging:
+		lag += " above tolerableLag " + pl.st.tolerableLag.String()
+	case pl.st.tolerableLag > 0:
+		lag += " below tolerableLag " + pl.st.tolerableLag.String()
+	}
+	if in.estimate >= maxMilli {
+		return lag + ", load unbounded (a backlog and no recoveryTime)"
+	}
+	return lag + ", load needs " + resource.NewMilliQuantity(in.estimate, resource.DecimalSI).String() + " cpu"
+}
+
+// resourceChanges lists the request changes of the containers the autoscaler sizes, cpu then memory.
+func (pl *planner) resourceChanges(in *instance) []model.ResourceChange {
+	var out []model.ResourceChange
+	for i, name := range pl.names {
+		if i >= len(in.decided) || i >= len(in.current) {
+			break
+		}
+		from, to := effectiveRequests(in.current[i]), effectiveRequests(in.decided[i])
+		for _, r := range commonNames {
+			f, fok := from[r]
+			w, wok := to[r]
+			if fok == wok && (!fok || f.Cmp(w) == 0) {
+				continue
+			}
+			out = append(out, model.ResourceChange{Container: name, Resource: string(r),
+				From: quantityText(f, fok), To: quantityText(w, wok)})
+		}
+	}
+	return out
+}

@@ -11,12 +11,16 @@ import (
 	"github.com/konsumerator/konsumerator/model"
 )
 
-// Text renders a plan for logs and the CLI: one line per action, "kind  Deployment/namespace/name  reason", the
+// Text renders a plan for logs and the CLI: one line per action, "kind  Deployment/namespace/name  reason (load)", the
 // changed fields indented below it, then a summary line. The output depends only on the plan.
 func Text(p model.Plan) string {
 	var b strings.Builder
 	for _, a := range p.Actions {
-		fmt.Fprintf(&b, "%-9s Deployment/%s/%s  %s\n", a.Kind, a.Namespace, a.Name, a.Reason)
+		reason := a.Reason
+		if a.Load != "" {
+			reason += " (" + a.Load + ")" // the numbers behind a sizing decision, as its Event has them
+		}
+		fmt.Fprintf(&b, "%-9s Deployment/%s/%s  %s\n", a.Kind, a.Namespace, a.Name, reason)
 		for _, c := range a.Changes {
 			fmt.Fprintf(&b, "          ~ %s\n", c)
 		}

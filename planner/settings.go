@@ -51,6 +51,10 @@ type settings struct {
 
 	// frozen is set by the owner's disable-autoscaler annotation.
 	frozen bool
+
+	// unknownPolicies are container policies naming no container of the template: accepted, as the original
+	// did, but reported, since a typo there silently leaves a container unbounded.
+	unknownPolicies []string
 }
 
 // containerPolicy is a container's policy in plain numbers; a missing bound is absent from the map.
@@ -105,6 +109,14 @@ func newSettings(s *model.Snapshot) (*settings, string, string) {
 		st.perInstance = 1
 	}
 	st.policies = policiesOf(spec.ResourcePolicy)
+	if rp := spec.ResourcePolicy; rp != nil {
+		for _, cp := range rp.ContainerPolicies {
+			if findContainer(spec.DeploymentTemplate.Template.Spec.Containers, cp.ContainerName) == nil {
+				st.unknownPolicies = append(st.unknownPolicies, cp.ContainerName)
+			}
+		}
+		sort.Strings(st.unknownPolicies)
+	}
 	if rp := spec.ResourcePolicy; rp != nil && rp.GlobalPolicy != nil {
 		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 			if q, ok := rp.GlobalPolicy.MaxAllowed[name]; ok {

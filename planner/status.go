@@ -2,9 +2,12 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -18,20 +21,29 @@ var ownedConditions = map[string]bool{
 	konsumeratorv1.ConditionReady:            true,
 	konsumeratorv1.ConditionMetricsAvailable: true,
 	konsumeratorv1.ConditionResourceBudget:   true,
+	konsumeratorv1.ConditionRolloutComplete:  true,
+	konsumeratorv1.ConditionAutoscalerFrozen: true,
+	konsumeratorv1.ConditionSpecWarnings:     true,
 }
 
-// status is the owner's status as it will be once the plan is carried out.
+// status is the owner's status as it will be once the plan is carried out. The counts overlap: an instance
+// rolling out is RUNNING (its old pods consume) and OUTDATED at once, as in the original Konsumerator.
 //
 //	expected  instances the spec asks for
-//	running   available (availableReplicas ≥ replicas > 0), up to date, not restarted by this plan, not paused
-//	paused    replicas 0 or spec.paused
+//	running   observed, not recreated by this plan, availableReplicas ≥ replicas > 0, not paused (replicas 0
+//	          or spec.paused); up to date or not
+//	paused    replicas 0, spec.paused, or resources frozen by a disable-autoscaler annotation (owner or instance)
 //	missing   expected instances that will not exist after this plan (creates count as existing)
-//	lagging   instances whose worst partition lags by tolerableLag or more
-//	outdated  instances held back from their change, or whose rollout is observed in progress
+//	lagging   instances whose worst partition lags by tolerableLag or more; while the metrics are unusable the
+//	          previous count is kept (unknown is not "not lagging")
+//	outdated  instances not yet on the current template: held back from their change, restarted by this
+//	          plan, or observed rolling out
 func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 	var running, paused, missing, lagging, outdated int32
+	var current, restarting, held int
 	var blocked []string
 	replicas := pl.desiredReplicas()
+	stopped := replicas == 0 || pl.tmpl.Paused
 	for _, in := range pl.insts {
 		exists := in.observed != nil && !in.recreate || in.action.Kind == model.ActionCreate
 		if !exists {
@@ -43,15 +55,26 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		if in.lagging {
 			lagging++
 		}
-		isPaused := exists && (replicas == 0 || pl.tmpl.Paused)
-		if isPaused {
+		if exists && (stopped || pl.st.autoscale && in.frozen) {
 			paused++
 		}
-		if in.observed != nil && !in.recreate && (!in.upToDate || in.inFlight) {
+		if in.observed != nil && !in.recreate && (!in.upToDate || in.inFlight || in.restart) {
 			outdated++
 		}
-		if in.observed != nil && !in.recreate && in.upToDate && !in.restart && in.available && !isPaused {
+		if in.observed != nil && !in.recreate && in.available && !stopped {
 			running++
+		}
+		// An observed instance whose action is a skip waits for the rollout budget (blocked and deleting
+		// names have no observed object of the owner).
+		isHeld := in.observed != nil && in.action.Kind == model.ActionSkip
+		switch {
+		case !exists:
+		case isHeld:
+			held++
+		case in.inFlight || in.restart:
+			restarting++
+		case in.upToDate:
+			current++
 		}
 	}
 	st := konsumeratorv1.ConsumerStatus{
@@ -62,9 +85,14 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		Missing:            ptr.To(missing),
 		Lagging:            ptr.To(lagging),
 		Outdated:           ptr.To(outdated),
+		LastSyncTime:       pl.s.Status.LastSyncTime.DeepCopy(),
 	}
-	if m := pl.s.Metrics; m != nil && !m.Time.IsZero() {
-		st.LastSyncTime = &metav1.Time{Time: m.Time}
+	if pl.st.autoscale && !pl.view.usable {
+		// Unknown lag is not "not lagging": keep the count of the last usable sample, so alerts on it hold.
+		st.Lagging = nil
+		if prev := pl.s.Status.Lagging; prev != nil {
+			st.Lagging = ptr.To(min(*prev, int32(len(pl.insts))))
+		}
 	}
 	ready := metav1.Condition{Type: konsumeratorv1.ConditionReady, Status: metav1.ConditionTrue,
 		Reason: konsumeratorv1.ReasonPlanned, Message: fmt.Sprintf("instances: %d, partitions: %d", len(pl.insts), pl.st.numPartitions)}
@@ -73,20 +101,87 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		ready.Message = summarize("Deployments not controlled by this owner hold instance names; they are not touched",
 			blocked, 5)
 	}
-	conds := []metav1.Condition{ready}
+	conds := []metav1.Condition{ready, rolloutCondition(len(pl.insts), current, restarting, held)}
 	if pl.st.autoscale {
 		c := metav1.Condition{Type: konsumeratorv1.ConditionMetricsAvailable, Status: metav1.ConditionFalse,
 			Reason: pl.view.reason, Message: pl.view.message}
 		if pl.view.usable && len(pl.view.missing) == 0 {
 			c.Status = metav1.ConditionTrue
 		}
+		if !pl.view.usable {
+			// A time, not an age: the message stays the same from pass to pass while the outage lasts.
+			if st.LastSyncTime != nil {
+				c.Message += "; LAGGING keeps its count from the sample read at " + st.LastSyncTime.UTC().Format(time.RFC3339)
+			} else {
+				c.Message += "; LAGGING is unknown until a sample is read"
+			}
+		}
 		conds = append(conds, c)
+		if pl.st.frozen {
+			conds = append(conds, metav1.Condition{Type: konsumeratorv1.ConditionAutoscalerFrozen,
+				Status: metav1.ConditionTrue, Reason: konsumeratorv1.ReasonDisabledByAnnotation,
+				Message: "the owner's " + konsumeratorv1.AnnotationDisableAutoscaler +
+					" annotation freezes the resources of every instance; they count as PAUSED"})
+		}
 	}
 	if c, ok := pl.budgetCondition(); ok {
 		conds = append(conds, c)
 	}
+	if u := pl.st.unknownPolicies; len(u) > 0 {
+		conds = append(conds, metav1.Condition{Type: konsumeratorv1.ConditionSpecWarnings, Status: metav1.ConditionTrue,
+			Reason:  konsumeratorv1.ReasonPolicyUnknownContainer,
+			Message: summarize("resourcePolicy.containerPolicies name containers the template does not have, so they bound nothing", u, 5)})
+	}
 	st.Conditions = mergeConditions(pl.s, conds)
+	if pl.view.usable {
+		stampSync(pl.s, &st)
+	}
 	return st
+}
+
+// rolloutCondition says how far the current template has got. Instances created by this plan run it; those
+// restarted by this plan or observed rolling out are restarting; those the rollout budget holds back wait.
+func rolloutCondition(n, current, restarting, held int) metav1.Condition {
+	c := metav1.Condition{Type: konsumeratorv1.ConditionRolloutComplete, Status: metav1.ConditionTrue,
+		Reason: konsumeratorv1.ReasonAllInstancesCurrent, Message: fmt.Sprintf("all %d instances on the current template", n)}
+	if current == n {
+		return c
+	}
+	c.Status = metav1.ConditionFalse
+	switch {
+	case restarting > 0:
+		c.Reason = konsumeratorv1.ReasonRollingOut
+	case held > 0:
+		c.Reason = konsumeratorv1.ReasonWaitingForBudget
+	default:
+		c.Reason = konsumeratorv1.ReasonInstancesNotCurrent
+	}
+	c.Message = fmt.Sprintf("%d of %d instances on the current template, %d restarting, %d held by the rollout budget",
+		current, n, restarting, held)
+	if other := n - current - restarting - held; other > 0 {
+		c.Message += fmt.Sprintf(", %d missing or blocked", other)
+	}
+	return c
+}
+
+// stampSync sets lastSyncTime to the time of the sample the status was computed from, but only when the status
+// changes anyway: a pass whose only news is a newer sample with the same figures writes nothing. So
+// lastSyncTime is the time of the sample behind the figures as last written, and its age shows how old they are.
+func stampSync(s *model.Snapshot, st *konsumeratorv1.ConsumerStatus) {
+	m := s.Metrics
+	if m == nil || m.Time.IsZero() {
+		return
+	}
+	same := *st
+	same.LastSyncTime = s.Status.LastSyncTime
+	changed := !equality.Semantic.DeepEqual(&same, &s.Status)
+	if s.Owner.Kind == model.OwnerConfigMap {
+		// A guest-mode owner keeps only what its status annotations hold.
+		changed = !maps.Equal(model.StatusAnnotations(same), model.StatusAnnotations(s.Status))
+	}
+	if s.Status.LastSyncTime == nil || changed {
+		st.LastSyncTime = &metav1.Time{Time: m.Time}
+	}
 }
 
 func (pl *planner) budgetCondition() (metav1.Condition, bool) {

@@ -11,6 +11,33 @@ const (
 	ConditionConflicts = "FieldConflicts"
 	// ConditionResourceBudget reports how the global budget was applied; present only with a globalPolicy.
 	ConditionResourceBudget = "ResourceBudget"
+	// ConditionRolloutComplete is True when every expected instance runs the current template; False says how
+	// many do, how many are restarting and how many wait for the rollout budget.
+	ConditionRolloutComplete = "RolloutComplete"
+	// ConditionAutoscalerFrozen is present (True) only while the owner's disable-autoscaler annotation freezes
+	// the resources of every instance.
+	ConditionAutoscalerFrozen = "AutoscalerFrozen"
+	// ConditionSpecWarnings is present (True) only while the spec has parts that are accepted, as the original
+	// Konsumerator accepted them, but have no effect.
+	ConditionSpecWarnings = "SpecWarnings"
+)
+
+// Reasons of ConditionSpecWarnings.
+const (
+	ReasonPolicyUnknownContainer = "PolicyUnknownContainer"
+)
+
+// Reasons of ConditionRolloutComplete.
+const (
+	ReasonAllInstancesCurrent = "AllInstancesCurrent"
+	ReasonRollingOut          = "RollingOut"
+	ReasonWaitingForBudget    = "WaitingForRolloutBudget"
+	ReasonInstancesNotCurrent = "InstancesNotCurrent"
+)
+
+// Reasons of ConditionAutoscalerFrozen.
+const (
+	ReasonDisabledByAnnotation = "DisabledByAnnotation"
 )
 
 // Reasons of ConditionReady.
@@ -54,4 +81,14 @@ const (
 	EventApplyFailed      = ReasonApplyFailed
 	EventFieldConflict    = "FieldConflict"
 	EventInvalidSpec      = ReasonInvalidSpec
+	// EventInstancesResized: resources of instances changed, with the numbers and the reason.
+	EventInstancesResized = "InstancesResized"
+	// EventScalingPending: a scaling need was noticed and waits its pending duration; nothing restarts.
+	EventScalingPending = "ScalingPending"
+	// Warnings derived from a change of the status: emitted when a condition's reason or message changes, not
+	// on every pass, and without memory in the operator, so that a restart does not repeat them.
+	EventMetricsFetchFailed     = ReasonMetricsFetchFailed
+	EventNamespaceMismatch      = ReasonNamespaceMismatch
+	EventInstanceBlocked        = ReasonInstanceBlocked
+	EventPolicyUnknownContainer = ReasonPolicyUnknownContainer
 )

@@ -275,22 +275,28 @@ type ConsumerStatus struct {
 	// Expected is the number of instances the spec asks for.
 	// +optional
 	Expected *int32 `json:"expected,omitempty"`
-	// Running is the number of instances that are available, up to date and not paused.
+	// Running is the number of instances whose pods are available (availableReplicas ≥ replicas > 0) and not
+	// stopped (replicas 0, spec.paused), up to date or not: an instance rolling out still consumes.
 	// +optional
 	Running *int32 `json:"running,omitempty"`
-	// Paused is the number of instances with zero replicas or a paused rollout.
+	// Paused is the number of instances with zero replicas, a paused rollout, or resources frozen by a
+	// disable-autoscaler annotation (on the owner or on the instance).
 	// +optional
 	Paused *int32 `json:"paused,omitempty"`
 	// Missing is the number of instances that do not exist.
 	// +optional
 	Missing *int32 `json:"missing,omitempty"`
-	// Lagging is the number of instances whose worst partition lags by tolerableLag or more.
+	// Lagging is the number of instances whose worst partition lags by tolerableLag or more. While no usable
+	// metrics sample is at hand the last known count is kept (see lastSyncTime and MetricsAvailable).
 	// +optional
 	Lagging *int32 `json:"lagging,omitempty"`
-	// Outdated is the number of instances whose Deployment differs from what the spec asks for.
+	// Outdated is the number of instances not yet on the current template: waiting for the rollout budget,
+	// restarting, or rolling out. The RolloutComplete condition says how far the rollout has got.
 	// +optional
 	Outdated *int32 `json:"outdated,omitempty"`
-	// LastSyncTime is when the metrics the last pass used were read.
+	// LastSyncTime is when the metrics sample behind the figures of this status was read. It moves only when the
+	// status changes anyway, so a pass whose only news is a newer sample writes nothing; while metrics are
+	// unusable it stays, and its age is the age of LAGGING.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 	// Conditions: Ready, MetricsAvailable, and others; see the documentation.
@@ -305,11 +311,11 @@ type ConsumerStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:storageversion
 // +kubebuilder:printcolumn:name="Expected",type="integer",JSONPath=".status.expected",description="Instances the spec asks for"
-// +kubebuilder:printcolumn:name="Running",type="integer",JSONPath=".status.running",description="Instances available, up to date and not paused"
-// +kubebuilder:printcolumn:name="Paused",type="integer",JSONPath=".status.paused"
+// +kubebuilder:printcolumn:name="Running",type="integer",JSONPath=".status.running",description="Instances whose pods are available, up to date or not"
+// +kubebuilder:printcolumn:name="Paused",type="integer",JSONPath=".status.paused",description="Instances stopped (replicas 0, paused) or frozen by disable-autoscaler"
 // +kubebuilder:printcolumn:name="Missing",type="integer",JSONPath=".status.missing"
 // +kubebuilder:printcolumn:name="Lagging",type="integer",JSONPath=".status.lagging"
-// +kubebuilder:printcolumn:name="Outdated",type="integer",JSONPath=".status.outdated"
+// +kubebuilder:printcolumn:name="Outdated",type="integer",JSONPath=".status.outdated",description="Instances not yet on the current template"
 // +kubebuilder:printcolumn:name="Autoscaler",type="string",JSONPath=".spec.autoscaler.mode",description="Autoscaler in use"
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
 

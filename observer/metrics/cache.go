@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
@@ -198,6 +199,19 @@ func (c *Cache) refresh(ctx context.Context, key Key, spec *konsumeratorv1.Prome
 		}
 	} else {
 		sample = &model.MetricsSample{Time: start, Partitions: res.partitions, Problems: res.problems.list()}
+	}
+	// Logged once per change of the failure, not once per fetch: an outage would otherwise repeat itself for
+	// every Consumer every sync period.
+	prevErr := ""
+	if e.sample != nil {
+		prevErr = e.sample.Error
+	}
+	logger := log.FromContext(ctx).WithValues("namespace", key.Namespace, "consumer", key.Name)
+	switch {
+	case res.failed && res.errText != prevErr:
+		logger.Info("Reading metrics failed; the last values read are kept", "error", res.errText)
+	case !res.failed && prevErr != "":
+		logger.Info("Reading metrics works again")
 	}
 	for _, kind := range res.problems.byKindCounts() {
 		c.in.problems.WithLabelValues(key.Namespace, key.Name, string(kind)).Inc()

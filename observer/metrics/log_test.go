@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr/funcr"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -25,7 +26,7 @@ func TestEveryProblemAndFailureIsLogged(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		lines = append(lines, obj)
-	}, funcr.Options{})
+	}, funcr.Options{Verbosity: 1}) // one failed query among good ones is logged verbosely
 	tc := newTestCache(t, nil)
 
 	tc.Sample(log.IntoContext(t.Context(), logger), testKey, fakeSpec(fake.URL, "http://"+down), 3)
@@ -52,5 +53,39 @@ func TestEveryProblemAndFailureIsLogged(t *testing.T) {
 		if !found {
 			t.Errorf("no log line with all of %q; lines:\n%s", want, strings.Join(lines, "\n"))
 		}
+	}
+}
+
+// TestAnOutageIsLoggedOncePerChange: every fetch of an outage fails the same way; one line says so, at the
+// default verbosity, and one says when reading works again.
+func TestAnOutageIsLoggedOncePerChange(t *testing.T) {
+	down, err := promtest.FreeAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var lines []string
+	logger := funcr.NewJSON(func(obj string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, obj)
+	}, funcr.Options{})
+	ctx := log.IntoContext(t.Context(), logger)
+	tc := newTestCache(t, nil)
+	for range 4 {
+		tc.Sample(ctx, testKey, fakeSpec("http://"+down), 3)
+		tc.clock.Advance(2 * time.Minute)
+	}
+	fake := newFakeProm(t, goodReplies())
+	tc.Sample(ctx, testKey, fakeSpec(fake.URL), 3)
+	mu.Lock()
+	defer mu.Unlock()
+	var failed, again int
+	for _, l := range lines {
+		failed += strings.Count(l, `"msg":"Reading metrics failed`)
+		again += strings.Count(l, `"msg":"Reading metrics works again"`)
+	}
+	if failed != 1 || again != 1 {
+		t.Errorf("%d failure line(s) and %d recovery line(s), want 1 and 1; lines:\n%s", failed, again, strings.Join(lines, "\n"))
 	}
 }

@@ -242,8 +242,9 @@ func (p *provider) query(ctx context.Context, logger logr.Logger, address string
 
 	fail := func(f *requestFailure) answer {
 		p.in.requestErrors.WithLabelValues(shown, string(kind), string(f.reason)).Inc()
-		// The raw error may quote the URL, password included.
-		logger.Info("Prometheus query failed", "reason", f.reason, "error", f.text,
+		// The raw error may quote the URL, password included. Verbose only: an outage fails every query of
+		// every pass, and the cache logs the failure of a fetch once per change.
+		logger.V(1).Info("Prometheus query failed", "reason", f.reason, "error", f.text,
 			"detail", strings.ReplaceAll(f.detail, address, shown))
 		return answer{address: shown, failure: f}
 	}

@@ -410,3 +410,18 @@ func TestNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestYieldedPaths(t *testing.T) {
+	got := yieldedPaths(`.spec.template.spec.containers[name="busybox"].ports[containerPort=80,protocol="TCP"],` +
+		`.spec.template.spec.containers[name="busybox"].env[name="A,B"].value,.metadata.finalizers[="x]y"],` +
+		` .spec.replicas`)
+	want := []string{
+		"spec.template.spec.containers[busybox].ports[containerPort=80,protocol=TCP]",
+		"spec.template.spec.containers[busybox].env[A,B].value",
+		"metadata.finalizers[x]y]",
+		"spec.replicas",
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("yieldedPaths:\n got %q\nwant %q", got, want)
+	}
+}

@@ -218,6 +218,15 @@ func scenarios() []scenario {
 			s = edit(s, "orders-5", func(w *builder.DeploymentWrapper) *builder.DeploymentWrapper { return w.RollingOut() })
 			return later(withSpec(s, orders().Partitions(20).Image("busybox:1.37").Obj()), 0, s.Metrics)
 		}},
+		{name: "rollout-budget-more-in-flight-than-allowed", snap: func(t testing.TB) *model.Snapshot {
+			// Two rollouts already under way against a budget of one: the held change must not read "2/1".
+			s := steady(t, orders())
+			s.Options.MaxRolloutsInFlight = 1
+			for _, n := range []string{"orders-0", "orders-1"} {
+				s = edit(s, n, func(w *builder.DeploymentWrapper) *builder.DeploymentWrapper { return w.RollingOut() })
+			}
+			return later(withSpec(s, orders().Image("busybox:1.37").Obj()), 0, s.Metrics)
+		}},
 		{name: "rollout-priority-critical-first", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(10))
 			s = later(withSpec(s, orders().Partitions(10).Image("busybox:1.37").Obj()), 0, nil)

@@ -227,6 +227,12 @@ func scenarios() []scenario {
 			}
 			return later(withSpec(s, orders().Image("busybox:1.37").Obj()), 0, s.Metrics)
 		}},
+		{name: "new-instances-no-policy-template-resources", snap: func(t testing.TB) *model.Snapshot {
+			// No policy to fall back on: the note must name the template's resources, not "fallback min".
+			c := builder.Consumer("plain").Partitions(2).Prometheus(1000, "1Gi").
+				ContainerResources("busybox", res("cpu=250m,memory=64Mi"), res("cpu=1,memory=128Mi"))
+			return builder.Snapshot(c.Obj()).Obj()
+		}},
 		{name: "rollout-priority-critical-first", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(10))
 			s = later(withSpec(s, orders().Partitions(10).Image("busybox:1.37").Obj()), 0, nil)

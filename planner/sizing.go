@@ -24,12 +24,32 @@ func (pl *planner) size() {
 			in.decided = pl.keepOr(in, pl.fallbackSizes(pl.st.fallbackMax))
 			in.sizeNote = "no metrics: resources kept"
 			if in.observed == nil {
-				in.sizeNote = "no metrics: fallback " + string(pl.fallbackName()) + " resources"
+				in.sizeNote = "no metrics: " + pl.fallbackNote()
 			}
 		default:
 			pl.sizeFromMetrics(in)
 		}
 	}
+}
+
+// fallbackNote says what a new instance without data gets: the fallback applies to containers with a policy
+// only, the others get the template's resources.
+func (pl *planner) fallbackNote() string {
+	with, without := 0, 0
+	for _, name := range pl.names {
+		if pol, ok := pl.st.policies[name]; ok && !pol.off {
+			with++
+		} else {
+			without++
+		}
+	}
+	switch {
+	case with == 0:
+		return "the template's resources (no container policy to fall back on)"
+	case without > 0:
+		return "fallback " + string(pl.fallbackName()) + " resources where a container has a policy, the template's elsewhere"
+	}
+	return "fallback " + string(pl.fallbackName()) + " resources"
 }
 
 func (pl *planner) fallbackName() konsumeratorv1.FallbackStrategy {

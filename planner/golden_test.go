@@ -233,6 +233,12 @@ func scenarios() []scenario {
 				ContainerResources("busybox", res("cpu=250m,memory=64Mi"), res("cpu=1,memory=128Mi"))
 			return builder.Snapshot(c.Obj()).Obj()
 		}},
+		{name: "no-policy-cpu-bounded", desired: []string{"plain-0"}, snap: func(t testing.TB) *model.Snapshot {
+			// A huge backlog and no container policy: the request stops at the default ceiling of 8 cores.
+			c := builder.Consumer("plain").Partitions(1).Prometheus(1000, "1Gi").
+				ContainerResources("busybox", res("cpu=250m,memory=64Mi"), res("cpu=1,memory=128Mi"))
+			return builder.Snapshot(c.Obj()).Metrics(load(1, 800, 800, 1e9)).Obj()
+		}},
 		{name: "rollout-priority-critical-first", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(10))
 			s = later(withSpec(s, orders().Partitions(10).Image("busybox:1.37").Obj()), 0, nil)

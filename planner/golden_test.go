@@ -239,6 +239,14 @@ func scenarios() []scenario {
 				ContainerResources("busybox", res("cpu=250m,memory=64Mi"), res("cpu=1,memory=128Mi"))
 			return builder.Snapshot(c.Obj()).Metrics(load(1, 800, 800, 1e9)).Obj()
 		}},
+		{name: "mixed-direction-decrease-waits", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
+			// ramPerCore halved while the load rises: CPU grows, memory shrinks. The scale-up is ripe; the memory
+			// decrease must not ride on it but wait for pendingScaleDownDuration.
+			s := steady(t, orders())
+			s = withSpec(s, orders().Prometheus(1000, "256Mi").Obj())
+			s = later(s, min, load(4, 1500, 1500, 0))
+			return setState(s, "orders-0", planner.StatePendingScaleUp, s.Now.Add(-6*min))
+		}},
 		{name: "rollout-priority-critical-first", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(10))
 			s = later(withSpec(s, orders().Partitions(10).Image("busybox:1.37").Obj()), 0, nil)

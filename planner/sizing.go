@@ -152,6 +152,13 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
 	if dec.apply {
+		if dir == dirUp && pl.autoDirection(in.current, target) == dirUp {
+			// Some values grow and others shrink: the growth goes now, the shrinking values wait for their own
+			// scale-down time (the next pass sees a scale-down and enters PENDING_SCALE_DOWN).
+			target = pl.growOnly(target, in.current)
+			dec.reason += "; decreases wait for a scale-down"
+			in.sizeNote = dec.reason
+		}
 		in.decided, in.changing, in.scaleDir = target, true, dir
 		return
 	}
@@ -163,6 +170,29 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
 	}
+}
+
+// growOnly is the target with every autoscaled cpu and memory value that would shrink kept at its current value.
+// Requests stay at or below limits: each is the larger of two values that were.
+func (pl *planner) growOnly(target, current []corev1.ResourceRequirements) []corev1.ResourceRequirements {
+	out := make([]corev1.ResourceRequirements, len(target))
+	for i := range target {
+		out[i] = target[i]
+		if i >= len(current) || i >= len(pl.names) || !pl.st.autoscaled(pl.names[i]) {
+			continue
+		}
+		out[i] = *target[i].DeepCopy()
+		for _, pair := range [2][2]corev1.ResourceList{{out[i].Requests, current[i].Requests}, {out[i].Limits, current[i].Limits}} {
+			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				t, tok := pair[0][name]
+				c, cok := pair[1][name]
+				if tok && cok && c.Cmp(t) > 0 {
+					pair[0][name] = c.DeepCopy()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // targetSizes sizes every container for an estimate: autoscaled ones from it, Off ones as the template has them.

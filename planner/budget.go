@@ -66,7 +66,70 @@ func (pl *planner) applyBudget() {
 		}
 	}
 	pl.budget.reason = konsumeratorv1.ReasonBudgetShared
-	pl.setLevel(changing, lo*inc)
+	pl.setLevel(changing, min(lo*inc, pl.fairLevel(top)))
+}
+
+// fairLevel is the water level as if every instance sized from metrics took its share in this pass, those still
+// pending or unchanged included (at their demand, not their current size). A changing instance never goes above
+// it, so equal demands end with equal shares whichever pending wait ended first.
+func (pl *planner) fairLevel(top int64) int64 {
+	var fixed [2]int64
+	var all []*instance
+	for _, in := range pl.insts {
+		if in.blocked != nil || in.deleting {
+			continue
+		}
+		if pl.st.autoscale && !in.frozen && (in.hasData || in.observed == nil) {
+			all = append(all, in)
+			continue
+		}
+		c, m := requestsOf(in.decided)
+		fixed[0], fixed[1] = fixed[0]+c, fixed[1]+m
+	}
+	inc := pl.st.cpuIncrementMill
+	fits := func(w int64) bool {
+		sum := fixed
+		for _, in := range all {
+			c, m := requestsOf(pl.demandAt(in, w))
+			sum[0], sum[1] = sum[0]+c, sum[1]+m
+		}
+		b, ok := pl.st.budget[corev1.ResourceCPU]
+		if ok && sum[0] > b {
+			return false
+		}
+		b, ok = pl.st.budget[corev1.ResourceMemory]
+		return !ok || sum[1] <= b
+	}
+	for _, in := range all {
+		top = max(top, pl.demandLevel(in))
+	}
+	if fits(top) {
+		return top
+	}
+	lo, hi := int64(1), top/inc
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if fits(mid * inc) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo * inc
+}
+
+// demandAt is what an instance would get at water level w if it were sized now, whatever it has.
+func (pl *planner) demandAt(in *instance, w int64) []corev1.ResourceRequirements {
+	switch {
+	case !in.hasData:
+		if w >= pl.demandLevel(in) {
+			return pl.fallbackSizes(pl.st.fallbackMax)
+		}
+		return pl.fallbackAt(w)
+	case w >= pl.demandLevel(in):
+		return pl.targetSizes(in.estimate, in.critical)
+	}
+	return pl.targetSizes(min(in.estimate, w), false)
 }
 
 // demandLevel is the level at which an instance gets its full target: its estimate, or for critical lag (and a

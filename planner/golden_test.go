@@ -294,6 +294,19 @@ func scenarios() []scenario {
 				GlobalMax(res("cpu=6"))
 			return builder.Snapshot(c.Obj()).Metrics(load(4, 3000, 3000, 0)).Obj()
 		}},
+		{name: "global-budget-equal-demands-equal-shares", snap: func(t testing.TB) *model.Snapshot {
+			// Three instances at 300m want 500m each within 1 core: the first whose wait ends must not take 400m
+			// and leave the others 300m.
+			c := orders().Partitions(3).Policy("busybox", res("cpu=100m,memory=128Mi"), res("cpu=4,memory=4Gi")).
+				GlobalMax(res("cpu=1"))
+			s := settle(t, builder.Snapshot(c.Obj()).Metrics(load(3, 300, 300, 0)).Obj())
+			s = later(s, min, load(3, 500, 500, 0))
+			s = setState(s, "orders-0", planner.StatePendingScaleUp, s.Now.Add(-6*min))
+			for _, n := range []string{"orders-1", "orders-2"} {
+				s = setState(s, n, planner.StatePendingScaleUp, s.Now.Add(-2*min))
+			}
+			return s
+		}},
 		{name: "pinned-sidecar-does-not-block", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			c := orders().Container("sidecar", "envoy").
 				Policy("sidecar", res("cpu=100m,memory=100M"), res("cpu=100m,memory=100M"))

@@ -108,6 +108,12 @@ func scenarios() []scenario {
 			}
 			return s
 		}},
+		{name: "no-scale-down-after-metrics-gap", snap: func(t testing.TB) *model.Snapshot {
+			// The first sample after a gap reads low: it starts no scale-down and ripens no pending one.
+			s := later(steady(t, orders()), min, load(4, 200, 200, 0))
+			s.Metrics.AfterGap = true
+			return setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-16*min))
+		}},
 		{name: "no-scale-down-while-lagging", snap: func(t testing.TB) *model.Snapshot {
 			s := settle(t, builder.Snapshot(orders().Obj()).Metrics(load(4, 2500, 2500, 0)).Obj())
 			s = setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-20*min))

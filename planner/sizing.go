@@ -148,6 +148,16 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	if !in.liveIsDecided {
 		dir = pl.autoDirection(target, in.current)
 	}
+	if dir == dirDown && pl.s.Metrics.AfterGap {
+		// Rates read just after a gap come from partly filled windows and read low: no scale-down starts (or
+		// ripens) on them; a pending one keeps its time and is decided on the next sample.
+		if in.state.state != StatePendingScaleDown && (in.state.state != StateRunning || in.state.since.IsZero()) {
+			in.state = scalingState{state: StateRunning, since: pl.now}
+		}
+		in.decided, in.liveIsDecided = pl.keepOr(in, target), false
+		in.sizeNote = "no scale-down on rates read just after a metrics gap"
+		return
+	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason

@@ -185,6 +185,9 @@ func (c *Cache) refresh(ctx context.Context, key Key, spec *konsumeratorv1.Prome
 		}
 	} else {
 		sample = &model.MetricsSample{Time: start, Partitions: res.partitions, Problems: res.problems.list()}
+		if e.queryHash == queryHash {
+			sample.AfterGap = model.FollowsGap(e.sample, sample)
+		}
 	}
 	for _, kind := range res.problems.byKindCounts() {
 		c.in.problems.WithLabelValues(key.Namespace, key.Name, string(kind)).Inc()
@@ -240,7 +243,7 @@ func hashes(spec *konsumeratorv1.PrometheusAutoscalerSpec, numPartitions int32) 
 }
 
 func cloneSample(s *model.MetricsSample) *model.MetricsSample {
-	out := &model.MetricsSample{Time: s.Time, Error: s.Error}
+	out := &model.MetricsSample{Time: s.Time, Error: s.Error, AfterGap: s.AfterGap}
 	if s.Problems != nil {
 		out.Problems = append([]string(nil), s.Problems...)
 	}

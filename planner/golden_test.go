@@ -313,6 +313,14 @@ func scenarios() []scenario {
 			}
 			return s
 		}},
+		{name: "global-budget-lowered-is-enforced", snap: func(t testing.TB) *model.Snapshot {
+			// Four instances at 800m each (3.2 cores); the budget is lowered to 2 cores: the instances come down to
+			// their fair share, largest first, paced by the rollout budget.
+			s := steady(t, orders())
+			s.Options.MaxRolloutsInFlight = 2
+			return later(withSpec(s, orders().GlobalMax(res("cpu=2")).Obj()), min,
+				builder.Sample(s.Now.Add(min-5*time.Second)).Uniform(4, 800, 800, 0).Obj())
+		}},
 		{name: "pinned-sidecar-does-not-block", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			c := orders().Container("sidecar", "envoy").
 				Policy("sidecar", res("cpu=100m,memory=100M"), res("cpu=100m,memory=100M"))

@@ -349,8 +349,24 @@ func sameList(a, b corev1.ResourceList) bool {
 
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
+// Without the partition annotation (stripped by hand or by a tool) the partitions are read from the live
+// containers' partition variable; an instance that shows neither may hold any partition, so it counts as
+// reassigned: it must move in the same plan as the others, never be held back while its partitions move.
 func (pl *planner) reassigned(in *instance) bool {
-	return in.ann.has.partition && in.ann.partition != in.partitions()
+	if in.ann.has.partition {
+		return in.ann.partition != in.partitions()
+	}
+	if in.observed == nil {
+		return false
+	}
+	for _, c := range in.observed.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == pl.st.partitionEnvKey && e.ValueFrom == nil {
+				return e.Value != in.partitions()
+			}
+		}
+	}
+	return true
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

@@ -114,6 +114,16 @@ func scenarios() []scenario {
 			s.Metrics.AfterGap = true
 			return setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-16*min))
 		}},
+		{name: "scale-down-keeps-restart-headroom", snap: func(t testing.TB) *model.Snapshot {
+			// At 900m for 800 messages/s with a ripe scale-down: 800m would leave no room for the backlog the
+			// restart itself leaves, so the next restart would follow; the instance stays at 900m.
+			s := settle(t, builder.Snapshot(orders().Obj()).Metrics(load(4, 850, 850, 0)).Obj())
+			s = later(s, min, load(4, 800, 800, 0))
+			for _, n := range []string{"orders-0", "orders-1", "orders-2", "orders-3"} {
+				s = setState(s, n, planner.StatePendingScaleDown, s.Now.Add(-16*min))
+			}
+			return s
+		}},
 		{name: "no-scale-down-while-lagging", snap: func(t testing.TB) *model.Snapshot {
 			s := settle(t, builder.Snapshot(orders().Obj()).Metrics(load(4, 2500, 2500, 0)).Obj())
 			s = setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-20*min))

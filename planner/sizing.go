@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -99,7 +101,7 @@ func (pl *planner) load(in *instance) {
 	if !pl.view.usable {
 		return
 	}
-	var sum, busiest float64
+	var sum, busiest, prod, behind, busiestProd, busiestBehind float64
 	missing := int32(0)
 	for p := in.rng.First; p < in.rng.First+in.rng.Count; p++ {
 		l := pl.view.loads[p]
@@ -109,6 +111,11 @@ func (pl *planner) load(in *instance) {
 		}
 		in.hasData = true
 		sum += l.required
+		prod += l.production
+		behind += l.behind
+		if l.required > busiest {
+			busiestProd, busiestBehind = l.production, l.behind
+		}
 		busiest = max(busiest, l.required)
 		in.maxLag = max(in.maxLag, l.lag)
 	}
@@ -116,6 +123,9 @@ func (pl *planner) load(in *instance) {
 		return
 	}
 	sum += float64(missing) * busiest
+	in.rate = sum
+	in.production = prod + float64(missing)*busiestProd
+	in.behind = behind + float64(missing)*busiestBehind
 	in.estimate = pl.st.estimateMilli(sum)
 	in.lagging = pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag
 	in.critical = pl.st.criticalLag > 0 && in.maxLag >= pl.st.criticalLag
@@ -147,6 +157,9 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	dir := dirNone
 	if !in.liveIsDecided {
 		dir = pl.autoDirection(target, in.current)
+	}
+	if !in.critical {
+		target, dir = pl.countOwnCost(in, target, dir)
 	}
 	if dir == dirDown && pl.s.Metrics.AfterGap {
 		// Rates read just after a gap come from partly filled windows and read low: no scale-down starts (or
@@ -180,6 +193,56 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
 	}
+}
+
+// Sizing margins, so that decisions do not fight themselves (see docs/sizing.md, "A decision counts its own
+// cost"): every resize restarts the consumer, and a restart leaves a backlog.
+const (
+	// restartAllowance is the production a restart leaves as backlog (the rebalance pause and the rollout): a
+	// scale-down keeps the headroom to work it off within recoveryTime.
+	restartAllowance = time.Minute
+	// upHeadroom sizes a scale-up above the load that asked for it, so a rising load costs few, larger steps.
+	upHeadroom = 0
+	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
+	// also costs few steps.
+	downMargin = 0
+)
+
+// countOwnCost revises a scale decision by what the resize itself costs:
+//   - up: sized with upHeadroom above the load;
+//   - down: sized with restartAllowance of production as backlog to work off, and only when it gives back
+//     downMargin of the CPU.
+func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
+	switch dir {
+	case dirUp:
+		up := pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false)
+		return up, pl.autoDirection(up, in.current)
+	case dirDown:
+		need := in.rate
+		if pl.st.recovery > 0 {
+			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
+		}
+		est := pl.st.estimateMilli(need)
+		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-downMargin) {
+			return target, dirNone
+		}
+		down := pl.targetSizes(est, false)
+		return down, pl.autoDirection(down, in.current)
+	}
+	return target, dir
+}
+
+// currentCPU is the largest live CPU request of the autoscaled containers, in millicores: what the estimate was
+// turned into.
+func (pl *planner) currentCPU(in *instance) int64 {
+	var cpu int64
+	for i, name := range pl.names {
+		if i < len(in.current) && pl.st.autoscaled(name) {
+			r := in.current[i].Requests[corev1.ResourceCPU]
+			cpu = max(cpu, r.MilliValue())
+		}
+	}
+	return cpu
 }
 
 // growOnly is the target with every autoscaled cpu and memory value that would shrink kept at its current value.

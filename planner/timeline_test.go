@@ -67,7 +67,7 @@ func TestTimeline(t *testing.T) {
 		"m40 PENDING_SCALE_DOWN cpu=2500m",
 		"m45 RUNNING cpu=2500m",
 		"m50 PENDING_SCALE_DOWN cpu=2500m",
-		"m65 RUNNING cpu=200m",
+		"m65 RUNNING cpu=300m", // 200m plus room for the backlog of its own restart
 		"m70 RUNNING cpu=4",
 		"m71 PENDING_SCALE_DOWN cpu=4",
 	}

@@ -202,10 +202,10 @@ const (
 	// scale-down keeps the headroom to work it off within recoveryTime.
 	restartAllowance = time.Minute
 	// upHeadroom sizes a scale-up above the load that asked for it, so a rising load costs few, larger steps.
-	upHeadroom = 0
+	upHeadroom = 0.25
 	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
 	// also costs few steps.
-	downMargin = 0
+	downMargin = 0.25
 )
 
 // countOwnCost revises a scale decision by what the resize itself costs:

@@ -263,6 +263,13 @@ func scenarios() []scenario {
 			s = later(s, min, load(4, 1500, 1500, 0))
 			return setState(s, "orders-0", planner.StatePendingScaleUp, s.Now.Add(-6*min))
 		}},
+		{name: "memory-only-decrease-ripens", snap: func(t testing.TB) *model.Snapshot {
+			// ramPerCore halved, CPU unchanged: the memory decrease is a scale-down of its own, not held back by
+			// the CPU margin of scale-downs.
+			s := withSpec(steady(t, orders()), orders().Prometheus(1000, "512Mi").Obj())
+			s = later(s, min, load(4, 800, 800, 0))
+			return setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-16*min))
+		}},
 		{name: "rollout-priority-critical-first", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(10))
 			s = later(withSpec(s, orders().Partitions(10).Image("busybox:1.37").Obj()), 0, nil)

@@ -224,7 +224,9 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		}
 		est := pl.st.estimateMilli(need)
 		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-downMargin) {
-			return target, dirNone
+			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
+			// ramPerCore was lowered) go down on their own.
+			est = cur
 		}
 		down := pl.targetSizes(est, false)
 		return down, pl.autoDirection(down, in.current)

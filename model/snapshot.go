@@ -94,6 +94,33 @@ type MetricsSample struct {
 	// Problems lists what was wrong in the data that was read (a series without a partition label, a
 	// partition out of range, NaN values): stable texts, sorted, bounded in number.
 	Problems []string `json:"problems,omitempty"`
+	// AfterGap says the rate windows of this sample may reach back into a time without data: the read before it
+	// failed, or lacked a rate this one has. Such rates read low (the window is only partly filled), so the planner
+	// starts no scale-down on them.
+	AfterGap bool `json:"afterGap,omitempty"`
+}
+
+// FollowsGap reports whether a successful read, next, follows a read without data: prev failed, or lacks a rate
+// that next has. A first read (prev nil) follows nothing.
+func FollowsGap(prev, next *MetricsSample) bool {
+	if prev == nil || next == nil || next.Error != "" {
+		return false
+	}
+	if prev.Error != "" {
+		return true
+	}
+	had := make(map[int32][2]bool, len(prev.Partitions))
+	for _, p := range prev.Partitions {
+		had[p.Partition] = [2]bool{p.ProductionRate != nil, p.ConsumptionRate != nil}
+	}
+	for _, p := range next.Partitions {
+		h, ok := had[p.Partition]
+		if !ok && (p.ProductionRate != nil || p.ConsumptionRate != nil) ||
+			p.ProductionRate != nil && !h[0] || p.ConsumptionRate != nil && !h[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // PartitionMetrics are the figures for one partition. A nil field has no data.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -12,6 +13,8 @@ import (
 type budgetOutcome struct {
 	reason string
 	short  []corev1.ResourceName // resources whose demand exceeded the budget
+	// enforced counts the instances cut in this pass because the instances used more than the budget.
+	enforced int
 }
 
 // applyBudget keeps the sum of requests over all instances inside globalPolicy.maxAllowed (cpu and memory).
@@ -27,6 +30,7 @@ func (pl *planner) applyBudget() {
 		return
 	}
 	pl.budget.reason = konsumeratorv1.ReasonWithinBudget
+	defer pl.enforceBudget()
 	var fixed [2]int64
 	var changing []*instance
 	for _, in := range pl.insts {
@@ -66,7 +70,150 @@ func (pl *planner) applyBudget() {
 		}
 	}
 	pl.budget.reason = konsumeratorv1.ReasonBudgetShared
-	pl.setLevel(changing, lo*inc)
+	pl.setLevel(changing, min(lo*inc, pl.fairLevel(top)))
+}
+
+// enforceBudget brings instances that already use more than the budget allows (it was lowered, or added) down to
+// the fair level, largest first, until the total fits: without it they would keep their resources for ever. Only
+// instances sized from metrics are cut (missing data is not zero load, frozen is frozen), never below the policy
+// minimum; each cut is a scale-down, paced by the rollout budget like any restart.
+func (pl *planner) enforceBudget() {
+	total := func() [2]int64 {
+		var sum [2]int64
+		for _, in := range pl.insts {
+			if in.blocked == nil && !in.deleting {
+				c, m := requestsOf(in.decided)
+				sum[0], sum[1] = sum[0]+c, sum[1]+m
+			}
+		}
+		return sum
+	}
+	over := func(sum [2]int64) bool {
+		b, ok := pl.st.budget[corev1.ResourceCPU]
+		if ok && sum[0] > b {
+			return true
+		}
+		b, ok = pl.st.budget[corev1.ResourceMemory]
+		return ok && sum[1] > b
+	}
+	before := total()
+	if !over(before) {
+		return
+	}
+	var big []*instance
+	for _, in := range pl.insts {
+		if in.observed != nil && in.hasData && !in.frozen && pl.st.autoscale && in.blocked == nil && !in.deleting {
+			big = append(big, in)
+		}
+	}
+	sort.SliceStable(big, func(i, j int) bool {
+		ci, mi := requestsOf(big[i].decided)
+		cj, mj := requestsOf(big[j].decided)
+		if ci != cj {
+			return ci > cj
+		}
+		if mi != mj {
+			return mi > mj
+		}
+		return big[i].index < big[j].index
+	})
+	if len(big) == 0 || pl.st.cpuIncrementMill <= 0 {
+		return // nothing sized from metrics to cut
+	}
+	level := pl.fairLevel(0)
+	for _, in := range big {
+		if !over(total()) {
+			return
+		}
+		sizes := pl.demandAt(in, level)
+		if compareSizes(sizes, in.decided) != dirDown {
+			continue
+		}
+		in.decided, in.changing, in.scaleDir, in.liveIsDecided = sizes, true, dirDown, false
+		if in.state.state != StateRunning || in.state.since.IsZero() {
+			in.state = scalingState{state: StateRunning, since: pl.now}
+		}
+		in.ripens = time.Time{}
+		in.sizeNote = "cut to fit the global budget: the instances used more than it allows"
+		pl.budget.enforced++
+	}
+	if over(total()) {
+		pl.budget.reason = konsumeratorv1.ReasonMinimumsExceedBudget
+		return
+	}
+	// The cuts share the budget at a common level.
+	pl.budget.reason = konsumeratorv1.ReasonBudgetShared
+	if len(pl.budget.short) == 0 {
+		if b, ok := pl.st.budget[corev1.ResourceCPU]; ok && before[0] > b {
+			pl.budget.short = append(pl.budget.short, corev1.ResourceCPU)
+		}
+		if b, ok := pl.st.budget[corev1.ResourceMemory]; ok && before[1] > b {
+			pl.budget.short = append(pl.budget.short, corev1.ResourceMemory)
+		}
+	}
+}
+
+// fairLevel is the water level as if every instance sized from metrics took its share in this pass, those still
+// pending or unchanged included (at their demand, not their current size). A changing instance never goes above
+// it, so equal demands end with equal shares whichever pending wait ended first.
+func (pl *planner) fairLevel(top int64) int64 {
+	var fixed [2]int64
+	var all []*instance
+	for _, in := range pl.insts {
+		if in.blocked != nil || in.deleting {
+			continue
+		}
+		if pl.st.autoscale && !in.frozen && (in.hasData || in.observed == nil) {
+			all = append(all, in)
+			continue
+		}
+		c, m := requestsOf(in.decided)
+		fixed[0], fixed[1] = fixed[0]+c, fixed[1]+m
+	}
+	inc := pl.st.cpuIncrementMill
+	fits := func(w int64) bool {
+		sum := fixed
+		for _, in := range all {
+			c, m := requestsOf(pl.demandAt(in, w))
+			sum[0], sum[1] = sum[0]+c, sum[1]+m
+		}
+		b, ok := pl.st.budget[corev1.ResourceCPU]
+		if ok && sum[0] > b {
+			return false
+		}
+		b, ok = pl.st.budget[corev1.ResourceMemory]
+		return !ok || sum[1] <= b
+	}
+	for _, in := range all {
+		top = max(top, pl.demandLevel(in))
+	}
+	if fits(top) {
+		return top
+	}
+	lo, hi := int64(1), top/inc
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if fits(mid * inc) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo * inc
+}
+
+// demandAt is what an instance would get at water level w if it were sized now, whatever it has.
+func (pl *planner) demandAt(in *instance, w int64) []corev1.ResourceRequirements {
+	switch {
+	case !in.hasData:
+		if w >= pl.demandLevel(in) {
+			return pl.fallbackSizes(pl.st.fallbackMax)
+		}
+		return pl.fallbackAt(w)
+	case w >= pl.demandLevel(in):
+		return pl.targetSizes(in.estimate, in.critical)
+	}
+	return pl.targetSizes(min(in.estimate, w), false)
 }
 
 // demandLevel is the level at which an instance gets its full target: its estimate, or for critical lag (and a

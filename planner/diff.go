@@ -3,7 +3,6 @@ package planner
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -375,20 +374,15 @@ func unionKeys(a, b corev1.ResourceList) []corev1.ResourceName {
 
 // yieldedPaths turns the server-side apply paths of the yielded-fields annotation
 // (.spec.template.spec.containers[name="busybox"].resources.requests.cpu) into the paths of Action.Changes
-// (spec.template.spec.containers[busybox].resources.requests.cpu).
+// (spec.template.spec.containers[busybox].resources.requests.cpu). A path may hold commas inside a list key,
+// so the annotation is split by konsumeratorv1.YieldedFields.
 func yieldedPaths(annotation string) []string {
 	var out []string
-	for _, f := range strings.Split(annotation, ",") {
-		f = strings.TrimPrefix(strings.TrimSpace(f), ".")
-		if f == "" {
-			continue
-		}
-		out = append(out, ssaKey.ReplaceAllString(f, "[$1]"))
+	for _, f := range konsumeratorv1.YieldedFields(annotation) {
+		out = append(out, rewriteListKeys(strings.TrimPrefix(f, ".")))
 	}
 	return out
 }
-
-var ssaKey = regexp.MustCompile(`\[name="([^"]*)"\]`)
 
 // loadText is the figures behind an instance's sizing, for Events: its worst lag against tolerableLag and the
 // CPU its load needs. Empty without fresh data.
@@ -433,4 +427,78 @@ func (pl *planner) resourceChanges(in *instance) []model.ResourceChange {
 		}
 	}
 	return out
+}
+
+// rewriteListKeys rewrites every list key of a server-side apply path in the form of Action.Changes: a single
+// key by its bare value ([name="busybox"] → [busybox], [=value] → [value]), several keys as key=value pairs
+// without quotes ([containerPort=80,protocol="TCP"] → [containerPort=80,protocol=TCP]).
+func rewriteListKeys(path string) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(path, '[')
+		if open < 0 {
+			b.WriteString(path)
+			return b.String()
+		}
+		end := keyEnd(path, open+1)
+		if end < 0 {
+			b.WriteString(path)
+			return b.String()
+		}
+		b.WriteString(path[:open+1])
+		b.WriteString(listKey(path[open+1 : end]))
+		b.WriteByte(']')
+		path = path[end+1:]
+	}
+}
+
+// keyEnd finds the closing bracket of a list key that starts at i, skipping brackets inside quoted values.
+func keyEnd(s string, i int) int {
+	inString := false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && c == ']':
+			return i
+		}
+	}
+	return -1
+}
+
+func listKey(key string) string {
+	var pairs []string
+	inString, start := false, 0
+	for i := 0; i <= len(key); i++ {
+		if i == len(key) || !inString && key[i] == ',' {
+			pairs = append(pairs, key[start:i])
+			start = i + 1
+			continue
+		}
+		switch key[i] {
+		case '\\':
+			if inString {
+				i++
+			}
+		case '"':
+			inString = !inString
+		}
+	}
+	for i, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			continue // an index ([0]) stays as it is
+		}
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		}
+		if len(pairs) == 1 {
+			pairs[i] = v
+		} else {
+			pairs[i] = k + "=" + v
+		}
+	}
+	return strings.Join(pairs, ",")
 }

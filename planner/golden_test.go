@@ -108,6 +108,22 @@ func scenarios() []scenario {
 			}
 			return s
 		}},
+		{name: "no-scale-down-after-metrics-gap", snap: func(t testing.TB) *model.Snapshot {
+			// The first sample after a gap reads low: it starts no scale-down and ripens no pending one.
+			s := later(steady(t, orders()), min, load(4, 200, 200, 0))
+			s.Metrics.AfterGap = true
+			return setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-16*min))
+		}},
+		{name: "scale-down-keeps-restart-headroom", snap: func(t testing.TB) *model.Snapshot {
+			// At 900m for 800 messages/s with a ripe scale-down: 800m would leave no room for the backlog the
+			// restart itself leaves, so the next restart would follow; the instance stays at 900m.
+			s := settle(t, builder.Snapshot(orders().Obj()).Metrics(load(4, 850, 850, 0)).Obj())
+			s = later(s, min, load(4, 800, 800, 0))
+			for _, n := range []string{"orders-0", "orders-1", "orders-2", "orders-3"} {
+				s = setState(s, n, planner.StatePendingScaleDown, s.Now.Add(-16*min))
+			}
+			return s
+		}},
 		{name: "no-scale-down-while-lagging", snap: func(t testing.TB) *model.Snapshot {
 			s := settle(t, builder.Snapshot(orders().Obj()).Metrics(load(4, 2500, 2500, 0)).Obj())
 			s = setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-20*min))
@@ -218,6 +234,42 @@ func scenarios() []scenario {
 			s = edit(s, "orders-5", func(w *builder.DeploymentWrapper) *builder.DeploymentWrapper { return w.RollingOut() })
 			return later(withSpec(s, orders().Partitions(20).Image("busybox:1.37").Obj()), 0, s.Metrics)
 		}},
+		{name: "rollout-budget-more-in-flight-than-allowed", snap: func(t testing.TB) *model.Snapshot {
+			// Two rollouts already under way against a budget of one: the held change must not read "2/1".
+			s := steady(t, orders())
+			s.Options.MaxRolloutsInFlight = 1
+			for _, n := range []string{"orders-0", "orders-1"} {
+				s = edit(s, n, func(w *builder.DeploymentWrapper) *builder.DeploymentWrapper { return w.RollingOut() })
+			}
+			return later(withSpec(s, orders().Image("busybox:1.37").Obj()), 0, s.Metrics)
+		}},
+		{name: "new-instances-no-policy-template-resources", snap: func(t testing.TB) *model.Snapshot {
+			// No policy to fall back on: the note must name the template's resources, not "fallback min".
+			c := builder.Consumer("plain").Partitions(2).Prometheus(1000, "1Gi").
+				ContainerResources("busybox", res("cpu=250m,memory=64Mi"), res("cpu=1,memory=128Mi"))
+			return builder.Snapshot(c.Obj()).Obj()
+		}},
+		{name: "no-policy-cpu-bounded", desired: []string{"plain-0"}, snap: func(t testing.TB) *model.Snapshot {
+			// A huge backlog and no container policy: the request stops at the default ceiling of 8 cores.
+			c := builder.Consumer("plain").Partitions(1).Prometheus(1000, "1Gi").
+				ContainerResources("busybox", res("cpu=250m,memory=64Mi"), res("cpu=1,memory=128Mi"))
+			return builder.Snapshot(c.Obj()).Metrics(load(1, 800, 800, 1e9)).Obj()
+		}},
+		{name: "mixed-direction-decrease-waits", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
+			// ramPerCore halved while the load rises: CPU grows, memory shrinks. The scale-up is ripe; the memory
+			// decrease must not ride on it but wait for pendingScaleDownDuration.
+			s := steady(t, orders())
+			s = withSpec(s, orders().Prometheus(1000, "256Mi").Obj())
+			s = later(s, min, load(4, 1500, 1500, 0))
+			return setState(s, "orders-0", planner.StatePendingScaleUp, s.Now.Add(-6*min))
+		}},
+		{name: "memory-only-decrease-ripens", snap: func(t testing.TB) *model.Snapshot {
+			// ramPerCore halved, CPU unchanged: the memory decrease is a scale-down of its own, not held back by
+			// the CPU margin of scale-downs.
+			s := withSpec(steady(t, orders()), orders().Prometheus(1000, "512Mi").Obj())
+			s = later(s, min, load(4, 800, 800, 0))
+			return setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-16*min))
+		}},
 		{name: "rollout-priority-critical-first", snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders().Partitions(10))
 			s = later(withSpec(s, orders().Partitions(10).Image("busybox:1.37").Obj()), 0, nil)
@@ -264,6 +316,27 @@ func scenarios() []scenario {
 			c := orders().Policy("busybox", res("cpu=2,memory=1Gi"), res("cpu=4,memory=4Gi")).
 				GlobalMax(res("cpu=6"))
 			return builder.Snapshot(c.Obj()).Metrics(load(4, 3000, 3000, 0)).Obj()
+		}},
+		{name: "global-budget-equal-demands-equal-shares", snap: func(t testing.TB) *model.Snapshot {
+			// Three instances at 300m want 500m each within 1 core: the first whose wait ends must not take 400m
+			// and leave the others 300m.
+			c := orders().Partitions(3).Policy("busybox", res("cpu=100m,memory=128Mi"), res("cpu=4,memory=4Gi")).
+				GlobalMax(res("cpu=1"))
+			s := settle(t, builder.Snapshot(c.Obj()).Metrics(load(3, 300, 300, 0)).Obj())
+			s = later(s, min, load(3, 500, 500, 0))
+			s = setState(s, "orders-0", planner.StatePendingScaleUp, s.Now.Add(-6*min))
+			for _, n := range []string{"orders-1", "orders-2"} {
+				s = setState(s, n, planner.StatePendingScaleUp, s.Now.Add(-2*min))
+			}
+			return s
+		}},
+		{name: "global-budget-lowered-is-enforced", snap: func(t testing.TB) *model.Snapshot {
+			// Four instances at 800m each (3.2 cores); the budget is lowered to 2 cores: the instances come down to
+			// their fair share, largest first, paced by the rollout budget.
+			s := steady(t, orders())
+			s.Options.MaxRolloutsInFlight = 2
+			return later(withSpec(s, orders().GlobalMax(res("cpu=2")).Obj()), min,
+				builder.Sample(s.Now.Add(min-5*time.Second)).Uniform(4, 800, 800, 0).Obj())
 		}},
 		{name: "pinned-sidecar-does-not-block", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			c := orders().Container("sidecar", "envoy").

@@ -16,6 +16,8 @@ type partitionLoad struct {
 	has bool
 	// required is the rate (messages/s) an instance must process for this partition.
 	required float64
+	// production and behind are the partition's production rate and backlog, as read.
+	production, behind float64
 	// lag is how long the backlog takes to work off at the current throughput; +Inf when nothing moves.
 	lag time.Duration
 }
@@ -103,7 +105,7 @@ func loadOf(st *settings, pm *model.PartitionMetrics) partitionLoad {
 	if !hasProd {
 		prod = cons // in a steady state what is consumed is what is produced
 	}
-	l := partitionLoad{has: true, required: prod}
+	l := partitionLoad{has: true, required: prod, production: prod, behind: behind}
 	if st.recovery > 0 {
 		l.required += behind / st.recovery.Seconds()
 	} else if behind > 0 {

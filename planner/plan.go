@@ -158,9 +158,12 @@ func (a *liveAnnotations) get(key string) (string, bool) {
 type loadState struct {
 	hasData  bool
 	estimate int64 // CPU request estimate, millicores
-	maxLag   time.Duration
-	lagging  bool
-	critical bool
+	// rate, production and behind are the instance's required rate, production and backlog (messages/s and
+	// messages), partitions without data counted like the busiest.
+	rate, production, behind float64
+	maxLag                   time.Duration
+	lagging                  bool
+	critical                 bool
 }
 
 // sizeState is the resources decided for the instance and the hysteresis state that goes with them; a change

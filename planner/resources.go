@@ -7,6 +7,19 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
+// defaultMaxCPUMilli bounds the CPU of an autoscaled container whose policy has no maxAllowed cpu: without it a
+// large backlog asks for a pod no node can schedule. Memory follows from the bounded CPU.
+const defaultMaxCPUMilli = 8000
+
+// unboundedCeiling is the CPU ceiling of a container without maxAllowed cpu: 8 cores, or the template's CPU
+// limit when that is higher (the template's author expected that much).
+func unboundedCeiling(c *corev1.Container) int64 {
+	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && q.MilliValue() > defaultMaxCPUMilli {
+		return q.MilliValue()
+	}
+	return defaultMaxCPUMilli
+}
+
 // estimateMilli turns a required rate (messages/s) into a CPU request in millicores: rate / ratePerCore,
 // rounded up to cpuIncrement, at least one increment (a consumer that runs needs some CPU).
 func (st *settings) estimateMilli(rate float64) int64 {
@@ -50,6 +63,9 @@ func (st *settings) autoSize(c *corev1.Container, estimate int64, critical bool)
 		}
 	}
 	reqCPU = clampTo(pol, corev1.ResourceCPU, reqCPU)
+	if _, ok := pol.max[corev1.ResourceCPU]; !ok {
+		reqCPU = min(reqCPU, unboundedCeiling(c))
+	}
 	limCPU := clampTo(pol, corev1.ResourceCPU, max(roundUp(reqCPU, 1000), reqCPU))
 	mem := st.memoryFor(limCPU)
 	if critical {

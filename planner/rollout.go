@@ -47,7 +47,7 @@ func (pl *planner) limitRollouts() {
 // hold turns a due change into a skip; nothing is written, so the instance keeps its state for the next pass.
 func (pl *planner) hold(in *instance) {
 	a := &in.action
-	a.Reason = fmt.Sprintf("waiting for rollout budget (%d/%d in flight); %s", pl.inFlight, pl.maxRollouts, a.Reason)
+	a.Reason = fmt.Sprintf("waiting for rollout budget (%d rolling out, at most %d at once); %s", pl.inFlight, pl.maxRollouts, a.Reason)
 	a.Kind, a.Phase, a.Desired = model.ActionSkip, model.PhaseApply, nil
 	in.upToDate, in.recreate = false, false
 	pl.held = true

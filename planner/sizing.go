@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -24,12 +26,32 @@ func (pl *planner) size() {
 			in.decided = pl.keepOr(in, pl.fallbackSizes(pl.st.fallbackMax))
 			in.sizeNote = "no metrics: resources kept"
 			if in.observed == nil {
-				in.sizeNote = "no metrics: fallback " + string(pl.fallbackName()) + " resources"
+				in.sizeNote = "no metrics: " + pl.fallbackNote()
 			}
 		default:
 			pl.sizeFromMetrics(in)
 		}
 	}
+}
+
+// fallbackNote says what a new instance without data gets: the fallback applies to containers with a policy
+// only, the others get the template's resources.
+func (pl *planner) fallbackNote() string {
+	with, without := 0, 0
+	for _, name := range pl.names {
+		if pol, ok := pl.st.policies[name]; ok && !pol.off {
+			with++
+		} else {
+			without++
+		}
+	}
+	switch {
+	case with == 0:
+		return "the template's resources (no container policy to fall back on)"
+	case without > 0:
+		return "fallback " + string(pl.fallbackName()) + " resources where a container has a policy, the template's elsewhere"
+	}
+	return "fallback " + string(pl.fallbackName()) + " resources"
 }
 
 func (pl *planner) fallbackName() konsumeratorv1.FallbackStrategy {
@@ -79,7 +101,7 @@ func (pl *planner) load(in *instance) {
 	if !pl.view.usable {
 		return
 	}
-	var sum, busiest float64
+	var sum, busiest, prod, behind, busiestProd, busiestBehind float64
 	missing := int32(0)
 	for p := in.rng.First; p < in.rng.First+in.rng.Count; p++ {
 		l := pl.view.loads[p]
@@ -89,6 +111,11 @@ func (pl *planner) load(in *instance) {
 		}
 		in.hasData = true
 		sum += l.required
+		prod += l.production
+		behind += l.behind
+		if l.required > busiest {
+			busiestProd, busiestBehind = l.production, l.behind
+		}
 		busiest = max(busiest, l.required)
 		in.maxLag = max(in.maxLag, l.lag)
 	}
@@ -96,6 +123,9 @@ func (pl *planner) load(in *instance) {
 		return
 	}
 	sum += float64(missing) * busiest
+	in.rate = sum
+	in.production = prod + float64(missing)*busiestProd
+	in.behind = behind + float64(missing)*busiestBehind
 	in.estimate = pl.st.estimateMilli(sum)
 	in.lagging = pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag
 	in.critical = pl.st.criticalLag > 0 && in.maxLag >= pl.st.criticalLag
@@ -128,10 +158,30 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	if !in.liveIsDecided {
 		dir = pl.autoDirection(target, in.current)
 	}
+	if !in.critical {
+		target, dir = pl.countOwnCost(in, target, dir)
+	}
+	if dir == dirDown && pl.s.Metrics.AfterGap {
+		// Rates read just after a gap come from partly filled windows and read low: no scale-down starts (or
+		// ripens) on them; a pending one keeps its time and is decided on the next sample.
+		if in.state.state != StatePendingScaleDown && (in.state.state != StateRunning || in.state.since.IsZero()) {
+			in.state = scalingState{state: StateRunning, since: pl.now}
+		}
+		in.decided, in.liveIsDecided = pl.keepOr(in, target), false
+		in.sizeNote = "no scale-down on rates read just after a metrics gap"
+		return
+	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
 	if dec.apply {
+		if dir == dirUp && pl.autoDirection(in.current, target) == dirUp {
+			// Some values grow and others shrink: the growth goes now, the shrinking values wait for their own
+			// scale-down time (the next pass sees a scale-down and enters PENDING_SCALE_DOWN).
+			target = pl.growOnly(target, in.current)
+			dec.reason += "; decreases wait for a scale-down"
+			in.sizeNote = dec.reason
+		}
 		in.decided, in.changing, in.scaleDir = target, true, dir
 		return
 	}
@@ -143,6 +193,81 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
 	}
+}
+
+// Sizing margins, so that decisions do not fight themselves (see docs/sizing.md, "A decision counts its own
+// cost"): every resize restarts the consumer, and a restart leaves a backlog.
+const (
+	// restartAllowance is the production a restart leaves as backlog (the rebalance pause and the rollout): a
+	// scale-down keeps the headroom to work it off within recoveryTime.
+	restartAllowance = time.Minute
+	// upHeadroom sizes a scale-up above the load that asked for it, so a rising load costs few, larger steps.
+	upHeadroom = 0.25
+	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
+	// also costs few steps.
+	downMargin = 0.25
+)
+
+// countOwnCost revises a scale decision by what the resize itself costs:
+//   - up: sized with upHeadroom above the load;
+//   - down: sized with restartAllowance of production as backlog to work off, and only when it gives back
+//     downMargin of the CPU.
+func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
+	switch dir {
+	case dirUp:
+		up := pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false)
+		return up, pl.autoDirection(up, in.current)
+	case dirDown:
+		need := in.rate
+		if pl.st.recovery > 0 {
+			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
+		}
+		est := pl.st.estimateMilli(need)
+		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-downMargin) {
+			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
+			// ramPerCore was lowered) go down on their own.
+			est = cur
+		}
+		down := pl.targetSizes(est, false)
+		return down, pl.autoDirection(down, in.current)
+	}
+	return target, dir
+}
+
+// currentCPU is the largest live CPU request of the autoscaled containers, in millicores: what the estimate was
+// turned into.
+func (pl *planner) currentCPU(in *instance) int64 {
+	var cpu int64
+	for i, name := range pl.names {
+		if i < len(in.current) && pl.st.autoscaled(name) {
+			r := in.current[i].Requests[corev1.ResourceCPU]
+			cpu = max(cpu, r.MilliValue())
+		}
+	}
+	return cpu
+}
+
+// growOnly is the target with every autoscaled cpu and memory value that would shrink kept at its current value.
+// Requests stay at or below limits: each is the larger of two values that were.
+func (pl *planner) growOnly(target, current []corev1.ResourceRequirements) []corev1.ResourceRequirements {
+	out := make([]corev1.ResourceRequirements, len(target))
+	for i := range target {
+		out[i] = target[i]
+		if i >= len(current) || i >= len(pl.names) || !pl.st.autoscaled(pl.names[i]) {
+			continue
+		}
+		out[i] = *target[i].DeepCopy()
+		for _, pair := range [2][2]corev1.ResourceList{{out[i].Requests, current[i].Requests}, {out[i].Limits, current[i].Limits}} {
+			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				t, tok := pair[0][name]
+				c, cok := pair[1][name]
+				if tok && cok && c.Cmp(t) > 0 {
+					pair[0][name] = c.DeepCopy()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // targetSizes sizes every container for an estimate: autoscaled ones from it, Off ones as the template has them.
@@ -289,8 +414,24 @@ func sameList(a, b corev1.ResourceList) bool {
 
 // reassigned reports whether the instance held other partitions until now (numPartitions or
 // numPartitionsPerInstance changed), so that its pods restart with new work anyway.
+// Without the partition annotation (stripped by hand or by a tool) the partitions are read from the live
+// containers' partition variable; an instance that shows neither may hold any partition, so it counts as
+// reassigned: it must move in the same plan as the others, never be held back while its partitions move.
 func (pl *planner) reassigned(in *instance) bool {
-	return in.ann.has.partition && in.ann.partition != in.partitions()
+	if in.ann.has.partition {
+		return in.ann.partition != in.partitions()
+	}
+	if in.observed == nil {
+		return false
+	}
+	for _, c := range in.observed.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == pl.st.partitionEnvKey && e.ValueFrom == nil {
+				return e.Value != in.partitions()
+			}
+		}
+	}
+	return true
 }
 
 func findContainer(cs []corev1.Container, name string) *corev1.Container {

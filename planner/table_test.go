@@ -251,7 +251,8 @@ func TestSizing(t *testing.T) {
 		{"min applies to requests", base(), 10, false, "req cpu=200m,memory=1Gi lim cpu=1,memory=1Gi"},
 		{"max caps requests and limits", base(), 9000, false, "req cpu=3,memory=2Gi lim cpu=3,memory=2Gi"},
 		{"critical gives max", base(), 10, true, "req cpu=3,memory=2Gi lim cpu=3,memory=2Gi"},
-		{"no policy is unbounded", builder.Consumer("c").Prometheus(1000, "1Gi"), 9000, false, "req cpu=9,memory=9Gi lim cpu=9,memory=9Gi"},
+		{"no policy is bounded at 8 cores", builder.Consumer("c").Prometheus(1000, "1Gi"), 9000, false, "req cpu=8,memory=8Gi lim cpu=8,memory=8Gi"},
+		{"no policy below the bound", builder.Consumer("c").Prometheus(1000, "1Gi"), 7000, false, "req cpu=7,memory=7Gi lim cpu=7,memory=7Gi"},
 		{"increment 250m", base().CPUIncrement("250m"), 1001, false, "req cpu=1250m,memory=2Gi lim cpu=2,memory=2Gi"},
 		{"absurd rate is capped by max", base(), math.Inf(1), false, "req cpu=3,memory=2Gi lim cpu=3,memory=2Gi"},
 		{"min above max: max wins", builder.Consumer("c").Prometheus(1000, "1Gi").
@@ -408,5 +409,20 @@ func TestNeverPanics(t *testing.T) {
 		if p.Changed() && (s == nil || s.Spec.Autoscaler == nil || s.Spec.Autoscaler.Prometheus == nil) {
 			t.Errorf("garbage led to writes: %s", Text(p))
 		}
+	}
+}
+
+func TestYieldedPaths(t *testing.T) {
+	got := yieldedPaths(`.spec.template.spec.containers[name="busybox"].ports[containerPort=80,protocol="TCP"],` +
+		`.spec.template.spec.containers[name="busybox"].env[name="A,B"].value,.metadata.finalizers[="x]y"],` +
+		` .spec.replicas`)
+	want := []string{
+		"spec.template.spec.containers[busybox].ports[containerPort=80,protocol=TCP]",
+		"spec.template.spec.containers[busybox].env[A,B].value",
+		"metadata.finalizers[x]y]",
+		"spec.replicas",
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("yieldedPaths:\n got %q\nwant %q", got, want)
 	}
 }

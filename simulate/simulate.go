@@ -387,7 +387,9 @@ func (sm *sim) refresh(at time.Duration) {
 		sm.sample = &prev
 		return
 	}
-	sm.sample = sm.prom.query(Epoch.Add(at), at, sm.topic)
+	next := sm.prom.query(Epoch.Add(at), at, sm.topic)
+	next.AfterGap = model.FollowsGap(sm.sample, next) // as the observer's cache marks it
+	sm.sample = next
 }
 
 func (sm *sim) run() {

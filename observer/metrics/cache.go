@@ -199,6 +199,9 @@ func (c *Cache) refresh(ctx context.Context, key Key, spec *konsumeratorv1.Prome
 		}
 	} else {
 		sample = &model.MetricsSample{Time: start, Partitions: res.partitions, Problems: res.problems.list()}
+		if e.queryHash == queryHash {
+			sample.AfterGap = model.FollowsGap(e.sample, sample)
+		}
 	}
 	// Logged once per change of the failure, not once per fetch: an outage would otherwise repeat itself for
 	// every Consumer every sync period.
@@ -267,7 +270,7 @@ func hashes(spec *konsumeratorv1.PrometheusAutoscalerSpec, numPartitions int32) 
 }
 
 func cloneSample(s *model.MetricsSample) *model.MetricsSample {
-	out := &model.MetricsSample{Time: s.Time, Error: s.Error}
+	out := &model.MetricsSample{Time: s.Time, Error: s.Error, AfterGap: s.AfterGap}
 	if s.Problems != nil {
 		out.Problems = append([]string(nil), s.Problems...)
 	}

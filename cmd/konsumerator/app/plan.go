@@ -155,6 +155,9 @@ func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
 		return nil, err
 	}
 	c, err := decodeConsumer(raw)
+	if err == nil {
+		err = checkSpec(raw, c)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.consumer, err)
 	}

@@ -199,10 +199,20 @@ func (pl *planner) budgetCondition() (metav1.Condition, bool) {
 		c.Reason = konsumeratorv1.ReasonBudgetShared
 		c.Message = "demand exceeds the global budget for " + strings.Join(short, ", ") +
 			"; it is shared by giving every instance at most a common level"
+		if pl.budget.enforced > 0 {
+			c.Message = fmt.Sprintf("the instances use more than the global budget for %s; %d instance(s) are cut "+
+				"to a common level, the largest first, as the rollout budget lets them restart",
+				strings.Join(short, ", "), pl.budget.enforced)
+		}
 	case konsumeratorv1.ReasonMinimumsExceedBudget:
 		c.Status, c.Reason = metav1.ConditionFalse, konsumeratorv1.ReasonMinimumsExceedBudget
 		c.Message = "the policy minimums, with the current usage of instances not resized now, exceed the global budget for " +
 			strings.Join(short, ", ") + "; instances sized from metrics get their minimum"
+		if pl.budget.enforced > 0 {
+			c.Message = fmt.Sprintf("the instances use more than the global budget for %s, and cutting %d instance(s) "+
+				"to their policy minimum is not enough: the total stays above the budget",
+				strings.Join(short, ", "), pl.budget.enforced)
+		}
 	}
 	return c, true
 }

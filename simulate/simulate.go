@@ -10,7 +10,9 @@ package simulate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -498,12 +500,7 @@ func (sm *sim) reconcile(t time.Duration) time.Duration {
 		return time.Duration(p.RequeueAfter)
 	}
 	sm.s = planner.Apply(sm.s, p)
-	names := make([]string, 0, len(restarted))
-	for name := range restarted {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(restarted)) {
 		st := sm.state(name)
 		st.rolloutUntil = t + sm.o.RolloutTime
 		st.restarts++

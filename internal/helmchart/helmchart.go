@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,12 +64,7 @@ func Render(dir string, rel Release) (*Rendered, error) {
 		return nil, fmt.Errorf("rendering chart %s: %w", ch.Name(), err)
 	}
 	out := &Rendered{Chart: ch}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		base := filepath.Base(name)
 		switch {
 		case base == "NOTES.txt":

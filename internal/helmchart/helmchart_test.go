@@ -14,7 +14,6 @@ import (
 	"helm.sh/helm/v3/pkg/lint/support"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -203,17 +202,15 @@ func rules(t *testing.T, u *unstructured.Unstructured) []rbacv1.PolicyRule {
 // mode is for teams without any cluster-wide right. (crds/ is installed by Helm whatever the values; guests
 // install with --skip-crds, as install.md says.)
 func TestGuestChartIsNamespaced(t *testing.T) {
-	mapper := env.Client.RESTMapper()
-	for _, u := range render(t, "team-a", map[string]any{"guest": map[string]any{"enabled": true}}).Objects {
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Errorf("%s: %v", manifests.Describe(u), err)
-			continue
-		}
-		if m.Scope.Name() == meta.RESTScopeNameRoot {
-			t.Errorf("guest mode renders cluster-scoped %s", manifests.Describe(u))
-		}
+	objs := render(t, "team-a", map[string]any{"guest": map[string]any{"enabled": true}}).Objects
+	cluster, err := manifests.ClusterScoped(env.Client.RESTMapper(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cluster {
+		t.Errorf("guest mode renders cluster-scoped %s", manifests.Describe(u))
+	}
+	for _, u := range objs {
 		if u.GetNamespace() != "team-a" {
 			t.Errorf("%s is not in the release namespace team-a", manifests.Describe(u))
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -98,4 +99,21 @@ func Find(objs []*unstructured.Unstructured, kind, name string) []*unstructured.
 		}
 	}
 	return out
+}
+
+// ClusterScoped lists the objects whose kind the API server's discovery (mapper) says is cluster-scoped; a kind
+// it does not know is an error.
+func ClusterScoped(mapper meta.RESTMapper, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, u := range objs {
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", Describe(u), err)
+		}
+		if m.Scope.Name() == meta.RESTScopeNameRoot {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }

@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -202,17 +201,12 @@ func installServiceMonitorCRD(ctx context.Context, t *testing.T) {
 // TestGuestOverlayIsNamespaced asks the API server's discovery which rendered kinds are cluster-scoped: guest
 // mode is for teams without any cluster-wide right.
 func TestGuestOverlayIsNamespaced(t *testing.T) {
-	mapper := env.Client.RESTMapper()
-	for _, u := range render(t, manifests.Dir("guest")) {
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Errorf("%s: %v", manifests.Describe(u), err)
-			continue
-		}
-		if m.Scope.Name() == meta.RESTScopeNameRoot {
-			t.Errorf("guest overlay renders cluster-scoped %s", manifests.Describe(u))
-		}
+	cluster, err := manifests.ClusterScoped(env.Client.RESTMapper(), render(t, manifests.Dir("guest")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cluster {
+		t.Errorf("guest overlay renders cluster-scoped %s", manifests.Describe(u))
 	}
 }
 

@@ -109,8 +109,10 @@ func TestEndlessBodyHeapStaysBounded(t *testing.T) {
 		t.Fatalf("an endless answer gave a sample without an error: %+v", got)
 	}
 	// Three queries read at once, each up to the limit; the buffer that holds a body grows by doubling, and the
-	// smaller buffers it leaves behind count until the next collection: up to four times the limit each.
-	if bound := int64(3*4*DefaultMaxResponseBytes + 16<<20); growth > bound {
+	// smaller buffers it leaves behind count until the next collection: up to four times the limit each. The
+	// rest is slack for the test's own allocations and the race detector's (a run under -race on a loaded
+	// machine peaked at 66 MiB); without the limit the same read grows the heap by hundreds of MiB.
+	if bound := int64(3*4*DefaultMaxResponseBytes + 32<<20); growth > bound {
 		t.Errorf("the heap grew by %d MiB reading an endless answer, want at most %d MiB", growth>>20, bound>>20)
 	}
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 
@@ -17,6 +18,8 @@ const (
 	ActionUnchanged ActionKind = "unchanged"
 	// ActionSkip is a change that is due but held back (rollout budget, a foreign object in the way, frozen).
 	ActionSkip ActionKind = "skip"
+	// ActionResize changes the resources of one running pod through pods/resize (updateMode InPlace).
+	ActionResize ActionKind = "resize"
 )
 
 // Phase orders the writes of a plan: every write of a phase is done, successfully, before the next phase
@@ -25,8 +28,11 @@ const (
 type Phase int
 
 const (
-	PhaseApply  Phase = 0
-	PhaseDelete Phase = 1
+	PhaseApply Phase = 0
+	// PhaseResize follows the writes that record the decision on the Deployment, so a pod is never resized to
+	// something its Deployment does not say.
+	PhaseResize Phase = 1
+	PhaseDelete Phase = 2
 )
 
 // Plan is the whole decision for one owner.
@@ -57,8 +63,14 @@ type Action struct {
 	// Changes names the fields that change, e.g. "spec.template.spec.containers[busybox].resources.requests.cpu
 	// 100m->300m". Empty for create, delete and unchanged.
 	Changes []string `json:"changes,omitempty"`
-	// Restart is true when the change replaces the instance's pods (pod template or resources).
+	// Restart is true when the change replaces the instance's pods (pod template or resources), or, for a
+	// resize, when a container's resizePolicy restarts it.
 	Restart bool `json:"restart,omitempty"`
+	// RestartReason is why pods restart (one of the Restart* words of the API package); empty without a restart.
+	RestartReason string `json:"restartReason,omitempty"`
+	// InPlace is true on an instance's update whose resource change reaches its pods by resize actions, not by
+	// the pod template.
+	InPlace bool `json:"inPlace,omitempty"`
 	// Resources are the request changes of the containers the autoscaler sizes, before and after, for the
 	// Event that explains a resize.
 	Resources []ResourceChange `json:"resources,omitempty"`
@@ -70,11 +82,29 @@ type Action struct {
 	// Desired is the full object the operator owns, for create and update (server-side apply). The desired
 	// objects of one plan share their common parts (the template's, and equal resources): read-only.
 	Desired *appsv1ac.DeploymentApplyConfiguration `json:"desired,omitempty"`
+	// Resize is the new resources of a pod's containers, for a resize; Name and UID are the pod's.
+	Resize *PodResize `json:"resize,omitempty"`
+}
+
+// PodResize is one pods/resize call: all containers of a pod change together.
+type PodResize struct {
+	// Deployment is the instance the pod belongs to.
+	Deployment string `json:"deployment"`
+	// Containers are the containers that change, in the pod's order, each at its index in the pod spec (the
+	// call checks the name at that index, and the pod's UID, before it changes anything).
+	Containers []ContainerResize `json:"containers"`
+}
+
+// ContainerResize is the new resources of one container of a pod.
+type ContainerResize struct {
+	Index     int                         `json:"index"`
+	Name      string                      `json:"name"`
+	Resources corev1.ResourceRequirements `json:"resources"`
 }
 
 // Writes reports whether the action sends a write to the API server.
 func (a Action) Writes() bool {
-	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete
+	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize
 }
 
 // Changed reports whether any action of the plan writes.

@@ -8,9 +8,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -33,6 +36,11 @@ type Snapshot struct {
 	// Deployments are the Deployments controlled by the owner, plus any Deployment not controlled by it whose
 	// name is one of the expected instance names (so that it can be reported, never touched). Sorted by name.
 	Deployments []appsv1.Deployment `json:"deployments,omitempty"`
+	// ReplicaSets and Pods are those of the instance Deployments (updateMode InPlace only), trimmed to what the
+	// planner reads: a pod is an instance's when its controller is a ReplicaSet whose controller is the
+	// instance's Deployment. Sorted by name.
+	ReplicaSets []metav1.PartialObjectMetadata `json:"replicaSets,omitempty"`
+	Pods        []corev1.Pod                   `json:"pods,omitempty"`
 	// Metrics is the latest cached sample for the owner, nil when there has never been one.
 	Metrics *MetricsSample `json:"metrics,omitempty"`
 	// Options are operator-wide settings that shape decisions.
@@ -141,7 +149,7 @@ type PartitionMetrics struct {
 // (map keys sorted) and far cheaper than JSON. The rest is hashed as JSON.
 func (s *Snapshot) Digest() string {
 	rest := *s
-	rest.Deployments = nil
+	rest.Deployments, rest.Pods, rest.ReplicaSets = nil, nil, nil
 	raw, err := json.Marshal(&rest)
 	if err != nil {
 		return "unmarshalable"
@@ -160,5 +168,33 @@ func (s *Snapshot) Digest() string {
 		h.Write(size[:binary.PutUvarint(size[:], uint64(len(pb)))])
 		h.Write(pb)
 	}
+	for i := range s.ReplicaSets {
+		if err := writeIdentity(h, &s.ReplicaSets[i].ObjectMeta, &s.ReplicaSets[i]); err != nil {
+			return "unmarshalable"
+		}
+	}
+	for i := range s.Pods {
+		if err := writeIdentity(h, &s.Pods[i].ObjectMeta, &s.Pods[i]); err != nil {
+			return "unmarshalable"
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// writeIdentity writes an object read from the API server by its identity and resourceVersion, and one without
+// a resourceVersion as JSON.
+func writeIdentity(h hash.Hash, m *metav1.ObjectMeta, obj any) error {
+	var raw []byte
+	if m.ResourceVersion != "" {
+		raw = []byte(m.Namespace + "/" + m.Name + "/" + string(m.UID) + "/" + m.ResourceVersion)
+	} else {
+		var err error
+		if raw, err = json.Marshal(obj); err != nil {
+			return err
+		}
+	}
+	var size [binary.MaxVarintLen64]byte
+	h.Write(size[:binary.PutUvarint(size[:], uint64(len(raw)))])
+	h.Write(raw)
+	return nil
 }

@@ -42,6 +42,9 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 	if a.PendingScaleDownDuration == nil {
 		a.PendingScaleDownDuration = &metav1.Duration{Duration: DefaultPendingScaleDown}
 	}
+	if a.UpdateMode == "" {
+		a.UpdateMode = konsumeratorv1.UpdateInPlace
+	}
 	p := a.Prometheus
 	if p == nil {
 		return out

@@ -91,4 +91,41 @@ const (
 	EventNamespaceMismatch      = ReasonNamespaceMismatch
 	EventInstanceBlocked        = ReasonInstanceBlocked
 	EventPolicyUnknownContainer = ReasonPolicyUnknownContainer
+	// EventInstancesResizedInPlace: running pods got new resources through pods/resize; nothing restarted.
+	EventInstancesResizedInPlace = "InstancesResizedInPlace"
+	// EventResizeFallback: a resize could not be done in place, so the instance restarts; the message says why.
+	EventResizeFallback = "ResizeFallbackToRestart"
+)
+
+// Why an instance's pods restart: the reason of an Action, the reason label of
+// konsumerator_instance_restarts_total, and the word in Events and plan lines.
+const (
+	// RestartTemplateChanged: the pod template changed for something other than resources (image, env, a
+	// repartition); the decided resources ride along.
+	RestartTemplateChanged = "TemplateChanged"
+	// RestartResources: updateMode Restart, resources are written into the template.
+	RestartResources = "Resources"
+	// RestartQoSChange: the resize would change the pod's QoS class, which the API server refuses.
+	RestartQoSChange = "ResizeChangesQoS"
+	// RestartResizeInfeasible: the kubelet reported the resize Infeasible (the node can never fit it).
+	RestartResizeInfeasible = "ResizeInfeasible"
+	// RestartResizeDeferred: the kubelet deferred the resize for longer than the bound.
+	RestartResizeDeferred = "ResizeDeferredTooLong"
+	// RestartResizeInProgress: the resize has been in progress for longer than the bound.
+	RestartResizeInProgress = "ResizeInProgressTooLong"
+	// RestartResizeError: the kubelet reported an error carrying out the resize.
+	RestartResizeError = "ResizeError"
+	// RestartResizeUnsupported: the pod runs where in-place resize is not supported (its containers report no
+	// resources), so the API server would refuse the resize.
+	RestartResizeUnsupported = "ResizeUnsupported"
+	// RestartContainerPolicy: resized in place, but a container's resizePolicy restarts it for this resource.
+	RestartContainerPolicy = "ResizePolicyRestartContainer"
+)
+
+// Outcomes of a pods/resize call: the outcome label of konsumerator_inplace_resizes_total.
+const (
+	ResizeApplied = "applied"
+	ResizeFailed  = "failed"
+	// ResizeGone: the pod was gone or replaced before the call; nothing to resize.
+	ResizeGone = "gone"
 )

@@ -151,10 +151,28 @@ type AutoscalerSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	PendingScaleDownDuration *metav1.Duration `json:"pendingScaleDownDuration,omitempty"`
 
+	// UpdateMode says how decided resources reach running pods. InPlace (the default) resizes running pods through
+	// the pods/resize subresource and restarts an instance only where a resize is not safe or not possible (see
+	// docs/sizing.md); Restart writes the resources into the pod template, which rolls the instance's pods.
+	// +optional
+	// +kubebuilder:default=InPlace
+	// +kubebuilder:validation:Enum=InPlace;Restart
+	UpdateMode ResourceUpdateMode `json:"updateMode,omitempty"`
+
 	// Prometheus configures the Prometheus source; required when mode is prometheus.
 	// +optional
 	Prometheus *PrometheusAutoscalerSpec `json:"prometheus,omitempty"`
 }
+
+// ResourceUpdateMode is how decided resources reach running pods.
+type ResourceUpdateMode string
+
+const (
+	// UpdateInPlace resizes running pods; the pod template catches up at the next rollout that happens anyway.
+	UpdateInPlace ResourceUpdateMode = "InPlace"
+	// UpdateRestart writes decided resources into the pod template: every resize restarts the instance's pods.
+	UpdateRestart ResourceUpdateMode = "Restart"
+)
 
 // PrometheusAutoscalerSpec reads the lag of every partition from Prometheus.
 // +kubebuilder:validation:XValidation:rule="!has(self.tolerableLag) || !has(self.criticalLag) || duration(self.tolerableLag) <= duration(self.criticalLag)",message="tolerableLag must not exceed criticalLag",fieldPath=".tolerableLag"

@@ -18,6 +18,10 @@ const (
 	// the Deployment makes the state survive restarts and leader changes.
 	AnnotationScalingStatus       = "konsumerator.lwolf.org/scaling-status"
 	AnnotationScalingStatusChange = "konsumerator.lwolf.org/scaling-status-change"
+	// AnnotationResources records, in updateMode InPlace, the resources decided for every container of the
+	// instance (JSON: container name to requests and limits). Running pods are resized to them; the pod template
+	// keeps the size pods start with until a rollout that happens anyway carries these into it.
+	AnnotationResources = "konsumerator.lwolf.org/resources"
 
 	// LabelConsumer is set on every instance Deployment and its pods. Its value is the owner's name (hashed when
 	// longer than a label value may be); the operator's cache holds only Deployments with this label.

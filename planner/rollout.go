@@ -49,6 +49,7 @@ func (pl *planner) hold(in *instance) {
 	a := &in.action
 	a.Reason = fmt.Sprintf("waiting for rollout budget (%d rolling out, at most %d at once); %s", pl.inFlight, pl.maxRollouts, a.Reason)
 	a.Kind, a.Phase, a.Desired = model.ActionSkip, model.PhaseApply, nil
+	in.resize.actions = nil
 	in.upToDate, in.recreate = false, false
 	pl.held = true
 	in.state = readScalingState(in.observed.Annotations, pl.now)

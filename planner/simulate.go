@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/konsumerator/konsumerator/model"
@@ -26,6 +27,8 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 	removed := map[string]bool{}
 	for _, a := range p.Actions {
 		switch a.Kind {
+		case model.ActionResize:
+			resizePod(out, a)
 		case model.ActionDelete:
 			removed[a.Name] = true
 		case model.ActionCreate, model.ActionUpdate:
@@ -60,6 +63,30 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 	sort.Slice(out.Deployments, func(i, j int) bool { return out.Deployments[i].Name < out.Deployments[j].Name })
 	out.Status = *p.Status.DeepCopy()
 	return out
+}
+
+// resizePod carries out a resize as a kubelet that accepts it would: the pod's spec and its containers' reported
+// resources take the new values; the pod stays the same (UID, restart counts).
+func resizePod(s *model.Snapshot, a model.Action) {
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		if pod.Name != a.Name || pod.UID != a.UID || a.Resize == nil {
+			continue
+		}
+		for _, c := range a.Resize.Containers {
+			if c.Index >= len(pod.Spec.Containers) || pod.Spec.Containers[c.Index].Name != c.Name {
+				continue
+			}
+			pod.Spec.Containers[c.Index].Resources = *c.Resources.DeepCopy()
+			for j := range pod.Status.ContainerStatuses {
+				if cs := &pod.Status.ContainerStatuses[j]; cs.Name == c.Name {
+					cs.Resources = c.Resources.DeepCopy()
+					cs.AllocatedResources = c.Resources.DeepCopy().Requests
+				}
+			}
+		}
+		pod.ResourceVersion = nextVersion(pod.ResourceVersion)
+	}
 }
 
 // nextVersion stands in for the API server's resourceVersion, which changes with every write.
@@ -104,6 +131,10 @@ func cloneSnapshot(s *model.Snapshot) *model.Snapshot {
 	out.Deployments = make([]appsv1.Deployment, len(s.Deployments))
 	for i := range s.Deployments {
 		s.Deployments[i].DeepCopyInto(&out.Deployments[i])
+	}
+	out.Pods = make([]corev1.Pod, len(s.Pods))
+	for i := range s.Pods {
+		s.Pods[i].DeepCopyInto(&out.Pods[i])
 	}
 	if s.Metrics != nil {
 		m := *s.Metrics

@@ -81,6 +81,8 @@ func (pl *planner) observe(in *instance) {
 			in.ann.scalingStatusChange, in.ann.has.scalingStatusChange = v, true
 		case konsumeratorv1.AnnotationSpecHash:
 			in.ann.specHash, in.ann.has.specHash = v, true
+		case konsumeratorv1.AnnotationResources:
+			in.ann.resources, in.ann.has.resources = v, true
 		}
 	}
 	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
@@ -88,6 +90,12 @@ func (pl *planner) observe(in *instance) {
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
 			in.current[i] = c.Resources
+		}
+	}
+	in.templateLive = in.current
+	if pl.inPlace {
+		if recorded, ok := decodeResources(in.ann.resources, pl.names); ok {
+			in.current = recorded
 		}
 	}
 	in.inFlight = rolloutInProgress(d)
@@ -141,6 +149,9 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	}
 	// The common steady state: the live containers have exactly the target's resources.
 	in.liveIsDecided = sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target)
+	if pl.inPlace {
+		in.liveIsDecided = sameNames(in.observed.Spec.Template.Spec.Containers, pl.names) && sameSizes(in.current, target)
+	}
 	edited, reassigned := pl.resourcesEdited(in, target), pl.reassigned(in)
 	if edited || reassigned {
 		// The live resources say nothing about this load: take the target at once, as for a new instance.
@@ -393,6 +404,19 @@ func sameResources(live []corev1.Container, names []string, res []corev1.Resourc
 	for i := range live {
 		if live[i].Name != names[i] || !sameList(effectiveRequests(live[i].Resources), effectiveRequests(res[i])) ||
 			!sameList(live[i].Resources.Limits, res[i].Limits) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNames reports whether the live containers are exactly the named ones, in order.
+func sameNames(live []corev1.Container, names []string) bool {
+	if len(live) != len(names) {
+		return false
+	}
+	for i := range live {
+		if live[i].Name != names[i] {
 			return false
 		}
 	}

@@ -115,6 +115,8 @@ const (
 	RestartResizeInProgress = "ResizeInProgressTooLong"
 	// RestartResizeError: the kubelet reported an error carrying out the resize.
 	RestartResizeError = "ResizeError"
+	// RestartResizeRemovesResource: the decision drops a request or limit the pod has, which pods/resize refuses.
+	RestartResizeRemovesResource = "ResizeRemovesResource"
 	// RestartResizeUnsupported: the pod runs where in-place resize is not supported (its containers report no
 	// resources), so the API server would refuse the resize.
 	RestartResizeUnsupported = "ResizeUnsupported"

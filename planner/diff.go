@@ -86,6 +86,9 @@ func (pl *planner) diffOne(in *instance) {
 		if in.sizeNote != "" && in.sizeNote != "resources match the load" {
 			base.Reason = "up to date; " + in.sizeNote
 		}
+		if in.resize.waiting > 0 {
+			base.Reason += fmt.Sprintf("; %d pod(s) resizing in place", in.resize.waiting)
+		}
 		in.action, in.upToDate = base, true
 		return
 	}
@@ -96,9 +99,6 @@ func (pl *planner) diffOne(in *instance) {
 	base.Restart = ch.pod || ch.resources
 	if base.Restart {
 		base.RestartReason = restartReason
-		if in.resize.fallback != "" {
-			base.Reason += "; restart instead of an in-place resize: " + in.resize.fallbackNote
-		}
 	}
 	if in.inPlaceDecision() && !base.Restart {
 		base.InPlace = true
@@ -179,6 +179,9 @@ func (c *changeSet) reason(in *instance) string {
 		note := in.sizeNote
 		if note == "" || note == "resources match the load" || strings.HasPrefix(note, "up to date") {
 			note = "differ from what the operator sets"
+		}
+		if in.resourcesNote != "" {
+			note = in.resourcesNote
 		}
 		why = append(why, "resources: "+note)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -188,7 +189,7 @@ func (pl *planner) planResizes(in *instance) resizePlan {
 func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 	resize := &model.PodResize{Deployment: in.name}
 	var lines []string
-	restarts := false
+	restarts, heldMemory := false, false
 	for i, name := range pl.names {
 		j := podContainer(pod.Spec.Containers, name)
 		if j < 0 {
@@ -196,6 +197,7 @@ func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 		}
 		live := pod.Spec.Containers[j].Resources
 		want := pl.podTarget(in, i, live)
+		heldMemory = heldMemory || !sameQuantity(want.Limits, in.decided[i].Limits, corev1.ResourceMemory)
 		if sameRequirements(live, want) {
 			continue
 		}
@@ -225,6 +227,9 @@ func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 	a := model.Action{Kind: model.ActionResize, Phase: model.PhaseResize, Namespace: pl.st.namespace, Name: pod.Name,
 		UID: pod.UID, Instance: in.index, Changes: lines, Resize: resize,
 		Reason: "resized in place to the decided resources, no restart"}
+	if heldMemory {
+		a.Reason = "resized in place, no restart; memory is not lowered below the size the pod started with: the lower value waits for the next rollout"
+	}
 	if restarts {
 		a.Restart, a.RestartReason = true, konsumeratorv1.RestartContainerPolicy
 		a.Reason = "resized in place; a container's resizePolicy restarts it"
@@ -436,7 +441,7 @@ func (pl *planner) annotationResourceLines(c *changeSet, in *instance, live stri
 		if live != "" {
 			text = "unreadable"
 		}
-		c.add(path, text, "set")
+		c.add(path, text, strconv.Quote(encodeResources(pl.names, in.decided)))
 		return
 	}
 	before := len(c.lines)
@@ -472,6 +477,11 @@ func (pl *planner) templateResources(in *instance) {
 // resize falls back to, and diffs again; the pods it replaces need no resize.
 func (pl *planner) rollTemplate(in *instance, p *instanceParts, ch *changeSet) {
 	in.tmplRes, in.tmplIsLive = in.decided, false
+	if in.resize.fallback != "" {
+		in.resourcesNote = "restart to reach the decided resources, " + in.resize.fallbackNote
+	} else {
+		in.resourcesNote = "the template takes the decided resources with this rollout"
+	}
 	in.resize.actions = nil
 	*p = pl.parts(in)
 	*ch = pl.changes(in, *p)

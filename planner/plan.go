@@ -191,6 +191,8 @@ type sizeState struct {
 	tmplRes    []corev1.ResourceRequirements
 	tmplIsLive bool
 	liveProcs  bool // a live template container sets GOMAXPROCS
+	// resourcesNote, when set, says why the template's resources change in updateMode InPlace.
+	resourcesNote string
 }
 
 // outcome is what the plan does with the instance.

@@ -187,33 +187,38 @@ func (pl *planner) planResizes(in *instance) resizePlan {
 
 // planPod adds the resize one pod needs, or the reason it cannot be resized.
 func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
+	// The targets of every container first: the QoS class is the whole pod's.
+	var wants []model.ContainerResize
+	heldMemory := false
+	for i, name := range pl.names {
+		if j := podContainer(pod.Spec.Containers, name); j >= 0 {
+			want := pl.podTarget(in, i, pod.Spec.Containers[j].Resources)
+			heldMemory = heldMemory || !sameQuantity(want.Limits, in.decided[i].Limits, corev1.ResourceMemory)
+			wants = append(wants, model.ContainerResize{Index: j, Name: name, Resources: want})
+		}
+	}
+	keptBurstable := keepBurstable(pod, wants)
 	resize := &model.PodResize{Deployment: in.name}
 	var lines []string
-	restarts, heldMemory := false, false
-	for i, name := range pl.names {
-		j := podContainer(pod.Spec.Containers, name)
-		if j < 0 {
+	restarts := false
+	for _, w := range wants {
+		c := &pod.Spec.Containers[w.Index]
+		if sameRequirements(c.Resources, w.Resources) {
 			continue
 		}
-		live := pod.Spec.Containers[j].Resources
-		want := pl.podTarget(in, i, live)
-		heldMemory = heldMemory || !sameQuantity(want.Limits, in.decided[i].Limits, corev1.ResourceMemory)
-		if sameRequirements(live, want) {
-			continue
-		}
-		if removesResource(live, want) {
+		if removesResource(c.Resources, w.Resources) {
 			rp.fallback = konsumeratorv1.RestartResizeRemovesResource
-			rp.fallbackNote = fmt.Sprintf("pod %s: the resize would remove a request or limit of %s, which pods/resize refuses", pod.Name, name)
+			rp.fallbackNote = fmt.Sprintf("pod %s: the resize would remove a request or limit of %s, which pods/resize refuses", pod.Name, w.Name)
 			return
 		}
-		if !reportsResources(pod, name) {
+		if !reportsResources(pod, w.Name) {
 			rp.fallback = konsumeratorv1.RestartResizeUnsupported
-			rp.fallbackNote = fmt.Sprintf("pod %s: container %s reports no resources, so its node does not resize in place", pod.Name, name)
+			rp.fallbackNote = fmt.Sprintf("pod %s: container %s reports no resources, so its node does not resize in place", pod.Name, w.Name)
 			return
 		}
-		resize.Containers = append(resize.Containers, model.ContainerResize{Index: j, Name: name, Resources: want})
-		lines = append(lines, resizeLines(name, live, want)...)
-		restarts = restarts || restartsOnResize(&pod.Spec.Containers[j], live, want)
+		resize.Containers = append(resize.Containers, w)
+		lines = append(lines, resizeLines(w.Name, c.Resources, w.Resources)...)
+		restarts = restarts || restartsOnResize(c, c.Resources, w.Resources)
 	}
 	if len(resize.Containers) == 0 {
 		pl.checkPending(pod, rp)
@@ -227,8 +232,15 @@ func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 	a := model.Action{Kind: model.ActionResize, Phase: model.PhaseResize, Namespace: pl.st.namespace, Name: pod.Name,
 		UID: pod.UID, Instance: in.index, Changes: lines, Resize: resize,
 		Reason: "resized in place to the decided resources, no restart"}
+	var notes []string
 	if heldMemory {
-		a.Reason = "resized in place, no restart; memory is not lowered below the size the pod started with: the lower value waits for the next rollout"
+		notes = append(notes, "memory is not lowered below the size the pod started with: the lower value waits for the next rollout")
+	}
+	if keptBurstable {
+		notes = append(notes, "a cpu request is kept 1m under its limit so the pod stays Burstable (pods/resize cannot change the QoS class)")
+	}
+	if len(notes) > 0 {
+		a.Reason = "resized in place, no restart; " + strings.Join(notes, "; ")
 	}
 	if restarts {
 		a.Restart, a.RestartReason = true, konsumeratorv1.RestartContainerPolicy
@@ -236,6 +248,30 @@ func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 		rp.restartReason = konsumeratorv1.RestartContainerPolicy
 	}
 	rp.actions = append(rp.actions, a)
+}
+
+// keepBurstable: a Burstable pod whose targets have every request equal to its limit would become Guaranteed, which
+// pods/resize refuses, so the sizing would turn every scale to the policy's maximum into a restart. One cpu request
+// kept 1m under its limit keeps the class, at no cost worth a restart. It reports whether it changed a target.
+func keepBurstable(pod *corev1.Pod, wants []model.ContainerResize) bool {
+	if podQoS(pod, nil) != corev1.PodQOSBurstable || podQoS(pod, wants) != corev1.PodQOSGuaranteed {
+		return false
+	}
+	for i := range wants {
+		r := &wants[i].Resources
+		lim, ok := r.Limits[corev1.ResourceCPU]
+		if !ok || lim.MilliValue() <= 1 {
+			continue
+		}
+		req := effectiveRequests(*r)[corev1.ResourceCPU]
+		if req.Cmp(lim) != 0 {
+			continue
+		}
+		r.Requests = copyList(effectiveRequests(*r))
+		r.Requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(lim.MilliValue()-1, resource.DecimalSI)
+		return true
+	}
+	return false
 }
 
 // checkPending looks at a pod already asked for the decided resources: a resize the kubelet cannot do, or has not

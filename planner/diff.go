@@ -97,6 +97,7 @@ func (pl *planner) diffOne(in *instance) {
 	base.Reason = ch.reason(in)
 	base.Desired = pl.desired(in, &parts)
 	base.Restart = ch.pod || ch.resources
+	in.podChange = ch.pod
 	if base.Restart {
 		base.RestartReason = restartReason
 	}

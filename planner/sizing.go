@@ -14,6 +14,7 @@ import (
 func (pl *planner) size() {
 	for _, in := range pl.insts {
 		pl.observe(in)
+		pl.observeHealth(in)
 		pl.load(in)
 		switch {
 		case !pl.st.autoscale:

@@ -24,6 +24,7 @@ var ownedConditions = map[string]bool{
 	konsumeratorv1.ConditionRolloutComplete:  true,
 	konsumeratorv1.ConditionAutoscalerFrozen: true,
 	konsumeratorv1.ConditionSpecWarnings:     true,
+	konsumeratorv1.ConditionRolloutHealthy:   true,
 }
 
 // status is the owner's status as it will be once the plan is carried out. The counts overlap: an instance
@@ -39,7 +40,7 @@ var ownedConditions = map[string]bool{
 //	outdated  instances not yet on the current template: held back from their change, restarted by this
 //	          plan, or observed rolling out
 func (pl *planner) status() konsumeratorv1.ConsumerStatus {
-	var running, paused, missing, lagging, outdated int32
+	var running, paused, missing, lagging, outdated, failing int32
 	var current, restarting, held int
 	var blocked []string
 	replicas := pl.desiredReplicas()
@@ -54,6 +55,9 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		}
 		if in.lagging {
 			lagging++
+		}
+		if in.failure != "" {
+			failing++
 		}
 		if exists && (stopped || pl.st.autoscale && in.frozen) {
 			paused++
@@ -85,6 +89,7 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		Missing:            ptr.To(missing),
 		Lagging:            ptr.To(lagging),
 		Outdated:           ptr.To(outdated),
+		Failing:            ptr.To(failing),
 		LastSyncTime:       pl.s.Status.LastSyncTime.DeepCopy(),
 	}
 	if pl.st.autoscale && !pl.view.usable {
@@ -102,6 +107,13 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 			blocked, 5)
 	}
 	conds := []metav1.Condition{ready, rolloutCondition(len(pl.insts), current, restarting, held)}
+	h := pl.healthCondition(held)
+	health := metav1.Condition{Type: konsumeratorv1.ConditionRolloutHealthy, Status: metav1.ConditionTrue,
+		Reason: h.reason, Message: h.message}
+	if !h.ok {
+		health.Status = metav1.ConditionFalse
+	}
+	conds = append(conds, health)
 	if pl.st.autoscale {
 		c := metav1.Condition{Type: konsumeratorv1.ConditionMetricsAvailable, Status: metav1.ConditionFalse,
 			Reason: pl.view.reason, Message: pl.view.message}

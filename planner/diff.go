@@ -105,6 +105,9 @@ func (pl *planner) diffOne(in *instance) {
 		base.InPlace = true
 		base.Reason = pl.inPlaceReason(in)
 	}
+	if in.oomBump {
+		base.OutOfMemory = strings.Join(in.oomNotes, "; ")
+	}
 	base.Pending = in.state.state != StateRunning
 	if ch.resources || base.Pending {
 		base.Load = pl.loadText(in) // the numbers matter to sizing decisions only
@@ -119,7 +122,7 @@ func (pl *planner) diffOne(in *instance) {
 	}
 	switch {
 	case !in.restart:
-	case ch.resources && in.scaleDir == dirUp && in.critical:
+	case ch.resources && in.scaleDir == dirUp && (in.critical || in.oomBump):
 		in.priority = priorityCritical
 	case pl.reassigned(in):
 		in.priority = priorityReassigned
@@ -239,6 +242,10 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 		c.meta = c.meta || len(c.lines) > before
 	case !pl.inPlace && in.ann.has.resources:
 		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationResources+"]", "set", none) || c.meta
+	}
+	if in.ann.memoryFloor != in.floorsText {
+		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationMemoryFloor+"]", valueOr(in.ann.memoryFloor, in.ann.has.memoryFloor),
+			valueOr(in.floorsText, in.floorsText != "")) || c.meta
 	}
 	if old, ok := parseSpecHash(in.ann.specHash); !ok || old != in.hash {
 		c.specHash = true

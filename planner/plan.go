@@ -145,12 +145,17 @@ type observedState struct {
 	// failure says why the instance's pods fail ("pod demo-0-x: consumer CrashLoopBackOff"), "" when they do not.
 	failure     string
 	failingPods int
+	// floors are the memory floors of out-of-memory kills (AnnotationMemoryFloor), floorsText its new value, and
+	// oomNotes the kills counted in this pass.
+	floors     map[string]memoryFloor
+	floorsText string
+	oomNotes   []string
 }
 
 // liveAnnotations are the live values of ownedAnnotations, read once; "" when absent, which has says.
 type liveAnnotations struct {
-	partition, scalingStatus, scalingStatusChange, specHash, resources string
-	has                                                                struct{ partition, scalingStatus, scalingStatusChange, specHash, resources bool }
+	partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor string
+	has                                                                             struct{ partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor bool }
 }
 
 // get is the live value of one of ownedAnnotations and whether the object has it.
@@ -191,6 +196,7 @@ type sizeState struct {
 	ripens   time.Time
 	sizeNote string
 	changing bool // resources set from metrics in this pass: shares the global budget
+	oomBump  bool // memory raised at once after an out-of-memory kill
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources (in
 	// updateMode InPlace: recorded in AnnotationResources).
 	liveIsDecided bool
@@ -214,6 +220,7 @@ type outcome struct {
 	resize   resizePlan
 	// podChange: the update changes the pod template beyond resources (image, env, a repartition).
 	podChange bool
+	haltHeld  bool // held because the rollout is halted
 }
 
 // partitions is the instance's partition list, "0,1,2".

@@ -61,6 +61,7 @@ func (pl *planner) hold(in *instance) {
 func (pl *planner) holdHalted(in *instance) {
 	a := &in.action
 	a.Reason = "rollout halted, the previous template is kept: " + pl.haltText() + "; " + a.Reason
+	in.haltHeld = true
 	a.Kind, a.Phase, a.Desired = model.ActionSkip, model.PhaseApply, nil
 	in.resize.actions = nil
 	in.upToDate, in.recreate = false, false

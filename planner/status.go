@@ -41,7 +41,7 @@ var ownedConditions = map[string]bool{
 //	          plan, or observed rolling out
 func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 	var running, paused, missing, lagging, outdated, failing int32
-	var current, restarting, held int
+	var current, restarting, held, halted int
 	var blocked []string
 	replicas := pl.desiredReplicas()
 	stopped := replicas == 0 || pl.tmpl.Paused
@@ -75,6 +75,9 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		case !exists:
 		case isHeld:
 			held++
+			if in.haltHeld {
+				halted++
+			}
 		case in.inFlight || in.restart:
 			restarting++
 		case in.upToDate:
@@ -106,7 +109,7 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		ready.Message = summarize("Deployments not controlled by this owner hold instance names; they are not touched",
 			blocked, 5)
 	}
-	conds := []metav1.Condition{ready, rolloutCondition(len(pl.insts), current, restarting, held)}
+	conds := []metav1.Condition{ready, rolloutCondition(len(pl.insts), current, restarting, held, halted)}
 	h := pl.healthCondition(held)
 	health := metav1.Condition{Type: konsumeratorv1.ConditionRolloutHealthy, Status: metav1.ConditionTrue,
 		Reason: h.reason, Message: h.message}
@@ -153,7 +156,7 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 
 // rolloutCondition says how far the current template has got. Instances created by this plan run it; those
 // restarted by this plan or observed rolling out are restarting; those the rollout budget holds back wait.
-func rolloutCondition(n, current, restarting, held int) metav1.Condition {
+func rolloutCondition(n, current, restarting, held, halted int) metav1.Condition {
 	c := metav1.Condition{Type: konsumeratorv1.ConditionRolloutComplete, Status: metav1.ConditionTrue,
 		Reason: konsumeratorv1.ReasonAllInstancesCurrent, Message: fmt.Sprintf("all %d instances on the current template", n)}
 	if current == n {
@@ -169,7 +172,10 @@ func rolloutCondition(n, current, restarting, held int) metav1.Condition {
 		c.Reason = konsumeratorv1.ReasonInstancesNotCurrent
 	}
 	c.Message = fmt.Sprintf("%d of %d instances on the current template, %d restarting, %d held by the rollout budget",
-		current, n, restarting, held)
+		current, n, restarting, held-halted)
+	if halted > 0 {
+		c.Message += fmt.Sprintf(", %d held by the halted rollout", halted)
+	}
 	if other := n - current - restarting - held; other > 0 {
 		c.Message += fmt.Sprintf(", %d missing or blocked", other)
 	}

@@ -157,4 +157,3 @@ func (pl *planner) applyOOMBump(in *instance) {
 	in.state, in.ripens = scalingState{state: StateRunning, since: pl.now}, time.Time{}
 	in.sizeNote = "out of memory: " + strings.Join(in.oomNotes, "; ")
 }
-

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,8 +30,15 @@ type Instance struct {
 	UID        string
 	Generation int64
 	Available  int32
-	// CPU and Memory are the requests of the autoscaled container as quantities print ("-" when unset).
+	// CPU and Memory are the requests of the autoscaled container in the pod template, as quantities print
+	// ("-" when unset).
 	CPU, Memory string
+	// Allocated is the autoscaled container's CPU as the instance's pod has it (what the kubelet reports, else
+	// the pod's spec), the template's request while there is no pod. An in-place resize changes it, not CPU.
+	Allocated string
+	// Reads is how many messages per second the instance's consumers can read now: the demo's consumer model,
+	// 0 while its pod restarts and rejoins the group.
+	Reads float64
 	// Scaling is the hysteresis state and since when (the operator's annotations).
 	Scaling, Since string
 }
@@ -47,6 +55,11 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 	if err := d.Cluster.Client.List(ctx, &list, client.InNamespace(c.Namespace)); err != nil {
 		return st, err
 	}
+	pods, err := d.listPods(ctx, c.Namespace)
+	if err != nil {
+		return st, err
+	}
+	now := time.Now()
 	for i := range list.Items {
 		dep := &list.Items[i]
 		if !controlledBy(dep, &c) {
@@ -70,6 +83,7 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 				in.CPU, in.Memory = quantity(req, corev1.ResourceCPU), quantity(req, corev1.ResourceMemory)
 			}
 		}
+		in.Allocated, in.Reads = d.consuming(&c, dep, pods, in.CPU, now)
 		st.Instances = append(st.Instances, in)
 	}
 	sort.Slice(st.Instances, func(i, j int) bool { return st.Instances[i].Name < st.Instances[j].Name })

@@ -181,8 +181,9 @@ func instancePods(dep *appsv1.Deployment, pods []corev1.Pod) []*corev1.Pod {
 	return out
 }
 
-// consuming is an instance's allocated CPU (templateCPU when it has no pod) and what its consumers read at now.
-func (d *Demo) consuming(c *konsumeratorv1.Consumer, dep *appsv1.Deployment, pods []corev1.Pod, templateCPU string, now time.Time) (string, float64) {
+// consuming is an instance's allocated CPU (templateCPU when it has no pod) and what its consumers read at now,
+// perCore messages per second per core.
+func consuming(c *konsumeratorv1.Consumer, dep *appsv1.Deployment, pods []corev1.Pod, templateCPU string, perCore float64, now time.Time) (string, float64) {
 	name := consumerContainer(c)
 	allocated, newest := templateCPU, time.Time{}
 	var mine []corev1.Pod
@@ -197,10 +198,8 @@ func (d *Demo) consuming(c *konsumeratorv1.Consumer, dep *appsv1.Deployment, pod
 		}
 	}
 	reads := 0.0
-	if d.Exporter != nil {
-		for _, r := range Readers(c, mine, RejoinTime) {
-			reads += r.Capacity(d.Exporter.PerCore(), now)
-		}
+	for _, r := range Readers(c, mine, RejoinTime) {
+		reads += r.Capacity(perCore, now)
 	}
 	return allocated, reads
 }

@@ -59,7 +59,10 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 	if err != nil {
 		return st, err
 	}
-	now := time.Now()
+	now, perCore := time.Now(), 0.0
+	if d.Exporter != nil {
+		perCore = d.Exporter.PerCore()
+	}
 	for i := range list.Items {
 		dep := &list.Items[i]
 		if !controlledBy(dep, &c) {
@@ -83,7 +86,7 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 				in.CPU, in.Memory = quantity(req, corev1.ResourceCPU), quantity(req, corev1.ResourceMemory)
 			}
 		}
-		in.Allocated, in.Reads = d.consuming(&c, dep, pods, in.CPU, now)
+		in.Allocated, in.Reads = consuming(&c, dep, pods, in.CPU, perCore, now)
 		st.Instances = append(st.Instances, in)
 	}
 	sort.Slice(st.Instances, func(i, j int) bool { return st.Instances[i].Name < st.Instances[j].Name })

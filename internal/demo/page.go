@@ -149,7 +149,7 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.8em; text-align: left; }
 <div id="instances">{{template "instances" .}}</div>
 <div class="plots">
 <img id="lag" alt="messages behind per partition" src="lag.svg" onload="this.dataset.loaded=this.naturalWidth">
-<img id="cpu" alt="CPU request per instance" src="cpu.svg" onload="this.dataset.loaded=this.naturalWidth">
+<img id="cpu" alt="CPU per instance, as its pod has it" src="cpu.svg" onload="this.dataset.loaded=this.naturalWidth">
 <img id="scaling" alt="scaling state per instance" src="scaling.svg" onload="this.dataset.loaded=this.naturalWidth">
 </div>
 <script>
@@ -168,8 +168,8 @@ setInterval(function () {
 {{define "instances"}}<p>Scenario phase: <span id="phase" class="phase-{{.Phase}}">{{.Phase}}</span>
  · running {{.Running}}/{{.Expected}} · lagging {{.Lagging}} · at {{.At.Format "15:04:05"}}{{if .Err}} · <em>last read failed: {{.Err}}</em>{{end}}</p>
 <table>
-<tr><th>instance</th><th>partitions</th><th>CPU request</th><th>memory request</th><th>scaling state</th><th>since</th><th>available</th></tr>
-{{range .Instances}}<tr data-instance="{{.Name}}" class="{{.Scaling}}"><td>{{.Name}}</td><td>{{.Partitions}}</td><td class="cpu">{{.CPU}}</td><td>{{.Memory}}</td><td class="scaling">{{.Scaling}}</td><td>{{.Since}}</td><td>{{.Available}}</td></tr>
+<tr><th>instance</th><th>partitions</th><th>CPU (pod)</th><th>reads up to</th><th>memory request</th><th>scaling state</th><th>since</th><th>available</th></tr>
+{{range .Instances}}<tr data-instance="{{.Name}}" class="{{.Scaling}}"><td>{{.Name}}</td><td>{{.Partitions}}</td><td class="cpu">{{.PodCPU}}</td><td class="reads">{{printf "%.0f" .Reads}}/s</td><td>{{.Memory}}</td><td class="scaling">{{.Scaling}}</td><td>{{.Since}}</td><td>{{.Available}}</td></tr>
 {{end}}</table>{{end}}`))
 
 type instancesView struct {
@@ -251,7 +251,7 @@ func (p *Page) lagPlot(samples []Sample) *plot.Plot {
 
 func (p *Page) cpuPlot(samples []Sample) *plot.Plot {
 	pl := plot.New()
-	pl.Title.Text = "CPU request, per instance"
+	pl.Title.Text = "CPU per instance (its pod's: what it reads with)"
 	pl.Y.Label.Text = "cores"
 	pl.Y.Min = 0
 	for i, name := range instanceNames(samples) {
@@ -261,7 +261,7 @@ func (p *Page) cpuPlot(samples []Sample) *plot.Plot {
 			if !ok {
 				continue
 			}
-			if q, err := resource.ParseQuantity(in.CPU); err == nil {
+			if q, err := resource.ParseQuantity(in.PodCPU()); err == nil {
 				xys = append(xys, plotter.XY{X: unix(s.At), Y: float64(q.MilliValue()) / 1000})
 			}
 		}

@@ -220,3 +220,18 @@ func TestTheDemoSpikeIsWorkedOffBecauseOfTheScaleUp(t *testing.T) {
 		t.Fatalf("a minute of spike at 300m: %+v, want a backlog growing by 35/s per partition", f)
 	}
 }
+
+func TestLagSummaryAddsUpEachInstancesPartitions(t *testing.T) {
+	st := State{Instances: []Instance{{Name: "demo-0", Partitions: "0,1"}, {Name: "demo-1", Partitions: "2,3"}}}
+	figs := []exporter.Figures{
+		{Behind: 12.5, Production: 12.5, Consumption: 12.5, Lag: time.Second},
+		{Behind: 12.5, Production: 12.5, Consumption: 12.5, Lag: time.Second},
+		{Behind: 700, Production: 50, Consumption: 0, Lag: 14 * time.Second},
+		{Behind: 743, Production: 50, Consumption: 0, Lag: 14860 * time.Millisecond},
+	}
+	got := LagSummary(Lags(st, figs))
+	want := "lag | demo-0 1s (25 behind, produced 25/s, read 25/s) demo-1 15s (1443 behind, produced 100/s, read 0/s)"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -128,7 +128,7 @@ func (s State) Summary() string {
 		fmt.Fprintf(&b, "running %d/%d lagging %d |", deref(st.Running), deref(st.Expected), deref(st.Lagging))
 	}
 	for _, in := range s.Instances {
-		fmt.Fprintf(&b, " %s cpu=%s mem=%s %s", in.Name, in.CPU, in.Memory, strings.ToLower(in.Scaling))
+		fmt.Fprintf(&b, " %s cpu=%s mem=%s reads=%.0f/s %s", in.Name, in.PodCPU(), in.Memory, in.Reads, strings.ToLower(in.Scaling))
 	}
 	return b.String()
 }
@@ -146,10 +146,18 @@ func (s State) String() string {
 		}
 	}
 	for _, in := range s.Instances {
-		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s memory %s scaling %s since %s\n",
-			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Memory, in.Scaling, in.Since)
+		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s (pod %s, reads %.0f/s) memory %s scaling %s since %s\n",
+			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Allocated, in.Reads, in.Memory, in.Scaling, in.Since)
 	}
 	return b.String()
+}
+
+// PodCPU is what the instance's consumer has: its pod's CPU, the template's while it has none.
+func (in Instance) PodCPU() string {
+	if in.Allocated != "" {
+		return in.Allocated
+	}
+	return in.CPU
 }
 
 func deref(p *int32) int32 {

@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/konsumerator/konsumerator/internal/demo"
+)
+
+// loopRecorder samples the exporter's figures and the Consumer's status every poll from the spike on, so that
+// what happens between the test's own waits (a browser check takes seconds) is not missed.
+type loopRecorder struct {
+	d        *demo.Demo
+	instance string
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	mu  sync.Mutex
+	rec loopRecord
+}
+
+// loopRecord is what the recorder saw.
+type loopRecord struct {
+	start time.Time
+	// sawLagging is when the status first counted an instance as lagging.
+	sawLagging time.Time
+	// peak is the instance's worst lag, at peakAt; last its latest figures.
+	peak   demo.InstanceLag
+	peakAt time.Time
+	last   demo.InstanceLag
+	// others is the worst lag of any other instance.
+	others demo.InstanceLag
+}
+
+func startLoopRecorder(t *testing.T, d *demo.Demo, instance string) *loopRecorder {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &loopRecorder{d: d, instance: instance, cancel: cancel, done: make(chan struct{}), rec: loopRecord{start: time.Now()}}
+	t.Cleanup(func() { r.stop() })
+	go func() {
+		defer close(r.done)
+		tick := time.NewTicker(poll)
+		defer tick.Stop()
+		for {
+			r.sample(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return r
+}
+
+func (r *loopRecorder) sample(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := r.d.Observe(ctx)
+	if err != nil {
+		return
+	}
+	lags := demo.Lags(st, r.d.Exporter.Figures())
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := st.Consumer.Status.Lagging; l != nil && *l > 0 && r.rec.sawLagging.IsZero() {
+		r.rec.sawLagging = now
+	}
+	for _, l := range lags {
+		switch {
+		case l.Name == r.instance:
+			r.rec.last = l
+			if l.Lag > r.rec.peak.Lag {
+				r.rec.peak, r.rec.peakAt = l, now
+			}
+		case l.Lag > r.rec.others.Lag:
+			r.rec.others = l
+		}
+	}
+}
+
+// lagOf is one instance's figures from the exporter, now.
+func lagOf(st demo.State, d *demo.Demo, name string) demo.InstanceLag {
+	for _, l := range demo.Lags(st, d.Exporter.Figures()) {
+		if l.Name == name {
+			return l
+		}
+	}
+	return demo.InstanceLag{Name: name}
+}
+
+// stop ends the sampling and returns what was seen; it is safe to call twice.
+func (r *loopRecorder) stop() loopRecord {
+	r.cancel()
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rec
+}
+
+// String is the record so far, for failure messages.
+func (r *loopRecorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.rec
+	since := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.Sub(rec.start).Round(time.Second).String() + " into the spike"
+	}
+	return fmt.Sprintf("%s: worst lag %s (%.0f behind) %s; now lag %s, %.0f behind, produced %.0f/s, read %.0f/s; status LAGGING first %s; worst lag of the others %s (%s)",
+		r.instance, rec.peak.Lag.Round(time.Second), rec.peak.Behind, since(rec.peakAt), rec.last.Lag.Round(time.Second),
+		rec.last.Behind, rec.last.Production, rec.last.Consumption, since(rec.sawLagging), rec.others.Lag.Round(time.Second), rec.others.Name)
+}

@@ -87,7 +87,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	// The spike: demo-1's partitions are produced four times faster than its consumer reads. The operator must
 	// see the need, hold it as PENDING_SCALE_UP for pendingScaleUpDuration, then raise the CPU.
 	d.Exporter.SetPhase(exporter.Spike)
-	loop := startLoopRecorder(t, d, lagging)
+	loop := startLoopRecorder(t, d, lagging, autoscaler.Prometheus.TolerableLag.Duration)
 	h.loop = loop
 	var pendingSince time.Time
 	st = h.waitFor(fmt.Sprintf("%s cpu above %s after a pending scale-up of %s", lagging, steadyCPU, pendingUp),
@@ -148,28 +148,25 @@ func TestDemoEndToEnd(t *testing.T) {
 			l, ok := closing(st)
 			return ok && l.Lag < tolerable && st.Consumer.Status.Lagging != nil && *st.Consumer.Status.Lagging == 0
 		})
-	underAt := time.Now()
 	st = h.waitFor(fmt.Sprintf("%s's backlog worked off (at most 2s of production behind), the spike still on", lagging),
 		2*time.Minute, func(st demo.State) bool {
 			l, ok := closing(st)
 			return ok && l.Behind <= 2*spikeRate
 		})
 	in, _ = st.Instance(lagging)
+	report := loop.String()
 	rec := loop.stop()
 	h.loop = nil
-	if rec.sawLagging.IsZero() {
-		t.Fatalf("the status never counted %s as lagging during the spike (its worst lag: %s)\n%s", lagging, rec.peak.Lag, h.diagnostics(st))
-	}
-	if rec.peak.Lag < tolerable {
-		t.Fatalf("%s's lag peaked at %s, under tolerableLag %s: the spike proved nothing\n%s", lagging, rec.peak.Lag, tolerable, h.diagnostics(st))
+	if rec.sawLagging.IsZero() || rec.peak.Lag < tolerable {
+		t.Fatalf("the spike never made %s lag (status LAGGING seen: %t; worst lag %s, tolerableLag %s): it proved nothing\n%s",
+			lagging, !rec.sawLagging.IsZero(), rec.peak.Lag, tolerable, h.diagnostics(st))
 	}
 	if rec.others.Lag >= tolerable {
 		t.Fatalf("%s lagged %s during %s's spike, want under tolerableLag %s\n%s", rec.others.Name, rec.others.Lag, lagging, tolerable, h.diagnostics(st))
 	}
-	t.Logf("closed loop: %s peaked at lag %s (%.0f behind) %s into the spike; LAGGING from %s; lag under %s again %s into the spike, backlog worked off %s in (%.0f behind); production %.0f/s throughout, read up to %.0f/s at %s cpu; worst lag of the others %s",
-		lagging, rec.peak.Lag.Round(time.Second), rec.peak.Behind, rec.peakAt.Sub(rec.start).Round(time.Second),
-		rec.sawLagging.Sub(rec.start).Round(time.Second), tolerable, underAt.Sub(rec.start).Round(time.Second),
-		time.Since(rec.start).Round(time.Second), rec.last.Behind, spikeRate, in.Reads, in.PodCPU(), rec.others.Lag)
+	steadyCores := resource.MustParse(steadyCPU)
+	t.Logf("closed loop, production %.0f/s throughout, read up to %.0f/s at %s cpu (%.0f/s at %s): %s",
+		spikeRate, in.Reads, in.PodCPU(), d.Exporter.PerCore()*steadyCores.AsApproximateFloat64(), steadyCPU, report)
 
 	// Recovery: the backlog is worked off; once demo-1 no longer lags, a pending scale-down gives CPU back. Not
 	// necessarily all of it: a scale-down keeps room to work off, within recoveryTime, the backlog its own restart

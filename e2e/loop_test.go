@@ -13,10 +13,11 @@ import (
 // loopRecorder samples the exporter's figures and the Consumer's status every poll from the spike on, so that
 // what happens between the test's own waits (a browser check takes seconds) is not missed.
 type loopRecorder struct {
-	d        *demo.Demo
-	instance string
-	cancel   context.CancelFunc
-	done     chan struct{}
+	d         *demo.Demo
+	instance  string
+	tolerable time.Duration
+	cancel    context.CancelFunc
+	done      chan struct{}
 
 	mu  sync.Mutex
 	rec loopRecord
@@ -25,19 +26,22 @@ type loopRecorder struct {
 // loopRecord is what the recorder saw.
 type loopRecord struct {
 	start time.Time
-	// sawLagging is when the status first counted an instance as lagging.
-	sawLagging time.Time
+	// sawLagging is when the status first counted an instance as lagging, lagEnded when it next counted none.
+	sawLagging, lagEnded time.Time
 	// peak is the instance's worst lag, at peakAt; last its latest figures.
 	peak   demo.InstanceLag
 	peakAt time.Time
 	last   demo.InstanceLag
+	// under is when the instance's lag was first under tolerable after it had reached it; workedOff when its
+	// backlog was first down to 2 seconds of production after that.
+	under, workedOff time.Time
 	// others is the worst lag of any other instance.
 	others demo.InstanceLag
 }
 
-func startLoopRecorder(t *testing.T, d *demo.Demo, instance string) *loopRecorder {
+func startLoopRecorder(t *testing.T, d *demo.Demo, instance string, tolerable time.Duration) *loopRecorder {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &loopRecorder{d: d, instance: instance, cancel: cancel, done: make(chan struct{}), rec: loopRecord{start: time.Now()}}
+	r := &loopRecorder{d: d, instance: instance, tolerable: tolerable, cancel: cancel, done: make(chan struct{}), rec: loopRecord{start: time.Now()}}
 	t.Cleanup(func() { r.stop() })
 	go func() {
 		defer close(r.done)
@@ -66,8 +70,13 @@ func (r *loopRecorder) sample(ctx context.Context) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if l := st.Consumer.Status.Lagging; l != nil && *l > 0 && r.rec.sawLagging.IsZero() {
-		r.rec.sawLagging = now
+	if l := st.Consumer.Status.Lagging; l != nil {
+		switch {
+		case *l > 0 && r.rec.sawLagging.IsZero():
+			r.rec.sawLagging = now
+		case *l == 0 && !r.rec.sawLagging.IsZero() && r.rec.lagEnded.IsZero():
+			r.rec.lagEnded = now
+		}
 	}
 	for _, l := range lags {
 		switch {
@@ -75,6 +84,12 @@ func (r *loopRecorder) sample(ctx context.Context) {
 			r.rec.last = l
 			if l.Lag > r.rec.peak.Lag {
 				r.rec.peak, r.rec.peakAt = l, now
+			}
+			if r.rec.peak.Lag >= r.tolerable && l.Lag < r.tolerable && r.rec.under.IsZero() {
+				r.rec.under = now
+			}
+			if !r.rec.under.IsZero() && l.Behind <= 2*l.Production && r.rec.workedOff.IsZero() {
+				r.rec.workedOff = now
 			}
 		case l.Lag > r.rec.others.Lag:
 			r.rec.others = l
@@ -112,7 +127,8 @@ func (r *loopRecorder) String() string {
 		}
 		return t.Sub(rec.start).Round(time.Second).String() + " into the spike"
 	}
-	return fmt.Sprintf("%s: worst lag %s (%.0f behind) %s; now lag %s, %.0f behind, produced %.0f/s, read %.0f/s; status LAGGING first %s; worst lag of the others %s (%s)",
-		r.instance, rec.peak.Lag.Round(time.Second), rec.peak.Behind, since(rec.peakAt), rec.last.Lag.Round(time.Second),
-		rec.last.Behind, rec.last.Production, rec.last.Consumption, since(rec.sawLagging), rec.others.Lag.Round(time.Second), rec.others.Name)
+	return fmt.Sprintf("%s: worst lag %s (%.0f behind) %s; under tolerableLag %s again %s, backlog worked off %s; now lag %s, %.0f behind, produced %.0f/s, read %.0f/s; status LAGGING from %s to %s; worst lag of the others %s (%s)",
+		r.instance, rec.peak.Lag.Round(time.Second), rec.peak.Behind, since(rec.peakAt), r.tolerable, since(rec.under),
+		since(rec.workedOff), rec.last.Lag.Round(time.Second), rec.last.Behind, rec.last.Production, rec.last.Consumption,
+		since(rec.sawLagging), since(rec.lagEnded), rec.others.Lag.Round(time.Second), rec.others.Name)
 }

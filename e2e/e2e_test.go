@@ -157,9 +157,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	report := loop.String()
 	rec := loop.stop()
 	h.loop = nil
-	if rec.sawLagging.IsZero() || rec.peak.Lag < tolerable {
-		t.Fatalf("the spike never made %s lag (status LAGGING seen: %t; worst lag %s, tolerableLag %s): it proved nothing\n%s",
-			lagging, !rec.sawLagging.IsZero(), rec.peak.Lag, tolerable, h.diagnostics(st))
+	// At 300m demo-1 falls behind for as long as the spike lasts: unless the spike put it well behind, the loop
+	// proved nothing. A restart's pause takes the lag past tolerableLag, and then the operator must have counted
+	// demo-1 as lagging; a resize in place can act before that.
+	if rec.peak.Lag < tolerable/2 {
+		t.Fatalf("the spike put %s only %s behind, want at least half of tolerableLag %s\n%s", lagging, rec.peak.Lag, tolerable, h.diagnostics(st))
+	}
+	if rec.peak.Lag >= tolerable && rec.sawLagging.IsZero() {
+		t.Fatalf("%s's lag reached %s, tolerableLag %s, but the status never counted it as lagging\n%s", lagging, rec.peak.Lag, tolerable, h.diagnostics(st))
 	}
 	if rec.others.Lag >= tolerable {
 		t.Fatalf("%s lagged %s during %s's spike, want under tolerableLag %s\n%s", rec.others.Name, rec.others.Lag, lagging, tolerable, h.diagnostics(st))

@@ -37,6 +37,9 @@ type loopRecord struct {
 	under, workedOff time.Time
 	// others is the worst lag of any other instance.
 	others demo.InstanceLag
+	// paused is how long the instance's pods read nothing (a restart and rejoin; an in-place resize has none).
+	paused   time.Duration
+	lastSeen time.Time
 }
 
 func startLoopRecorder(t *testing.T, d *demo.Demo, instance string, tolerable time.Duration) *loopRecorder {
@@ -78,6 +81,12 @@ func (r *loopRecorder) sample(ctx context.Context) {
 			r.rec.lagEnded = now
 		}
 	}
+	if in, ok := st.Instance(r.instance); ok {
+		if in.Reads == 0 && !r.rec.lastSeen.IsZero() {
+			r.rec.paused += now.Sub(r.rec.lastSeen)
+		}
+		r.rec.lastSeen = now
+	}
 	for _, l := range lags {
 		switch {
 		case l.Name == r.instance:
@@ -85,7 +94,9 @@ func (r *loopRecorder) sample(ctx context.Context) {
 			if l.Lag > r.rec.peak.Lag {
 				r.rec.peak, r.rec.peakAt = l, now
 			}
-			if r.rec.peak.Lag >= r.tolerable && l.Lag < r.tolerable && r.rec.under.IsZero() {
+			// Under tolerable again after the spike put it well behind (an in-place resize may act before the lag
+			// reaches tolerable itself).
+			if r.rec.peak.Lag >= r.tolerable/2 && l.Lag < r.tolerable && l.Lag < r.rec.peak.Lag && r.rec.under.IsZero() {
 				r.rec.under = now
 			}
 			if !r.rec.under.IsZero() && l.Behind <= 2*l.Production && r.rec.workedOff.IsZero() {
@@ -127,8 +138,8 @@ func (r *loopRecorder) String() string {
 		}
 		return t.Sub(rec.start).Round(time.Second).String() + " into the spike"
 	}
-	return fmt.Sprintf("%s: worst lag %s (%.0f behind) %s; under tolerableLag %s again %s, backlog worked off %s; now lag %s, %.0f behind, produced %.0f/s, read %.0f/s; status LAGGING from %s to %s; worst lag of the others %s (%s)",
+	return fmt.Sprintf("%s: worst lag %s (%.0f behind) %s; under tolerableLag %s again %s, backlog worked off %s; read nothing for %s (restarts); now lag %s, %.0f behind, produced %.0f/s, read %.0f/s; status LAGGING from %s to %s; worst lag of the others %s (%s)",
 		r.instance, rec.peak.Lag.Round(time.Second), rec.peak.Behind, since(rec.peakAt), r.tolerable, since(rec.under),
-		since(rec.workedOff), rec.last.Lag.Round(time.Second), rec.last.Behind, rec.last.Production, rec.last.Consumption,
-		since(rec.sawLagging), since(rec.lagEnded), rec.others.Lag.Round(time.Second), rec.others.Name)
+		since(rec.workedOff), rec.paused.Round(time.Second), rec.last.Lag.Round(time.Second), rec.last.Behind, rec.last.Production,
+		rec.last.Consumption, since(rec.sawLagging), since(rec.lagEnded), rec.others.Lag.Round(time.Second), rec.others.Name)
 }

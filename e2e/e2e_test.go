@@ -83,6 +83,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 	h.untouched = untouched
+	beforeSpike, _ := st.Instance(lagging)
 
 	// The spike: demo-1's partitions are produced four times faster than its consumer reads. The operator must
 	// see the need, hold it as PENDING_SCALE_UP for pendingScaleUpDuration, then raise the CPU.
@@ -154,6 +155,14 @@ func TestDemoEndToEnd(t *testing.T) {
 			return ok && l.Behind <= 2*spikeRate
 		})
 	in, _ = st.Instance(lagging)
+	// In place (the default updateMode): the pod that was reading before the spike got the CPU, without a
+	// restart: the same pod, its containers never restarted.
+	if in.PodUID != beforeSpike.PodUID || in.Restarts != 0 {
+		t.Fatalf("%s's scale-up to %s (pod cpu %s) replaced or restarted its pod: before the spike %s (uid %s), now %s (uid %s) with %d restarts\n%s",
+			lagging, in.CPU, in.PodCPU(), beforeSpike.Pod, beforeSpike.PodUID, in.Pod, in.PodUID, in.Restarts, h.diagnostics(st))
+	}
+	t.Logf("spike: %s was resized in place: pod %s (uid %s) kept, restarts %d, pod cpu %s -> %s",
+		lagging, in.Pod, in.PodUID, in.Restarts, beforeSpike.PodCPU(), in.PodCPU())
 	report := loop.String()
 	rec := loop.stop()
 	h.loop = nil

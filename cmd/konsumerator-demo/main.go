@@ -95,6 +95,7 @@ container starts (nothing while it restarts); production is %g/s per partition, 
 		fmt.Printf("demo: --- scenario phase: %s ---\n", ph)
 	})
 	last, pid := "", d.Operator.Current().Pid()
+	var prev demo.State
 	const lagEvery = 6 * time.Second
 	lastLag, lagAt := "", time.Time{}
 	ticker := time.NewTicker(2 * time.Second)
@@ -112,6 +113,11 @@ container starts (nothing while it restarts); production is %g/s per partition, 
 			if err != nil {
 				continue
 			}
+			// How each resize reached the pod: in place (same pod, no restart) or by a new pod.
+			for _, line := range st.Changes(prev) {
+				fmt.Printf("demo: %s\n", line)
+			}
+			prev = st
 			// One line whenever something a person would notice changes.
 			if s := st.Summary(); s != last {
 				fmt.Printf("demo: %s\n", s)

@@ -43,7 +43,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observePlan(p *model.Plan) {
-	for _, kind := range []model.ActionKind{model.ActionCreate, model.ActionUpdate, model.ActionDelete, model.ActionSkip} {
+	for _, kind := range []model.ActionKind{model.ActionCreate, model.ActionUpdate, model.ActionDelete, model.ActionSkip,
+		model.ActionResize, model.ActionDeletePod} {
 		if n := p.Count(kind); n > 0 {
 			m.PlannedActions.WithLabelValues(string(kind)).Add(float64(n))
 		}
@@ -53,7 +54,7 @@ func (m *Metrics) observePlan(p *model.Plan) {
 func (m *Metrics) setStatus(namespace, name string, st konsumeratorv1.ConsumerStatus) {
 	for state, v := range map[string]*int32{
 		"expected": st.Expected, "running": st.Running, "paused": st.Paused,
-		"missing": st.Missing, "lagging": st.Lagging, "outdated": st.Outdated,
+		"missing": st.Missing, "lagging": st.Lagging, "outdated": st.Outdated, "failing": st.Failing,
 	} {
 		value := 0.0
 		if v != nil {

@@ -294,6 +294,7 @@ func (pl *planner) finish() model.Plan {
 	p.Actions = append(p.Actions, pl.untouched...)
 	sortActions(p.Actions)
 	p.Status = pl.status()
+	p.Instances = pl.figures()
 	var earliest time.Time
 	for _, in := range pl.insts {
 		if !in.ripens.IsZero() && (earliest.IsZero() || in.ripens.Before(earliest)) {

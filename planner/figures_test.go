@@ -44,7 +44,7 @@ func TestFiguresOfASteadyConsumer(t *testing.T) {
 
 func TestFiguresFollowTheDecision(t *testing.T) {
 	s := steady(t, orders().Lags(10*time.Second, time.Hour, 10*time.Minute).PendingScaleUp(time.Minute))
-	sample := builder.Sample(s.Now.Add(-5 * time.Second)).Uniform(4, 800, 800, 0).
+	sample := builder.Sample(s.Now.Add(-5*time.Second)).Uniform(4, 800, 800, 0).
 		Partition(1, 1600, 1600, 1600*20). // 20s behind: lagging, and a scale-up that must wait
 		Partition(2, 800, 0, 100).         // nothing consumed: never catches up
 		Obj()

@@ -29,6 +29,7 @@ func run() (code int) {
 	dir := flag.String("dir", "", "keep the kubeconfig and the components' logs in this directory (default: a temporary one, removed on exit)")
 	quiet := flag.Bool("quiet", false, "do not print the operator's log (it is still written to <dir>/logs/konsumerator.log)")
 	pageAddr := flag.String("page-address", "127.0.0.1:0", "where the demo page listens (default: a free loopback port)")
+	metricsAddr := flag.String("metrics-address", "127.0.0.1:0", "where the operator serves its metrics, in plain HTTP (default: a free loopback port)")
 	flag.Parse()
 
 	// The first Ctrl-C starts the teardown; the handler stays installed so a second one cannot cut it short
@@ -40,7 +41,7 @@ func run() (code int) {
 	if !*quiet {
 		operatorLog = &demo.PrefixWriter{Prefix: "operator | ", Out: os.Stdout}
 	}
-	opts := demo.Options{Progress: os.Stdout, Dir: *dir, PageAddress: *pageAddr,
+	opts := demo.Options{Progress: os.Stdout, Dir: *dir, PageAddress: *pageAddr, MetricsAddress: *metricsAddr,
 		OnOperatorRestart: func(exit error, after time.Duration) {
 			fmt.Printf("demo: the operator exited (%v); starting it again in %s, as its Deployment would\n", exit, after)
 		}}
@@ -81,11 +82,12 @@ In another terminal:
   kubectl get events --field-selector involvedObject.kind=Consumer
   kill %d      # the operator: the demo starts it again, as its Deployment would
 
-Prometheus (HTTP API only, no web UI): curl -sG '%s/api/v1/query' --data-urlencode 'query=%s'
+Operator metrics: %s (plain HTTP; per instance: curl -s %s | grep '^konsumerator_instance_')
+Prometheus (HTTP API only, no web UI; it scrapes the operator too): curl -sG '%s/api/v1/query' --data-urlencode 'query=%s'
 Logs: %s
 Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recovery %s, repeated. Ctrl-C stops.
 
-`, d.Page.URL, kubeconfig, d.Operator.Current().Pid(), d.Prometheus.URL, "rate(konsumerator_messages_production_offset[10s])",
+`, d.Page.URL, kubeconfig, d.Operator.Current().Pid(), d.MetricsURL, d.MetricsURL, d.Prometheus.URL, "konsumerator_instance_lag_seconds",
 		d.Cluster.Dir+"/logs", demo.Timeline()[0].For, demo.Timeline()[1].For, demo.Timeline()[2].For)
 
 	go d.Exporter.Cycle(ctx, demo.Timeline(), func(ph exporter.Phase) {

@@ -67,6 +67,19 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Every instance comes up, sized for the steady load, and the status counts them.
 	st := h.waitFor("every instance Available with cpu "+steadyCPU+" and RUNNING = EXPECTED = 3", 3*time.Minute,
 		func(st demo.State) bool { return allRunning(st) && allCPU(st, steadyCPU) })
+	// The operator's metrics show the same instances one by one, and the dashboard's queries work on them.
+	series := h.waitForSeries("the three instances running at "+steadyCPU+" and not lagging", time.Minute, func(s instanceSeries) bool {
+		for _, name := range instances {
+			_, hasLag := s.lag[name]
+			if lagging, ok := s.lagging[name]; !ok || lagging != 0 || !hasLag || s.state[name] != "running" || s.cpu[name] != 0.3 {
+				return false
+			}
+		}
+		return len(s.state) == len(instances)
+	})
+	t.Logf("the operator's per-instance series before the spike:\n%s", series)
+	h.checkDashboardOnPrometheus(ctx, instances)
+
 	// The demo page, in a real browser, shows the three instances as they are.
 	b := newBrowser(ctx, t)
 	steady := b.dom(ctx, t, d.Page.URL)
@@ -135,6 +148,14 @@ func TestDemoEndToEnd(t *testing.T) {
 		2*time.Minute, func(st demo.State) bool {
 			return st.Consumer.Status.Lagging != nil && *st.Consumer.Status.Lagging == 1
 		})
+	// The metrics say which instance it is, how far behind and how big.
+	tolerable := autoscaler.Prometheus.TolerableLag.Duration.Seconds()
+	series = h.waitForSeries(lagging+" lagging by tolerableLag or more, with more CPU; the others not lagging", time.Minute,
+		func(s instanceSeries) bool {
+			return s.lagging[lagging] == 1 && s.lag[lagging] >= tolerable && s.cpu[lagging] > 0.3 &&
+				s.lagging["demo-0"] == 0 && s.lagging["demo-2"] == 0 && s.cpu["demo-0"] == 0.3 && s.cpu["demo-2"] == 0.3
+		})
+	t.Logf("the operator's per-instance series during the spike:\n%s", series)
 
 	// Recovery: the backlog is worked off; once demo-1 no longer lags, a pending scale-down gives CPU back. Not
 	// necessarily all of it: a scale-down keeps room to work off, within recoveryTime, the backlog its own restart
@@ -204,6 +225,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		time.Sleep(poll)
 	}
+	// No stale series: the Consumer's per-instance series went with it.
+	h.waitForSeries("no per-instance series of the deleted Consumer", time.Minute, func(s instanceSeries) bool { return len(s.all) == 0 })
 }
 
 // podsInNamespace counts the Pods of the demo's namespace: only the instances' Pods run there.

@@ -72,7 +72,7 @@ func newInstanceMetrics(max int) *InstanceMetrics {
 		}, append(instanceLabels[:3:3], "state")),
 		Requests: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "konsumerator_instance_resource_requests",
-			Help: "Requests of each container of the instance as the operator sets them: cpu in cores, memory in bytes.",
+			Help: "Requests of each container of the instance as the operator decided them: cpu in cores, memory in bytes.",
 		}, append(instanceLabels[:3:3], "container", "resource")),
 		Dropped: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "konsumerator_instance_metrics_dropped",

@@ -65,7 +65,8 @@ type InstanceFigures struct {
 	// ScalingState is the instance's scaling-status after the plan: RUNNING, PENDING_SCALE_UP or
 	// PENDING_SCALE_DOWN.
 	ScalingState string
-	// Requests are the CPU and memory requests of each container after the plan, in the template's order.
+	// Requests are the CPU and memory requests decided for each container, in the template's order (in
+	// updateMode InPlace what the pods are resized to, which the template may not have yet).
 	Requests []ContainerRequest
 }
 

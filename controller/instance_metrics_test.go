@@ -38,7 +38,10 @@ func series(t *testing.T, reg *prometheus.Registry) []string {
 	require.NoError(t, err)
 	var out []string
 	for _, f := range families {
-		if !strings.HasPrefix(f.GetName(), "konsumerator_instance_") || f.GetName() == "konsumerator_instance_metrics_dropped" {
+		switch f.GetName() {
+		case "konsumerator_instance_lag_seconds", "konsumerator_instance_lagging", "konsumerator_instance_scaling_state",
+			"konsumerator_instance_resource_requests":
+		default:
 			continue
 		}
 		for _, m := range f.GetMetric() {

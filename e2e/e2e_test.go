@@ -67,6 +67,19 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Every instance comes up, sized for the steady load, and the status counts them.
 	st := h.waitFor("every instance Available with cpu "+steadyCPU+" and RUNNING = EXPECTED = 3", 3*time.Minute,
 		func(st demo.State) bool { return allRunning(st) && allCPU(st, steadyCPU) })
+	// The operator's metrics show the same instances one by one, and the dashboard's queries work on them.
+	series := h.waitForSeries("the three instances running at "+steadyCPU+" and not lagging", time.Minute, func(s instanceSeries) bool {
+		for _, name := range instances {
+			_, hasLag := s.lag[name]
+			if lagging, ok := s.lagging[name]; !ok || lagging != 0 || !hasLag || s.state[name] != "running" || s.cpu[name] != 0.3 {
+				return false
+			}
+		}
+		return len(s.state) == len(instances)
+	})
+	t.Logf("the operator's per-instance series before the spike:\n%s", series)
+	h.checkDashboardOnPrometheus(ctx, instances)
+
 	// The demo page, in a real browser, shows the three instances as they are.
 	b := newBrowser(ctx, t)
 	steady := b.dom(ctx, t, d.Page.URL)
@@ -119,6 +132,17 @@ func TestDemoEndToEnd(t *testing.T) {
 			lagging, pendingSince.Format(time.TimeOnly), acted.Sub(pendingSince), pendingUp)
 	}
 	t.Logf("spike: %s went from %s to %s cpu", lagging, steadyCPU, in.CPU)
+
+	// The metrics say which instance it is and how big: demo-1 with more CPU (the decided requests) and a lag
+	// figure, the others at the steady size and not lagging. (LAGGING is asserted below, where the loop record
+	// shows whether the lag reached tolerableLag at all: a resize in place may act before it does.)
+	series = h.waitForSeries(lagging+" with more CPU and a lag figure; the others at "+steadyCPU+" and not lagging", time.Minute,
+		func(s instanceSeries) bool {
+			_, hasLag := s.lag[lagging]
+			return hasLag && s.cpu[lagging] > 0.3 && s.lagging["demo-0"] == 0 && s.lagging["demo-2"] == 0 &&
+				s.cpu["demo-0"] == 0.3 && s.cpu["demo-2"] == 0.3
+		})
+	t.Logf("the operator's per-instance series during the spike:\n%s", series)
 
 	// The page follows: the spike phase, and demo-1's new CPU, while the others stay as they were.
 	spike := b.dom(ctx, t, d.Page.URL)
@@ -250,6 +274,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		time.Sleep(poll)
 	}
+	// No stale series: the Consumer's per-instance series went with it.
+	h.waitForSeries("no per-instance series of the deleted Consumer", time.Minute, func(s instanceSeries) bool { return len(s.all) == 0 })
 }
 
 // podsInNamespace counts the Pods of the demo's namespace: only the instances' Pods run there.

@@ -183,6 +183,9 @@ components:
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	for _, e := range endpoints {
 		port := e.(map[string]any)["port"]
+		if honor, _ := e.(map[string]any)["honorLabels"].(bool); !honor {
+			t.Errorf("ServiceMonitor endpoint %v does not honor labels: the series' namespace and container would be replaced", port)
+		}
 		if !slices.ContainsFunc(ports, func(p any) bool { return p.(map[string]any)["name"] == port }) {
 			t.Errorf("ServiceMonitor scrapes port %v, which the Service does not name", port)
 		}

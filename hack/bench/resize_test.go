@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/internal/builder"
+	"github.com/konsumerator/konsumerator/model"
+	"github.com/konsumerator/konsumerator/planner"
+)
+
+func writesOf(p model.Plan) map[model.ActionKind]int {
+	out := map[model.ActionKind]int{}
+	for _, a := range p.Actions {
+		if a.Writes() {
+			out[a.Kind]++
+		}
+	}
+	return out
+}
+
+// The scenario rests on a reading of the planner: with no metrics the instances keep their resources, brought
+// inside the policy, so raising the policy's minimum cpu is one decision that records the new resources on every
+// instance and resizes every running pod in place, with no template change; and once done nothing is left to do.
+func TestResizeScenarioIsOneDecision(t *testing.T) {
+	const n = 5
+	c := resizeConsumer("ns", n, resizeMinCPUBefore)
+	c.UID = "uid-consumer"
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	snap := func(spec *konsumeratorv1.Consumer) *model.Snapshot {
+		s := builder.Snapshot(spec).Now(now).Obj()
+		s.Metrics = &model.MetricsSample{Error: "dial tcp 127.0.0.1:1: connect: connection refused"}
+		return s
+	}
+
+	s := snap(c)
+	p := planner.Plan(s)
+	if got := writesOf(p); got[model.ActionCreate] != n || len(got) != 1 {
+		t.Fatalf("first plan writes %v, want %d creates", got, n)
+	}
+	s = builder.WithPods(planner.Apply(s, p))
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		if d.Annotations[konsumeratorv1.AnnotationResources] == "" {
+			t.Errorf("%s: no %s annotation", d.Name, konsumeratorv1.AnnotationResources)
+		}
+	}
+	if got := writesOf(planner.Plan(s)); len(got) != 0 {
+		t.Fatalf("with running pods at the decided size the plan writes %v", got)
+	}
+	templates := map[string]*appsv1.Deployment{}
+	for i := range s.Deployments {
+		templates[s.Deployments[i].Name] = s.Deployments[i].DeepCopy()
+	}
+
+	// The decision: the policy's minimum cpu rises.
+	after := snap(resizeConsumer("ns", n, resizeMinCPUAfter))
+	after.Owner.UID, after.Deployments, after.ReplicaSets, after.Pods = c.UID, s.Deployments, s.ReplicaSets, s.Pods
+	p = planner.Plan(after)
+	if got := writesOf(p); got[model.ActionUpdate] != n || got[model.ActionResize] != n || len(got) != 2 {
+		t.Fatalf("the decision writes %v, want %d updates and %d resizes\n%s", got, n, n, planner.Text(p))
+	}
+	minCPU := resource.MustParse(resizeMinCPUAfter)
+	pods := map[types.UID]*corev1.Pod{}
+	for i := range after.Pods {
+		pods[after.Pods[i].UID] = &after.Pods[i]
+	}
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case model.ActionResize:
+			if a.Restart || a.Resize == nil || len(a.Resize.Containers) != 1 {
+				t.Fatalf("resize %s: %+v", a.Name, a)
+			}
+			pod := pods[a.UID]
+			targets := podTargets(pod, minCPU)
+			if len(targets) != 1 || !sameResources(a.Resize.Containers[0].Resources, targets[0].resources) {
+				t.Errorf("resize %s to %v, the bench waits for %v", a.Name, a.Resize.Containers[0].Resources, targets)
+			}
+		case model.ActionUpdate:
+			if a.Phase != model.PhaseApply || a.Restart {
+				t.Errorf("update %s: phase %v, restart %v", a.Name, a.Phase, a.Restart)
+			}
+		}
+	}
+	done := planner.Apply(after, p)
+	for i := range done.Deployments {
+		d := &done.Deployments[i]
+		if !equality.Semantic.DeepEqual(d.Spec.Template, templates[d.Name].Spec.Template) {
+			t.Errorf("%s: the decision changed the pod template", d.Name)
+		}
+		var recorded map[string]corev1.ResourceRequirements
+		if err := json.Unmarshal([]byte(d.Annotations[konsumeratorv1.AnnotationResources]), &recorded); err != nil {
+			t.Fatal(err)
+		}
+		if q := recorded[resizeContainerName].Requests[corev1.ResourceCPU]; q.Cmp(minCPU) != 0 {
+			t.Errorf("%s: recorded cpu request %s, want %s", d.Name, q.String(), resizeMinCPUAfter)
+		}
+	}
+	if got := writesOf(planner.Plan(done)); len(got) != 0 {
+		t.Errorf("after the resizes the plan writes %v", got)
+	}
+}
+
+func TestPolicyPatch(t *testing.T) {
+	raw, err := policyPatch("200m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"spec":{"resourcePolicy":{"containerPolicies":[{"containerName":"consumer","minAllowed":{"cpu":"200m"},"maxAllowed":{"cpu":"2","memory":"1Gi"}}]}}}`
+	if string(raw) != want {
+		t.Errorf("patch = %s\nwant    %s", raw, want)
+	}
+}
+
+func TestRaisedCPU(t *testing.T) {
+	min := resource.MustParse("200m")
+	for _, tc := range []struct{ in, want string }{
+		{"req cpu=100m,memory=256Mi; lim cpu=1,memory=256Mi", "req cpu=200m,memory=256Mi; lim cpu=1,memory=256Mi"},
+		{"req cpu=300m; lim cpu=1", "req cpu=300m; lim cpu=1"},
+		{"req cpu=100m; lim cpu=150m", "req cpu=200m; lim cpu=200m"},
+		{"req memory=1Gi; lim", "req cpu=200m,memory=1Gi; lim"},
+	} {
+		if got := resText(raisedCPU(parseRes(tc.in), min)); got != tc.want {
+			t.Errorf("raisedCPU(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// parseRes reads "req cpu=100m; lim cpu=1".
+func parseRes(s string) corev1.ResourceRequirements {
+	req, lim, _ := strings.Cut(s, ";")
+	out := corev1.ResourceRequirements{}
+	if l := builder.Resources(strings.TrimPrefix(strings.TrimSpace(req), "req")); len(l) > 0 {
+		out.Requests = l
+	}
+	if l := builder.Resources(strings.TrimPrefix(strings.TrimSpace(lim), "lim")); len(l) > 0 {
+		out.Limits = l
+	}
+	return out
+}
+
+func resText(r corev1.ResourceRequirements) string {
+	list := func(l corev1.ResourceList) string {
+		var parts []string
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := l[name]; ok {
+				parts = append(parts, string(name)+"="+q.String())
+			}
+		}
+		return strings.Join(parts, ",")
+	}
+	return strings.TrimSpace("req "+list(r.Requests)) + "; " + strings.TrimSpace("lim "+list(r.Limits))
+}
+
+func TestControllerObjects(t *testing.T) {
+	consumer := resizeConsumer("ns", 2, resizeMinCPUBefore)
+	consumer.UID = "uid-consumer"
+	desired, _, err := desiredInstances(consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := desired["resize-0"]
+	if d == nil {
+		t.Fatalf("no instance resize-0 in %v", desired)
+	}
+	d.UID = "uid-d"
+	rs := replicaSetFor(d)
+	hash := rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+	if len(hash) != 8 || rs.Name != "resize-0-"+hash || rs.Spec.Selector.MatchLabels[appsv1.DefaultDeploymentUniqueLabelKey] != hash {
+		t.Errorf("ReplicaSet %s, labels %v, selector %v", rs.Name, rs.Labels, rs.Spec.Selector.MatchLabels)
+	}
+	for k, v := range d.Spec.Template.Labels {
+		if rs.Labels[k] != v || rs.Spec.Template.Labels[k] != v {
+			t.Errorf("ReplicaSet lacks the template label %s=%s", k, v)
+		}
+	}
+	if ref := rs.OwnerReferences[0]; ref.UID != d.UID || ref.Kind != "Deployment" || !*ref.Controller {
+		t.Errorf("ReplicaSet owner %+v", ref)
+	}
+	if rs.Annotations["deployment.kubernetes.io/revision"] != "1" {
+		t.Errorf("revision %v", rs.Annotations)
+	}
+	if _, ok := d.Spec.Template.Labels[appsv1.DefaultDeploymentUniqueLabelKey]; ok {
+		t.Error("the Deployment's template was changed")
+	}
+	if replicaSetFor(d).Name != rs.Name {
+		t.Error("the template hash is not stable")
+	}
+
+	rs.UID = "uid-rs"
+	pod := podFor(rs, rs.Name+"-0", benchNode)
+	if ref := pod.OwnerReferences[0]; ref.UID != rs.UID || ref.Kind != "ReplicaSet" || !*ref.Controller {
+		t.Errorf("pod owner %+v", ref)
+	}
+	if pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != hash || pod.Spec.NodeName != benchNode {
+		t.Errorf("pod labels %v, node %q", pod.Labels, pod.Spec.NodeName)
+	}
+	if len(podFor(&appsv1.ReplicaSet{Spec: rs.Spec}, "p", benchNode).OwnerReferences) != 0 {
+		t.Error("a pod of no ReplicaSet has an owner")
+	}
+
+	markRunning(pod, time.Unix(0, 0))
+	st := pod.Status.ContainerStatuses[0]
+	if pod.Status.Phase != corev1.PodRunning || st.Resources == nil || !sameResources(*st.Resources, pod.Spec.Containers[0].Resources) ||
+		st.State.Running == nil || st.RestartCount != 0 {
+		t.Errorf("running status %+v", pod.Status)
+	}
+	if markResized(pod) {
+		t.Error("a pod at its spec's size was resized")
+	}
+	targets := podTargets(pod, resource.MustParse(resizeMinCPUAfter))
+	if len(targets) != 1 || targets[0].index != 0 || targets[0].name != resizeContainerName {
+		t.Fatalf("targets %+v", targets)
+	}
+	pod.Spec.Containers[0].Resources = targets[0].resources
+	if !markResized(pod) || !sameResources(*pod.Status.ContainerStatuses[0].Resources, targets[0].resources) {
+		t.Errorf("resized status %+v", pod.Status.ContainerStatuses[0])
+	}
+	if len(podTargets(pod, resource.MustParse(resizeMinCPUAfter))) != 0 {
+		t.Error("a resized pod still has targets")
+	}
+	pod.Status.ContainerStatuses[0].RestartCount = 2
+	if restartCount(pod) != 2 {
+		t.Error("restart count")
+	}
+}
+
+func TestResizePatch(t *testing.T) {
+	raw, err := resizePatch("uid-1", []indexedResources{{index: 1, name: "c", resources: parseRes("req cpu=200m; lim cpu=1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"op":"test","path":"/metadata/uid","value":"uid-1"},` +
+		`{"op":"test","path":"/spec/containers/1/name","value":"c"},` +
+		`{"op":"replace","path":"/spec/containers/1/resources","value":{"limits":{"cpu":"1"},"requests":{"cpu":"200m"}}}]`
+	if string(raw) != want {
+		t.Errorf("patch = %s\nwant    %s", raw, want)
+	}
+}

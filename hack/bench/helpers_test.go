@@ -98,3 +98,18 @@ func TestMedianAndSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseScenarios(t *testing.T) {
+	got, err := parseScenarios("create, resize")
+	if err != nil || !got[scenarioCreate] || !got[scenarioResize] || len(got) != 2 {
+		t.Errorf("scenarios = %v, %v", got, err)
+	}
+	if got, err := parseScenarios("resize"); err != nil || got[scenarioCreate] || !got[scenarioResize] {
+		t.Errorf("resize alone = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", ",", "delete", "create,restart"} {
+		if _, err := parseScenarios(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

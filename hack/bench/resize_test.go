@@ -246,3 +246,76 @@ func TestResizePatch(t *testing.T) {
 		t.Errorf("patch = %s\nwant    %s", raw, want)
 	}
 }
+
+func TestCompareResizeStates(t *testing.T) {
+	minCPU := resource.MustParse(resizeMinCPUAfter)
+	pod := func(uid, cpu string, restarts int32) *corev1.Pod {
+		p := &corev1.Pod{}
+		p.UID = types.UID(uid)
+		p.Spec.Containers = []corev1.Container{{Name: resizeContainerName, Resources: parseRes("req cpu=" + cpu + "; lim cpu=1")}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: resizeContainerName, RestartCount: restarts}}
+		return p
+	}
+	before := resizeState{
+		generations: map[string]int64{"a": 1, "b": 1, "c": 2},
+		pods:        map[types.UID]*corev1.Pod{"p1": pod("p1", "100m", 0), "p2": pod("p2", "100m", 0), "p3": pod("p3", "100m", 1), "p4": pod("p4", "100m", 0)},
+	}
+	after := resizeState{
+		// b rolled (its generation moved), c is gone, d is new: three instances whose template changed.
+		generations: map[string]int64{"a": 1, "b": 2, "d": 1},
+		// p1 resized; p2 not resized; p3 resized but restarted twice more; p4 replaced by p5.
+		pods: map[types.UID]*corev1.Pod{"p1": pod("p1", "200m", 0), "p2": pod("p2", "100m", 0), "p3": pod("p3", "200m", 3), "p5": pod("p5", "200m", 0)},
+	}
+	changes, restarts, resized := compareResizeStates(before, after, minCPU)
+	if changes != 3 || restarts != 4 || resized != 2 {
+		t.Errorf("template changes %d (want 3), restarts %d (want 2 + p4 gone + p5 new = 4), resized %d (want 2)", changes, restarts, resized)
+	}
+	if c, r, z := compareResizeStates(before, before, minCPU); c != 0 || r != 0 || z != 0 {
+		t.Errorf("an unchanged world: %d, %d, %d", c, r, z)
+	}
+}
+
+func TestResizeWriteCategories(t *testing.T) {
+	r := resizeResult{writes: writeCounts{"pods/resize PATCH": 100, "deployments APPLY": 100, "consumers/status APPLY": 1,
+		"events POST": 1, "leases PUT": 2, "pods DELETE": 1, "replicasets PUT": 2}}
+	if r.resizeWrites() != 100 || r.deploymentWrites() != 100 || r.otherWrites() != 3 {
+		t.Errorf("resizes %g, deployments %g, other %g (pods DELETE and replicasets PUT are other; leases are the API server's)",
+			r.resizeWrites(), r.deploymentWrites(), r.otherWrites())
+	}
+	if r.writes.total() != 207 {
+		t.Errorf("total %g", r.writes.total())
+	}
+	r.writes.remove("leases PUT", 2)
+	r.writes.remove("events POST", 5)
+	r.writes.remove("absent PUT", 0)
+	if _, ok := r.writes["leases PUT"]; ok || len(r.writes) != 5 {
+		t.Errorf("after remove: %v", r.writes)
+	}
+}
+
+func TestResizeReport(t *testing.T) {
+	run := func(baseline, resize float64, rss int64) resizeResult {
+		return resizeResult{
+			baseline: time.Duration(baseline * float64(time.Second)), resize: time.Duration(resize * float64(time.Second)),
+			writes:   writeCounts{"pods/resize PATCH": 1000, "deployments APPLY": 1000, "consumers/status APPLY": 1},
+			pods:     1000, resized: 1000, peakRSS: rss << 20, cpu: 2,
+		}
+	}
+	rows := []resizeScenario{{instances: 1000, runs: []resizeResult{run(2, 3, 90), run(2, 2.4, 95), run(2, 4, 80)}}}
+	rows[0].runs[2].restarts = 1
+	var b strings.Builder
+	reportResize(&b, rows, options{baselineWorkers: 8})
+	out := b.String()
+	for _, want := range []string{
+		"| 1000      |       2.00 |     3.00 | 1.50x |          1000 |              1000 |                0 |        1 |",
+		"resize N=1000: within 1.5x the bare client: 1.50x, met",
+		"resize N=1000: exactly one resize per pod, every pod resized: 1000 resizes, 0 not resized, met",
+		// One restart in one run is reported, not hidden by the median.
+		"resize N=1000: 0 template writes and 0 restarts: 0 and 1, MISSED",
+		"resize N=1000: peak RSS with the pods in the cache at most 100 MiB: 90.0 MiB, met",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}

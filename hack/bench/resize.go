@@ -1,0 +1,538 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+)
+
+// prepareWorkers is how many requests at once the bench sends while it plays the controllers and the kubelet.
+const prepareWorkers = 8
+
+// resizeResult is what one run of the resize scenario measured.
+type resizeResult struct {
+	baseline, resize time.Duration
+	// writes are the API server's writes from the policy patch until the operator was idle again, the bench's
+	// own patch of the Consumer left out.
+	writes writeCounts
+	// settleWrites are the operator's writes once the kubelet has reported every resize done: nothing is left
+	// to do then.
+	settleWrites writeCounts
+	// pods is how many pods were there to resize; resized how many of them ended at the new size.
+	pods, resized int
+	// templateChanges counts instance Deployments whose generation changed (a template write rolls the pods).
+	templateChanges int
+	// restarts counts pods replaced (a pod UID gone) plus container restarts reported.
+	restarts int
+	peakRSS  int64
+	cpu      float64
+}
+
+func (r resizeResult) resizeWrites() float64     { return r.writes.of("pods/resize") }
+func (r resizeResult) deploymentWrites() float64 { return r.writes.of("deployments") }
+
+// otherWrites are the writes of the decision that are neither resizes, nor instance, status or Event writes.
+func (r resizeResult) otherWrites() float64 {
+	// The API server renews its own Lease now and then; the operator runs without leader election.
+	known := r.writes.of("pods/resize") + r.writes.of("deployments") + r.writes.of("consumers/status") +
+		r.writes.of("events") + r.writes.of("leases")
+	return r.writes.total() - known
+}
+
+func (r resizeResult) String() string {
+	return fmt.Sprintf("baseline %.2fs, resized in %.2fs (%.2fx); %d of %d pods resized; writes: %s; "+
+		"template changes %d, restarts %d; after the kubelet: %s; peak RSS %s MiB, CPU %.2fs",
+		r.baseline.Seconds(), r.resize.Seconds(), r.resize.Seconds()/r.baseline.Seconds(), r.resized, r.pods, r.writes,
+		r.templateChanges, r.restarts, orNone(r.settleWrites), mib(float64(r.peakRSS)), r.cpu)
+}
+
+func orNone(w writeCounts) string {
+	if len(w) == 0 {
+		return "no writes"
+	}
+	return w.String()
+}
+
+// measureResize does one run of the resize scenario: the baseline, then the operator resizing every instance's
+// pod after one decision.
+func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, n, run int) (res resizeResult, err error) {
+	minAfter := resource.MustParse(resizeMinCPUAfter)
+
+	// Baseline: the same resizes from a bare client, to pods prepared like the instances' pods.
+	baselineNS := fmt.Sprintf("resize-baseline-n%d-r%d", n, run)
+	if err := c.createNamespace(ctx, baselineNS); err != nil {
+		return res, err
+	}
+	t := time.Now()
+	pods, err := c.baselinePods(ctx, baselineNS, n)
+	if err != nil {
+		return res, err
+	}
+	progress("resize N=%d run %d: %d running pods for the baseline in %s", n, run, len(pods), since(t))
+	if res.baseline, err = c.resizeBaseline(ctx, pods, minAfter, o.baselineWorkers); err != nil {
+		return res, err
+	}
+	if err := c.clearPods(ctx, baselineNS); err != nil {
+		return res, err
+	}
+
+	ns := fmt.Sprintf("resize-n%d-r%d", n, run)
+	if err := c.createNamespace(ctx, ns); err != nil {
+		return res, err
+	}
+	defer func() {
+		if clearErr := c.clearResize(ctx, ns); clearErr != nil && err == nil {
+			err = clearErr
+		}
+	}()
+	op, err := startOperator(ctx, bin, c.kubeconfig, resizeLogPath(dir, n, run), o.operatorArgs)
+	if err != nil {
+		return res, err
+	}
+	defer op.stop()
+
+	consumer := resizeConsumer(ns, n, resizeMinCPUBefore)
+	if err := c.client.Create(ctx, consumer); err != nil {
+		return res, fmt.Errorf("creating the Consumer: %w", err)
+	}
+	t = time.Now()
+	deployments, err := c.waitInstances(ctx, op, ns, consumer.Name, n, o.convergeTimeout)
+	if err != nil {
+		return res, err
+	}
+	progress("resize N=%d run %d: %d instances made by the operator in %s", n, run, len(deployments), since(t))
+	t = time.Now()
+	if err := c.runInstancePods(ctx, deployments); err != nil {
+		return res, err
+	}
+	reconciles, err := op.waitIdle(ctx, 1, 2*time.Second, 2*time.Minute)
+	if err != nil {
+		return res, err
+	}
+	progress("resize N=%d run %d: a ReplicaSet and a running pod per instance, operator idle, in %s", n, run, since(t))
+
+	// The decision: from the policy patch until every pod's spec has the new resources.
+	before, err := c.resizeState(ctx, ns, consumer.Name)
+	if err != nil {
+		return res, err
+	}
+	res.pods = len(before.pods)
+	if res.pods != n {
+		return res, fmt.Errorf("%d pods run for %d instances", res.pods, n)
+	}
+	rw, err := c.watchResized(ctx, ns, consumer.Name, before.pods, minAfter)
+	if err != nil {
+		return res, err
+	}
+	writesBefore, err := c.writes(ctx)
+	if err != nil {
+		return res, err
+	}
+	patch, err := policyPatch(resizeMinCPUAfter)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	if err := c.client.Patch(ctx, consumer, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return res, fmt.Errorf("patching the Consumer's policy: %w", err)
+	}
+	select {
+	case <-rw.done:
+		if rw.err != nil {
+			return res, rw.err
+		}
+		res.resize = rw.at.Sub(start)
+	case <-time.After(o.convergeTimeout):
+		return res, fmt.Errorf("not resized after %s: %s", o.convergeTimeout, rw.progress())
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	if reconciles, err = op.waitIdle(ctx, reconciles+1, 2*time.Second, 2*time.Minute); err != nil {
+		return res, err
+	}
+	writesAfter, err := c.writes(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.writes = writesAfter.since(writesBefore)
+	res.writes.remove("consumers PATCH", 1) // the bench's own decision
+
+	// The kubelet carries the resizes out; a correct operator has nothing left to write.
+	if err := c.finishResizes(ctx, ns, consumer.Name); err != nil {
+		return res, err
+	}
+	if _, err = op.waitIdle(ctx, reconciles, 2*time.Second, 2*time.Minute); err != nil {
+		return res, err
+	}
+	writesSettled, err := c.writes(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.settleWrites = writesSettled.since(writesAfter)
+	res.settleWrites.remove("pods/status PUT", res.settleWrites["pods/status PUT"]) // the bench's kubelet
+	res.settleWrites.remove("leases PUT", res.settleWrites["leases PUT"])           // the API server's own
+
+	after, err := c.resizeState(ctx, ns, consumer.Name)
+	if err != nil {
+		return res, err
+	}
+	res.templateChanges, res.restarts, res.resized = compareResizeStates(before, after, minAfter)
+
+	if res.peakRSS, err = peakRSSBytes(op.pid()); err != nil {
+		return res, err
+	}
+	if res.cpu, err = cpuSeconds(op.pid()); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
+
+// resizeLogPath names the operator log of one resize run.
+func resizeLogPath(dir string, n, run int) string {
+	return fmt.Sprintf("%s/operator-resize-n%d-r%d.log", dir, n, run)
+}
+
+// baselinePods creates n running pods in namespace with the spec the instances' pods get, and no owner.
+func (c *cluster) baselinePods(ctx context.Context, namespace string, n int) ([]*corev1.Pod, error) {
+	consumer := resizeConsumer(namespace, n, resizeMinCPUBefore)
+	consumer.UID = "00000000-0000-0000-0000-00000000b002"
+	desired, _, err := desiredInstances(consumer)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(desired))
+	for name := range desired {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	pods := make([]*corev1.Pod, len(names))
+	var failed atomic.Value
+	forEach(ctx, prepareWorkers, len(names), func(i int) {
+		d := desired[names[i]]
+		d.UID = types.UID(fmt.Sprintf("baseline-%d", i))
+		rs := replicaSetFor(d)
+		rs.UID = "" // no owner: a bare pod
+		p, err := c.startPod(ctx, podFor(rs, rs.Name+"-0", benchNode))
+		if err != nil {
+			failed.CompareAndSwap(nil, err)
+			return
+		}
+		pods[i] = p
+	})
+	if err, _ := failed.Load().(error); err != nil {
+		return nil, fmt.Errorf("preparing the baseline's pods: %w", err)
+	}
+	return pods, ctx.Err()
+}
+
+// startPod creates a pod and reports it running, as the kubelet of its node would.
+func (c *cluster) startPod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+	created, err := c.clientset.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating pod %s: %w", pod.Name, err)
+	}
+	markRunning(created, time.Now())
+	running, err := c.clientset.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("starting pod %s: %w", pod.Name, err)
+	}
+	return running, nil
+}
+
+// resizeBaseline sends every pod its resize from a bare client with workers in flight, the same patch per pod
+// as the operator's applier.
+func (c *cluster) resizeBaseline(ctx context.Context, pods []*corev1.Pod, minCPU resource.Quantity, workers int) (time.Duration, error) {
+	patches := make([][]byte, len(pods))
+	for i, p := range pods {
+		raw, err := resizePatch(string(p.UID), podTargets(p, minCPU))
+		if err != nil {
+			return 0, err
+		}
+		patches[i] = raw
+	}
+	var failed atomic.Value
+	start := time.Now()
+	forEach(ctx, workers, len(pods), func(i int) {
+		_, err := c.clientset.CoreV1().Pods(pods[i].Namespace).Patch(ctx, pods[i].Name, types.JSONPatchType, patches[i],
+			metav1.PatchOptions{}, "resize")
+		if err != nil {
+			failed.CompareAndSwap(nil, fmt.Errorf("resizing %s: %w", pods[i].Name, err))
+		}
+	})
+	took := time.Since(start)
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, fmt.Errorf("baseline resize: %w", err)
+	}
+	return took, ctx.Err()
+}
+
+// waitInstances waits until the operator has made the n instances of a Consumer and is idle.
+func (c *cluster) waitInstances(ctx context.Context, op *operator, namespace, consumer string, n int, timeout time.Duration) ([]appsv1.Deployment, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := op.waitIdle(ctx, 1, time.Second, timeout); err != nil {
+			return nil, err
+		}
+		var list appsv1.DeploymentList
+		if err := c.client.List(ctx, &list, client.InNamespace(namespace),
+			client.MatchingLabels{konsumeratorv1.LabelConsumer: consumer}); err != nil {
+			return nil, err
+		}
+		if len(list.Items) == n {
+			return list.Items, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%d of %d instances after %s", len(list.Items), n, timeout)
+		}
+	}
+}
+
+// runInstancePods plays the Deployment and ReplicaSet controllers and the kubelet for every instance: a
+// ReplicaSet of revision 1, one pod of it running on the bench's node, and the Deployment's status saying its
+// replica is available.
+func (c *cluster) runInstancePods(ctx context.Context, deployments []appsv1.Deployment) error {
+	var failed atomic.Value
+	forEach(ctx, prepareWorkers, len(deployments), func(i int) {
+		d := &deployments[i]
+		rs, err := c.clientset.AppsV1().ReplicaSets(d.Namespace).Create(ctx, replicaSetFor(d), metav1.CreateOptions{})
+		if err != nil {
+			failed.CompareAndSwap(nil, fmt.Errorf("creating the ReplicaSet of %s: %w", d.Name, err))
+			return
+		}
+		if _, err := c.startPod(ctx, podFor(rs, rs.Name+"-0", benchNode)); err != nil {
+			failed.CompareAndSwap(nil, err)
+			return
+		}
+		if err := c.markAvailable(ctx, d); err != nil {
+			failed.CompareAndSwap(nil, err)
+		}
+	})
+	if err, _ := failed.Load().(error); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// markAvailable writes the status the Deployment controller would once the one replica is available.
+func (c *cluster) markAvailable(ctx context.Context, d *appsv1.Deployment) error {
+	deployments := c.clientset.AppsV1().Deployments(d.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		replicas := int32(1)
+		if live.Spec.Replicas != nil {
+			replicas = *live.Spec.Replicas
+		}
+		live.Status = appsv1.DeploymentStatus{ObservedGeneration: live.Generation, Replicas: replicas,
+			UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas}
+		_, err = deployments.UpdateStatus(ctx, live, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing the status of %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+// finishResizes plays the kubelet once more: every pod whose spec asks for other resources than it runs with
+// reports them carried out.
+func (c *cluster) finishResizes(ctx context.Context, namespace, consumer string) error {
+	list, err := c.clientset.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: konsumeratorv1.LabelConsumer + "=" + consumer})
+	if err != nil {
+		return err
+	}
+	var failed atomic.Value
+	forEach(ctx, prepareWorkers, len(list.Items), func(i int) {
+		p := &list.Items[i]
+		if !markResized(p) {
+			return
+		}
+		if _, err := c.clientset.CoreV1().Pods(namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			failed.CompareAndSwap(nil, fmt.Errorf("reporting the resize of %s: %w", p.Name, err))
+		}
+	})
+	if err, _ := failed.Load().(error); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// resizeState is what the bench compares before and after the decision.
+type resizeState struct {
+	// generations of the instance Deployments, by name.
+	generations map[string]int64
+	// pods by UID.
+	pods map[types.UID]*corev1.Pod
+}
+
+func (c *cluster) resizeState(ctx context.Context, namespace, consumer string) (resizeState, error) {
+	st := resizeState{generations: map[string]int64{}, pods: map[types.UID]*corev1.Pod{}}
+	selector := konsumeratorv1.LabelConsumer + "=" + consumer
+	ds, err := c.clientset.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return st, err
+	}
+	for _, d := range ds.Items {
+		st.generations[d.Name] = d.Generation
+	}
+	pods, err := c.clientset.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return st, err
+	}
+	for i := range pods.Items {
+		st.pods[pods.Items[i].UID] = &pods.Items[i]
+	}
+	return st, nil
+}
+
+// compareResizeStates counts the Deployments whose generation changed (or that went or came), the restarts
+// (pods gone or replaced, container restarts) and the pods of before that run with every container at the new
+// size.
+func compareResizeStates(before, after resizeState, minCPU resource.Quantity) (templateChanges, restarts, resized int) {
+	for name, g := range before.generations {
+		if ag, ok := after.generations[name]; !ok || ag != g {
+			templateChanges++
+		}
+	}
+	for name := range after.generations {
+		if _, ok := before.generations[name]; !ok {
+			templateChanges++
+		}
+	}
+	for uid, p := range before.pods {
+		ap, ok := after.pods[uid]
+		if !ok {
+			restarts++
+			continue
+		}
+		restarts += int(restartCount(ap) - restartCount(p))
+		if len(podTargets(ap, minCPU)) == 0 && len(ap.Spec.Containers) > 0 {
+			resized++
+		}
+	}
+	for uid := range after.pods {
+		if _, ok := before.pods[uid]; !ok {
+			restarts++
+		}
+	}
+	return templateChanges, restarts, resized
+}
+
+// resizeWatch closes done when every pod it follows has been seen with its new resources in its spec.
+type resizeWatch struct {
+	done chan struct{}
+	at   time.Time
+	err  error
+
+	mu      sync.Mutex
+	pending map[types.UID]bool
+	total   int
+}
+
+func (rw *resizeWatch) progress() string {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return fmt.Sprintf("%d of %d pods have the new resources in their spec", rw.total-len(rw.pending), rw.total)
+}
+
+// watchResized starts watching the pods before the decision is made, so that no change is missed.
+func (c *cluster) watchResized(ctx context.Context, namespace, consumer string, pods map[types.UID]*corev1.Pod, minCPU resource.Quantity) (*resizeWatch, error) {
+	w, err := c.clientset.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{
+		LabelSelector: konsumeratorv1.LabelConsumer + "=" + consumer})
+	if err != nil {
+		return nil, fmt.Errorf("watching the pods of %s: %w", namespace, err)
+	}
+	rw := &resizeWatch{done: make(chan struct{}), pending: map[types.UID]bool{}, total: len(pods)}
+	for uid := range pods {
+		rw.pending[uid] = true
+	}
+	go func() {
+		defer w.Stop()
+		defer close(rw.done)
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Error {
+				rw.err = apierrors.FromObject(ev.Object)
+				return
+			}
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			rw.mu.Lock()
+			if rw.pending[p.UID] && len(podTargets(p, minCPU)) == 0 {
+				delete(rw.pending, p.UID)
+			}
+			left := len(rw.pending)
+			rw.mu.Unlock()
+			if left == 0 {
+				rw.at = time.Now()
+				return
+			}
+		}
+		rw.err = fmt.Errorf("the watch of %s ended before the pods were resized: %w", namespace, errors.Join(ctx.Err(), errors.New(rw.progress())))
+	}()
+	return rw, nil
+}
+
+// clearPods deletes every pod of a namespace at once: no kubelet would confirm a graceful deletion.
+func (c *cluster) clearPods(ctx context.Context, namespace string) error {
+	err := c.client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(namespace), client.GracePeriodSeconds(0))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting the pods of %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// clearResize deletes what a resize run made: the control plane has no garbage collector.
+func (c *cluster) clearResize(ctx context.Context, namespace string) error {
+	if err := c.clear(ctx, namespace); err != nil {
+		return err
+	}
+	if err := c.client.DeleteAllOf(ctx, &appsv1.ReplicaSet{}, client.InNamespace(namespace)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting the ReplicaSets of %s: %w", namespace, err)
+	}
+	return c.clearPods(ctx, namespace)
+}
+
+// registerNode makes the Node the pods run on, with room for any resize the scenario asks for: the API server
+// checks a resize against the node's allocatable resources.
+func (c *cluster) registerNode(ctx context.Context) error {
+	nodes := c.clientset.CoreV1().Nodes()
+	node, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: benchNode}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registering Node %s: %w", benchNode, err)
+	}
+	node.Status.Allocatable = corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("100k"), corev1.ResourceMemory: resource.MustParse("100Ti"),
+		corev1.ResourcePods: resource.MustParse("100k"),
+	}
+	node.Status.Capacity = node.Status.Allocatable
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}
+	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("reporting Node %s: %w", benchNode, err)
+	}
+	return nil
+}

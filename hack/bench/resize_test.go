@@ -297,8 +297,8 @@ func TestResizeReport(t *testing.T) {
 	run := func(baseline, resize float64, rss int64) resizeResult {
 		return resizeResult{
 			baseline: time.Duration(baseline * float64(time.Second)), resize: time.Duration(resize * float64(time.Second)),
-			writes:   writeCounts{"pods/resize PATCH": 1000, "deployments APPLY": 1000, "consumers/status APPLY": 1},
-			pods:     1000, resized: 1000, peakRSS: rss << 20, cpu: 2,
+			writes: writeCounts{"pods/resize PATCH": 1000, "deployments APPLY": 1000, "consumers/status APPLY": 1},
+			pods:   1000, resized: 1000, peakRSS: rss << 20, cpu: 2,
 		}
 	}
 	rows := []resizeScenario{{instances: 1000, runs: []resizeResult{run(2, 3, 90), run(2, 2.4, 95), run(2, 4, 80)}}}

@@ -331,21 +331,27 @@ func (c *cluster) runInstancePods(ctx context.Context, deployments []appsv1.Depl
 	return ctx.Err()
 }
 
-// markAvailable writes the status the Deployment controller would once the one replica is available.
+// markAvailable writes the status the Deployment controller would once the one replica is available. The listed
+// object is written as it is; it is read again only if the operator changed it since.
 func (c *cluster) markAvailable(ctx context.Context, d *appsv1.Deployment) error {
 	deployments := c.clientset.AppsV1().Deployments(d.Namespace)
+	live := d.DeepCopy()
+	first := true
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
+		if !first {
+			var err error
+			if live, err = deployments.Get(ctx, d.Name, metav1.GetOptions{}); err != nil {
+				return err
+			}
 		}
+		first = false
 		replicas := int32(1)
 		if live.Spec.Replicas != nil {
 			replicas = *live.Spec.Replicas
 		}
 		live.Status = appsv1.DeploymentStatus{ObservedGeneration: live.Generation, Replicas: replicas,
 			UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas}
-		_, err = deployments.UpdateStatus(ctx, live, metav1.UpdateOptions{})
+		_, err := deployments.UpdateStatus(ctx, live, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {

@@ -77,6 +77,9 @@ type Action struct {
 	// Load is the figures behind a sizing decision, e.g. "lag 12s above tolerableLag 10s"; empty without
 	// fresh data for the instance.
 	Load string `json:"load,omitempty"`
+	// OutOfMemory, on a decision that raises memory at once after containers were killed for running out of
+	// it, says which kills and the numbers, for its Event.
+	OutOfMemory string `json:"outOfMemory,omitempty"`
 	// Pending is true when the instance waits in a PENDING_SCALE_UP or PENDING_SCALE_DOWN state after this action.
 	Pending bool `json:"pending,omitempty"`
 	// Desired is the full object the operator owns, for create and update (server-side apply). The desired

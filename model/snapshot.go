@@ -77,6 +77,12 @@ type Options struct {
 	// ConflictPolicy is the operator's --conflict-policy. Under ConflictRespect, fields listed in an instance's
 	// yielded-fields annotation belong to another field manager and are not drift.
 	ConflictPolicy ConflictPolicy `json:"conflictPolicy,omitempty"`
+	// RolloutFailureThreshold is how many instances may fail on a new template before its rollout halts. Zero
+	// means the default, 1.
+	RolloutFailureThreshold int `json:"rolloutFailureThreshold,omitempty"`
+	// UnschedulableAfter is how long a pod may stay unschedulable before its instance counts as failed. Zero
+	// means the default, five minutes.
+	UnschedulableAfter Duration `json:"unschedulableAfter,omitempty"`
 }
 
 // ConflictPolicy says who wins a field that another field manager took.

@@ -227,7 +227,7 @@ func fuzzPod(s *bytesSource, p *corev1.Pod, now time.Time) {
 		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue,
 			Reason: reason, LastTransitionTime: metav1.NewTime(now.Add(-time.Duration(s.intn(120)) * time.Minute))})
 	}
-	switch s.intn(12) {
+	switch s.intn(14) {
 	case 0:
 		cond(corev1.PodResizePending, corev1.PodReasonInfeasible)
 	case 1:
@@ -249,6 +249,16 @@ func fuzzPod(s *bytesSource, p *corev1.Pod, now time.Time) {
 	case 9:
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "injected",
 			Resources: corev1.ResourceRequirements{Requests: s.resources()}})
+	case 10:
+		if len(p.Status.ContainerStatuses) > 0 {
+			p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{
+				Reason: "OOMKilled", FinishedAt: metav1.NewTime(now.Add(-time.Duration(s.intn(90)) * time.Minute))}
+		}
+	case 11:
+		if len(p.Status.ContainerStatuses) > 0 {
+			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason: s.pick("CrashLoopBackOff", "ImagePullBackOff", "ContainerCreating")}}
+		}
 	}
 }
 

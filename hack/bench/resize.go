@@ -257,7 +257,7 @@ func (c *cluster) startPod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, e
 	return running, nil
 }
 
-// resizeBaseline sends every pod its resize from a bare client with workers in flight, the same patch per pod
+// resizeBaseline sends every pod its resize from a bare client with workers in flight, the same request per pod
 // as the operator's applier.
 func (c *cluster) resizeBaseline(ctx context.Context, pods []*corev1.Pod, minCPU resource.Quantity, workers int) (time.Duration, error) {
 	patches := make([][]byte, len(pods))
@@ -271,8 +271,10 @@ func (c *cluster) resizeBaseline(ctx context.Context, pods []*corev1.Pod, minCPU
 	var failed atomic.Value
 	start := time.Now()
 	forEach(ctx, workers, len(pods), func(i int) {
-		_, err := c.clientset.CoreV1().Pods(pods[i].Namespace).Patch(ctx, pods[i].Name, types.JSONPatchType, patches[i],
-			metav1.PatchOptions{}, "resize")
+		// The applier's request: metadata only in the answer.
+		pod := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: pods[i].Namespace, Name: pods[i].Name}}
+		pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+		err := c.client.SubResource("resize").Patch(ctx, pod, client.RawPatch(types.JSONPatchType, patches[i]))
 		if err != nil {
 			failed.CompareAndSwap(nil, fmt.Errorf("resizing %s: %w", pods[i].Name, err))
 		}

@@ -235,13 +235,19 @@ func TestControllerObjects(t *testing.T) {
 }
 
 func TestResizePatch(t *testing.T) {
-	raw, err := resizePatch("uid-1", []indexedResources{{index: 1, name: "c", resources: parseRes("req cpu=200m; lim cpu=1")}})
+	raw, err := resizePatch("uid-1", []indexedResources{
+		{index: 0, name: "a", resources: parseRes("req cpu=200m; lim cpu=1")},
+		{index: 2, name: "c", resources: parseRes("req memory=1Gi; lim memory=1Gi")},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The applier's shape: every test before any change.
 	want := `[{"op":"test","path":"/metadata/uid","value":"uid-1"},` +
-		`{"op":"test","path":"/spec/containers/1/name","value":"c"},` +
-		`{"op":"replace","path":"/spec/containers/1/resources","value":{"limits":{"cpu":"1"},"requests":{"cpu":"200m"}}}]`
+		`{"op":"test","path":"/spec/containers/0/name","value":"a"},` +
+		`{"op":"test","path":"/spec/containers/2/name","value":"c"},` +
+		`{"op":"add","path":"/spec/containers/0/resources","value":{"limits":{"cpu":"1"},"requests":{"cpu":"200m"}}},` +
+		`{"op":"add","path":"/spec/containers/2/resources","value":{"limits":{"memory":"1Gi"},"requests":{"memory":"1Gi"}}}]`
 	if string(raw) != want {
 		t.Errorf("patch = %s\nwant    %s", raw, want)
 	}

@@ -192,16 +192,17 @@ func markResized(pod *corev1.Pod) bool {
 	return changed
 }
 
-// resizePatch is the JSON patch of pods/resize the baseline sends, one call per pod for all its containers:
-// the pod's UID and each container's name are tested before its resources are replaced, so a patch never lands
-// on another pod or container than the one it was computed for.
+// resizePatch is the JSON patch of pods/resize the baseline sends, one call per pod for all its containers, in
+// the applier's shape (applier/resize.go): the pod's UID and each container's name at its index are tested
+// first, so a patch never lands on another pod or container, then each container's resources are set ("add"
+// replaces a member that exists).
 func resizePatch(uid string, containers []indexedResources) ([]byte, error) {
 	ops := []map[string]any{{"op": "test", "path": "/metadata/uid", "value": uid}}
 	for _, c := range containers {
-		base := fmt.Sprintf("/spec/containers/%d", c.index)
-		ops = append(ops,
-			map[string]any{"op": "test", "path": base + "/name", "value": c.name},
-			map[string]any{"op": "replace", "path": base + "/resources", "value": c.resources})
+		ops = append(ops, map[string]any{"op": "test", "path": fmt.Sprintf("/spec/containers/%d/name", c.index), "value": c.name})
+	}
+	for _, c := range containers {
+		ops = append(ops, map[string]any{"op": "add", "path": fmt.Sprintf("/spec/containers/%d/resources", c.index), "value": c.resources})
 	}
 	return json.Marshal(ops)
 }

@@ -2,24 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/model"
 )
 
 // prepareWorkers is how many requests at once the bench sends while it plays the controllers and the kubelet.
@@ -27,7 +30,12 @@ const prepareWorkers = 8
 
 // resizeResult is what one run of the resize scenario measured.
 type resizeResult struct {
-	baseline, resize time.Duration
+	// baseline is the bare client's N resizes; records its N applies of the Deployments with the new decision
+	// recorded, the write the operator makes before it resizes.
+	baseline, records, resize time.Duration
+	// The operator's phases, from the policy patch: when the watches saw the first and the last Deployment with
+	// the new decision recorded, and the first and the last pod with its new resources.
+	firstRecord, lastRecord, firstResize time.Duration
 	// writes are the API server's writes from the policy patch until the operator was idle again, the bench's
 	// own patch of the Consumer left out.
 	writes writeCounts
@@ -36,7 +44,10 @@ type resizeResult struct {
 	settleWrites writeCounts
 	// pods is how many pods were there to resize; resized how many of them ended at the new size.
 	pods, resized int
-	// templateChanges counts instance Deployments whose generation changed (a template write rolls the pods).
+	// recorded counts the instance Deployments whose resources annotation changed.
+	recorded int
+	// templateChanges counts instance Deployments whose pod template changed (a template change rolls the pods).
+	// Not the generation: a Deployment's generation also moves when only its annotations change.
 	templateChanges int
 	// restarts counts pods replaced (a pod UID gone) plus container restarts reported.
 	restarts int
@@ -56,10 +67,20 @@ func (r resizeResult) otherWrites() float64 {
 }
 
 func (r resizeResult) String() string {
-	return fmt.Sprintf("baseline %.2fs, resized in %.2fs (%.2fx); %d of %d pods resized; writes: %s; "+
+	return fmt.Sprintf("baseline %.2fs (records %.2fs more), resized in %.2fs (%.2fx; %.2fx of both); "+
+		"records seen %.2f-%.2fs, resizes %.2f-%.2fs; %d of %d pods resized, %d records; writes: %s; "+
 		"template changes %d, restarts %d; after the kubelet: %s; peak RSS %s MiB, CPU %.2fs",
-		r.baseline.Seconds(), r.resize.Seconds(), r.resize.Seconds()/r.baseline.Seconds(), r.resized, r.pods, r.writes,
+		r.baseline.Seconds(), r.records.Seconds(), r.resize.Seconds(), r.ratio(), r.ratioWithRecords(),
+		r.firstRecord.Seconds(), r.lastRecord.Seconds(), r.firstResize.Seconds(), r.resize.Seconds(),
+		r.resized, r.pods, r.recorded, r.writes,
 		r.templateChanges, r.restarts, orNone(r.settleWrites), mib(float64(r.peakRSS)), r.cpu)
+}
+
+func (r resizeResult) ratio() float64 { return r.resize.Seconds() / r.baseline.Seconds() }
+
+// ratioWithRecords compares with a bare client that also makes the operator's other write per instance.
+func (r resizeResult) ratioWithRecords() float64 {
+	return r.resize.Seconds() / (r.baseline.Seconds() + r.records.Seconds())
 }
 
 func orNone(w writeCounts) string {
@@ -74,21 +95,25 @@ func orNone(w writeCounts) string {
 func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, n, run int) (res resizeResult, err error) {
 	minAfter := resource.MustParse(resizeMinCPUAfter)
 
-	// Baseline: the same resizes from a bare client, to pods prepared like the instances' pods.
+	// Baseline: the same resizes from a bare client, to pods prepared like the instances' pods; then the same
+	// records on Deployments prepared like the instances.
 	baselineNS := fmt.Sprintf("resize-baseline-n%d-r%d", n, run)
 	if err := c.createNamespace(ctx, baselineNS); err != nil {
 		return res, err
 	}
 	t := time.Now()
-	pods, err := c.baselinePods(ctx, baselineNS, n)
+	b, err := c.prepareResizeBaseline(ctx, baselineNS, n)
 	if err != nil {
 		return res, err
 	}
-	progress("resize N=%d run %d: %d running pods for the baseline in %s", n, run, len(pods), since(t))
-	if res.baseline, err = c.resizeBaseline(ctx, pods, minAfter, o.baselineWorkers); err != nil {
+	progress("resize N=%d run %d: %d Deployments and running pods for the baseline in %s", n, run, len(b.pods), since(t))
+	if res.baseline, err = c.resizeBaseline(ctx, b.pods, minAfter, o.baselineWorkers); err != nil {
 		return res, err
 	}
-	if err := c.clearPods(ctx, baselineNS); err != nil {
+	if res.records, err = c.recordBaseline(ctx, b.deployments, minAfter, o.baselineWorkers); err != nil {
+		return res, err
+	}
+	if err := c.clearResize(ctx, baselineNS); err != nil {
 		return res, err
 	}
 
@@ -140,6 +165,10 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 	if err != nil {
 		return res, err
 	}
+	rec, err := c.watchRecords(ctx, ns, consumer.Name, before.annotations)
+	if err != nil {
+		return res, err
+	}
 	writesBefore, err := c.writes(ctx)
 	if err != nil {
 		return res, err
@@ -158,6 +187,7 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 			return res, rw.err
 		}
 		res.resize = rw.at.Sub(start)
+		res.firstResize = rw.first.Sub(start)
 	case <-time.After(o.convergeTimeout):
 		return res, fmt.Errorf("not resized after %s: %s", o.convergeTimeout, rw.progress())
 	case <-ctx.Done():
@@ -193,6 +223,7 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 		return res, err
 	}
 	res.templateChanges, res.restarts, res.resized = compareResizeStates(before, after, minAfter)
+	res.recorded, res.firstRecord, res.lastRecord = rec.stop(start)
 
 	if res.peakRSS, err = peakRSSBytes(op.pid()); err != nil {
 		return res, err
@@ -210,23 +241,35 @@ func resizeLogPath(dir string, n, run int) string {
 	return fmt.Sprintf("%s/operator-resize-n%d-r%d.log", dir, n, run)
 }
 
-// baselinePods creates n running pods in namespace with the spec the instances' pods get, and no owner.
-func (c *cluster) baselinePods(ctx context.Context, namespace string, n int) ([]*corev1.Pod, error) {
+// resizeBaselineObjects are the bare client's Deployments (as the planner makes them, by server-side apply) and
+// running pods (one per Deployment, with its template's spec and no owner).
+type resizeBaselineObjects struct {
+	deployments []*appsv1ac.DeploymentApplyConfiguration
+	pods        []*corev1.Pod
+}
+
+func (c *cluster) prepareResizeBaseline(ctx context.Context, namespace string, n int) (resizeBaselineObjects, error) {
+	var b resizeBaselineObjects
 	consumer := resizeConsumer(namespace, n, resizeMinCPUBefore)
 	consumer.UID = "00000000-0000-0000-0000-00000000b002"
-	desired, _, err := desiredInstances(consumer)
+	desired, plan, err := desiredInstances(consumer)
 	if err != nil {
-		return nil, err
+		return b, err
 	}
-	names := make([]string, 0, len(desired))
-	for name := range desired {
-		names = append(names, name)
+	for i := range plan.Actions {
+		if a := &plan.Actions[i]; a.Kind == model.ActionCreate && a.Desired != nil {
+			b.deployments = append(b.deployments, a.Desired)
+		}
 	}
-	sort.Strings(names)
-	pods := make([]*corev1.Pod, len(names))
+	b.pods = make([]*corev1.Pod, len(b.deployments))
 	var failed atomic.Value
-	forEach(ctx, prepareWorkers, len(names), func(i int) {
-		d := desired[names[i]]
+	forEach(ctx, prepareWorkers, len(b.deployments), func(i int) {
+		err := c.client.Apply(ctx, b.deployments[i], client.FieldOwner("bench-baseline"), client.ForceOwnership)
+		if err != nil {
+			failed.CompareAndSwap(nil, fmt.Errorf("applying a baseline Deployment: %w", err))
+			return
+		}
+		d := desired[*b.deployments[i].Name]
 		d.UID = types.UID(fmt.Sprintf("baseline-%d", i))
 		rs := replicaSetFor(d)
 		rs.UID = "" // no owner: a bare pod
@@ -235,12 +278,47 @@ func (c *cluster) baselinePods(ctx context.Context, namespace string, n int) ([]
 			failed.CompareAndSwap(nil, err)
 			return
 		}
-		pods[i] = p
+		b.pods[i] = p
 	})
 	if err, _ := failed.Load().(error); err != nil {
-		return nil, fmt.Errorf("preparing the baseline's pods: %w", err)
+		return b, fmt.Errorf("preparing the baseline: %w", err)
 	}
-	return pods, ctx.Err()
+	return b, ctx.Err()
+}
+
+// recordBaseline applies every Deployment again from a bare client with workers in flight, with the decision
+// the operator records before it resizes: the resources annotation with the new minimum cpu.
+func (c *cluster) recordBaseline(ctx context.Context, deployments []*appsv1ac.DeploymentApplyConfiguration, minCPU resource.Quantity, workers int) (time.Duration, error) {
+	updated := make([]*appsv1ac.DeploymentApplyConfiguration, len(deployments))
+	for i, d := range deployments {
+		// A copy through JSON: the planner's objects share parts that must not change.
+		raw, err := json.Marshal(d)
+		if err != nil {
+			return 0, err
+		}
+		var u appsv1ac.DeploymentApplyConfiguration
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return 0, err
+		}
+		v, err := raisedAnnotation(u.Annotations[konsumeratorv1.AnnotationResources], minCPU)
+		if err != nil {
+			return 0, err
+		}
+		u.Annotations[konsumeratorv1.AnnotationResources] = v
+		updated[i] = &u
+	}
+	var failed atomic.Value
+	start := time.Now()
+	forEach(ctx, workers, len(updated), func(i int) {
+		if err := c.client.Apply(ctx, updated[i], client.FieldOwner("bench-baseline"), client.ForceOwnership); err != nil {
+			failed.CompareAndSwap(nil, err)
+		}
+	})
+	took := time.Since(start)
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, fmt.Errorf("baseline record: %w", err)
+	}
+	return took, ctx.Err()
 }
 
 // startPod creates a pod and reports it running, as the kubelet of its node would.
@@ -387,21 +465,24 @@ func (c *cluster) finishResizes(ctx context.Context, namespace, consumer string)
 
 // resizeState is what the bench compares before and after the decision.
 type resizeState struct {
-	// generations of the instance Deployments, by name.
-	generations map[string]int64
+	// templates and resources annotations of the instance Deployments, by name.
+	templates   map[string]*corev1.PodTemplateSpec
+	annotations map[string]string
 	// pods by UID.
 	pods map[types.UID]*corev1.Pod
 }
 
 func (c *cluster) resizeState(ctx context.Context, namespace, consumer string) (resizeState, error) {
-	st := resizeState{generations: map[string]int64{}, pods: map[types.UID]*corev1.Pod{}}
+	st := resizeState{templates: map[string]*corev1.PodTemplateSpec{}, annotations: map[string]string{},
+		pods: map[types.UID]*corev1.Pod{}}
 	selector := konsumeratorv1.LabelConsumer + "=" + consumer
 	ds, err := c.clientset.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return st, err
 	}
-	for _, d := range ds.Items {
-		st.generations[d.Name] = d.Generation
+	for i := range ds.Items {
+		d := &ds.Items[i]
+		st.templates[d.Name], st.annotations[d.Name] = &d.Spec.Template, d.Annotations[konsumeratorv1.AnnotationResources]
 	}
 	pods, err := c.clientset.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
@@ -413,17 +494,17 @@ func (c *cluster) resizeState(ctx context.Context, namespace, consumer string) (
 	return st, nil
 }
 
-// compareResizeStates counts the Deployments whose generation changed (or that went or came), the restarts
+// compareResizeStates counts the Deployments whose pod template changed (or that went or came), the restarts
 // (pods gone or replaced, container restarts) and the pods of before that run with every container at the new
 // size.
 func compareResizeStates(before, after resizeState, minCPU resource.Quantity) (templateChanges, restarts, resized int) {
-	for name, g := range before.generations {
-		if ag, ok := after.generations[name]; !ok || ag != g {
+	for name, tmpl := range before.templates {
+		if at, ok := after.templates[name]; !ok || !equality.Semantic.DeepEqual(at, tmpl) {
 			templateChanges++
 		}
 	}
-	for name := range after.generations {
-		if _, ok := before.generations[name]; !ok {
+	for name := range after.templates {
+		if _, ok := before.templates[name]; !ok {
 			templateChanges++
 		}
 	}
@@ -448,9 +529,9 @@ func compareResizeStates(before, after resizeState, minCPU resource.Quantity) (t
 
 // resizeWatch closes done when every pod it follows has been seen with its new resources in its spec.
 type resizeWatch struct {
-	done chan struct{}
-	at   time.Time
-	err  error
+	done      chan struct{}
+	first, at time.Time
+	err       error
 
 	mu      sync.Mutex
 	pending map[types.UID]bool
@@ -489,6 +570,9 @@ func (c *cluster) watchResized(ctx context.Context, namespace, consumer string, 
 			rw.mu.Lock()
 			if rw.pending[p.UID] && len(podTargets(p, minCPU)) == 0 {
 				delete(rw.pending, p.UID)
+				if rw.first.IsZero() {
+					rw.first = time.Now()
+				}
 			}
 			left := len(rw.pending)
 			rw.mu.Unlock()
@@ -500,6 +584,56 @@ func (c *cluster) watchResized(ctx context.Context, namespace, consumer string, 
 		rw.err = fmt.Errorf("the watch of %s ended before the pods were resized: %w", namespace, errors.Join(ctx.Err(), errors.New(rw.progress())))
 	}()
 	return rw, nil
+}
+
+// recordWatch notes when instance Deployments show another resources annotation than before the decision.
+type recordWatch struct {
+	w      watch.Interface
+	done   chan struct{}
+	before map[string]string
+	mu     sync.Mutex
+	seen   map[string]time.Time
+}
+
+func (c *cluster) watchRecords(ctx context.Context, namespace, consumer string, before map[string]string) (*recordWatch, error) {
+	w, err := c.clientset.AppsV1().Deployments(namespace).Watch(ctx, metav1.ListOptions{
+		LabelSelector: konsumeratorv1.LabelConsumer + "=" + consumer})
+	if err != nil {
+		return nil, fmt.Errorf("watching the Deployments of %s: %w", namespace, err)
+	}
+	rw := &recordWatch{w: w, done: make(chan struct{}), before: before, seen: map[string]time.Time{}}
+	go func() {
+		defer close(rw.done)
+		for ev := range w.ResultChan() {
+			d, ok := ev.Object.(*appsv1.Deployment)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			v, had := rw.before[d.Name]
+			rw.mu.Lock()
+			if _, noted := rw.seen[d.Name]; !noted && had && d.Annotations[konsumeratorv1.AnnotationResources] != v {
+				rw.seen[d.Name] = time.Now()
+			}
+			rw.mu.Unlock()
+		}
+	}()
+	return rw, nil
+}
+
+// stop ends the watch and returns how many Deployments changed their record, and the first and last change
+// after start.
+func (rw *recordWatch) stop(start time.Time) (n int, first, last time.Duration) {
+	rw.w.Stop()
+	<-rw.done
+	for _, t := range rw.seen {
+		d := t.Sub(start)
+		if n == 0 || d < first {
+			first = d
+		}
+		last = max(last, d)
+		n++
+	}
+	return n, first, last
 }
 
 // clearPods deletes every pod of a namespace at once: no kubelet would confirm a graceful deletion.

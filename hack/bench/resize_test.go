@@ -262,13 +262,16 @@ func TestCompareResizeStates(t *testing.T) {
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: resizeContainerName, RestartCount: restarts}}
 		return p
 	}
+	tmpl := func(image string) *corev1.PodTemplateSpec {
+		return &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: resizeContainerName, Image: image}}}}
+	}
 	before := resizeState{
-		generations: map[string]int64{"a": 1, "b": 1, "c": 2},
-		pods:        map[types.UID]*corev1.Pod{"p1": pod("p1", "100m", 0), "p2": pod("p2", "100m", 0), "p3": pod("p3", "100m", 1), "p4": pod("p4", "100m", 0)},
+		templates: map[string]*corev1.PodTemplateSpec{"a": tmpl("x:1"), "b": tmpl("x:1"), "c": tmpl("x:1")},
+		pods:      map[types.UID]*corev1.Pod{"p1": pod("p1", "100m", 0), "p2": pod("p2", "100m", 0), "p3": pod("p3", "100m", 1), "p4": pod("p4", "100m", 0)},
 	}
 	after := resizeState{
-		// b rolled (its generation moved), c is gone, d is new: three instances whose template changed.
-		generations: map[string]int64{"a": 1, "b": 2, "d": 1},
+		// b's template changed, c is gone, d is new: three instances whose template changed.
+		templates: map[string]*corev1.PodTemplateSpec{"a": tmpl("x:1"), "b": tmpl("x:2"), "d": tmpl("x:1")},
 		// p1 resized; p2 not resized; p3 resized but restarted twice more; p4 replaced by p5.
 		pods: map[types.UID]*corev1.Pod{"p1": pod("p1", "200m", 0), "p2": pod("p2", "100m", 0), "p3": pod("p3", "200m", 3), "p5": pod("p5", "200m", 0)},
 	}
@@ -278,6 +281,18 @@ func TestCompareResizeStates(t *testing.T) {
 	}
 	if c, r, z := compareResizeStates(before, before, minCPU); c != 0 || r != 0 || z != 0 {
 		t.Errorf("an unchanged world: %d, %d, %d", c, r, z)
+	}
+}
+
+func TestRaisedAnnotation(t *testing.T) {
+	got, err := raisedAnnotation(`{"consumer":{"limits":{"cpu":"1","memory":"256Mi"},"requests":{"cpu":"100m","memory":"256Mi"}}}`,
+		resource.MustParse("200m"))
+	want := `{"consumer":{"limits":{"cpu":"1","memory":"256Mi"},"requests":{"cpu":"200m","memory":"256Mi"}}}`
+	if err != nil || got != want {
+		t.Errorf("raisedAnnotation = %s, %v; want %s", got, err, want)
+	}
+	if _, err := raisedAnnotation("", resource.MustParse("200m")); err == nil {
+		t.Error("an empty annotation was raised")
 	}
 }
 
@@ -303,6 +318,7 @@ func TestResizeReport(t *testing.T) {
 	run := func(baseline, resize float64, rss int64) resizeResult {
 		return resizeResult{
 			baseline: time.Duration(baseline * float64(time.Second)), resize: time.Duration(resize * float64(time.Second)),
+			records: time.Second, recorded: 1000,
 			writes: writeCounts{"pods/resize PATCH": 1000, "deployments APPLY": 1000, "consumers/status APPLY": 1},
 			pods:   1000, resized: 1000, peakRSS: rss << 20, cpu: 2,
 		}
@@ -313,7 +329,7 @@ func TestResizeReport(t *testing.T) {
 	reportResize(&b, rows, options{baselineWorkers: 8})
 	out := b.String()
 	for _, want := range []string{
-		"| 1000      |       2.00 |     3.00 | 1.50x |          1000 |              1000 |                0 |        1 |",
+		"| 1000      |       2.00 |      1.00 |     3.00 | 1.50x |              1.00x |          1000 |              1000 |                0 |        1 |",
 		"resize N=1000: within 1.5x the bare client: 1.50x, met",
 		"resize N=1000: exactly one resize per pod, every pod resized: 1000 resizes, 0 not resized, met",
 		// One restart in one run is reported, not hidden by the median.

@@ -227,6 +227,20 @@ func podTargets(pod *corev1.Pod, minCPU resource.Quantity) []indexedResources {
 	return out
 }
 
+// raisedAnnotation is the value of the resources annotation once the minimum cpu is minCPU: the decision the
+// operator records before it resizes.
+func raisedAnnotation(v string, minCPU resource.Quantity) (string, error) {
+	var m map[string]corev1.ResourceRequirements
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return "", fmt.Errorf("annotation %s: %w", konsumeratorv1.AnnotationResources, err)
+	}
+	for name, r := range m {
+		m[name] = raisedCPU(r, minCPU)
+	}
+	raw, err := json.Marshal(m)
+	return string(raw), err
+}
+
 // restartCount sums the restarts the pod's containers report.
 func restartCount(pod *corev1.Pod) int32 {
 	var n int32

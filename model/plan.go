@@ -20,6 +20,9 @@ const (
 	ActionSkip ActionKind = "skip"
 	// ActionResize changes the resources of one running pod through pods/resize (updateMode InPlace).
 	ActionResize ActionKind = "resize"
+	// ActionDeletePod deletes a pod stuck on a node that is gone (opt-in), with its UID as a precondition and no
+	// grace period (its kubelet will never confirm), so that its ReplicaSet replaces it.
+	ActionDeletePod ActionKind = "delete-pod"
 )
 
 // Phase orders the writes of a plan: every write of a phase is done, successfully, before the next phase
@@ -107,7 +110,8 @@ type ContainerResize struct {
 
 // Writes reports whether the action sends a write to the API server.
 func (a Action) Writes() bool {
-	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize
+	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize ||
+		a.Kind == ActionDeletePod
 }
 
 // Changed reports whether any action of the plan writes.

@@ -83,6 +83,9 @@ type Options struct {
 	// UnschedulableAfter is how long a pod may stay unschedulable before its instance counts as failed. Zero
 	// means the default, five minutes.
 	UnschedulableAfter Duration `json:"unschedulableAfter,omitempty"`
+	// StuckPodAfter is how long a pod may stay in phase Unknown, or terminating past its deadline, before it is
+	// deleted so its ReplicaSet replaces it. Zero: never (the default).
+	StuckPodAfter Duration `json:"stuckPodAfter,omitempty"`
 }
 
 // ConflictPolicy says who wins a field that another field manager took.

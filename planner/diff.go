@@ -26,6 +26,7 @@ func (pl *planner) diff() {
 }
 
 func (pl *planner) diffOne(in *instance) {
+	pl.planStuckPods(in)
 	base := model.Action{Namespace: pl.st.namespace, Name: in.name, Instance: in.index}
 	switch {
 	case in.blocked != nil:

@@ -87,6 +87,18 @@ func healthScenarios() []scenario {
 					LastTransitionTime: metav1.NewTime(s.Now.Add(-6 * min))}}
 			})
 		}},
+		{name: "stuck-pods-deleted-after-the-bound", snap: func(t testing.TB) *model.Snapshot {
+			// Stuck-pod deletion on at 10m: orders-0's pod has been terminating for 20m past its grace period and
+			// is deleted; orders-1's has been Unknown for 3m and waits (the plan looks again at 10m).
+			s := builder.WithPods(steady(t, orders()))
+			s.Options.StuckPodAfter = model.Duration(10 * min)
+			s = editPod(s, "orders-0-rs1-0", func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: s.Now.Add(-20 * min)} })
+			return editPod(s, "orders-1-rs1-0", func(p *corev1.Pod) {
+				p.Status.Phase = corev1.PodUnknown
+				p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionUnknown,
+					LastTransitionTime: metav1.NewTime(s.Now.Add(-3 * min))}}
+			})
+		}},
 		{name: "oom-kill-bumps-memory-at-once", desired: []string{"orders-1"}, snap: func(t testing.TB) *model.Snapshot {
 			s := builder.WithPods(steady(t, orders()))
 			return oomKilled(later(s, min, load(4, 800, 800, 0)), "orders-1-rs1-0", s.Now.Add(30*time.Second))

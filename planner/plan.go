@@ -98,6 +98,7 @@ type planner struct {
 
 	inPlace bool     // updateMode InPlace: resources reach running pods by resize
 	pods    podIndex // the pods of each instance Deployment's newest ReplicaSet, by the Deployment's UID
+	allPods podIndex // the pods of all its ReplicaSets
 
 	failureThreshold int         // instances that may fail on the current template before its rollout halts
 	failed           []*instance // instances failing on the current template
@@ -221,6 +222,9 @@ type outcome struct {
 	// podChange: the update changes the pod template beyond resources (image, env, a repartition).
 	podChange bool
 	haltHeld  bool // held because the rollout is halted
+	// stuck deletes pods stuck on a node that is gone; stuckWake is when the next one becomes stuck.
+	stuck     []model.Action
+	stuckWake time.Time
 }
 
 // partitions is the instance's partition list, "0,1,2".
@@ -236,7 +240,7 @@ func newPlanner(s *model.Snapshot, st *settings, m memo) *planner {
 	if a := st.spec.Autoscaler; a != nil && st.autoscale && a.UpdateMode != konsumeratorv1.UpdateRestart {
 		pl.inPlace = true
 	}
-	pl.pods = newPodIndex(s)
+	pl.pods, pl.allPods = newPodIndex(s)
 	pl.view = metricsView{reason: konsumeratorv1.ReasonNoMetrics}
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
@@ -329,13 +333,14 @@ func (pl *planner) finish() model.Plan {
 	for _, in := range pl.insts {
 		p.Actions = append(p.Actions, in.action)
 		p.Actions = append(p.Actions, in.resize.actions...)
+		p.Actions = append(p.Actions, in.stuck...)
 	}
 	p.Actions = append(p.Actions, pl.untouched...)
 	sortActions(p.Actions)
 	p.Status = pl.status()
 	var earliest time.Time
 	for _, in := range pl.insts {
-		for _, t := range [2]time.Time{in.ripens, in.resize.wake} {
+		for _, t := range [3]time.Time{in.ripens, in.resize.wake, in.stuckWake} {
 			if !t.IsZero() && (earliest.IsZero() || t.Before(earliest)) {
 				earliest = t
 			}

@@ -111,6 +111,8 @@ const (
 	EventRolloutHalted = ReasonRolloutHalted
 	// EventMemoryBumped: a container killed for running out of memory gets more at once.
 	EventMemoryBumped = "MemoryBumped"
+	// EventStuckPodDeleted: a pod stuck on a node that is gone was deleted so its ReplicaSet replaces it.
+	EventStuckPodDeleted = "StuckPodDeleted"
 )
 
 // Why an instance's pods restart: the reason of an Action, the reason label of

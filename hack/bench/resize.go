@@ -264,7 +264,7 @@ func (c *cluster) prepareResizeBaseline(ctx context.Context, namespace string, n
 	b.pods = make([]*corev1.Pod, len(b.deployments))
 	var failed atomic.Value
 	forEach(ctx, prepareWorkers, len(b.deployments), func(i int) {
-		err := c.client.Apply(ctx, b.deployments[i], client.FieldOwner("bench-baseline"), client.ForceOwnership)
+		err := c.client.Apply(ctx, &detached{b.deployments[i]}, client.FieldOwner("bench-baseline"), client.ForceOwnership)
 		if err != nil {
 			failed.CompareAndSwap(nil, fmt.Errorf("applying a baseline Deployment: %w", err))
 			return
@@ -310,7 +310,7 @@ func (c *cluster) recordBaseline(ctx context.Context, deployments []*appsv1ac.De
 	var failed atomic.Value
 	start := time.Now()
 	forEach(ctx, workers, len(updated), func(i int) {
-		if err := c.client.Apply(ctx, updated[i], client.FieldOwner("bench-baseline"), client.ForceOwnership); err != nil {
+		if err := c.client.Apply(ctx, &detached{updated[i]}, client.FieldOwner("bench-baseline"), client.ForceOwnership); err != nil {
 			failed.CompareAndSwap(nil, err)
 		}
 	})

@@ -341,3 +341,28 @@ func TestResizeReport(t *testing.T) {
 		}
 	}
 }
+
+func TestDetachedKeepsTheAnswerOut(t *testing.T) {
+	consumer := resizeConsumer("ns", 2, resizeMinCPUBefore)
+	_, plan, err := desiredInstances(consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired := plan.Actions[0].Desired
+	want, err := json.Marshal(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &detached{desired}
+	got, err := json.Marshal(d)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("detached sends %s, %v; want %s", got, err, want)
+	}
+	answer := `{"metadata":{"name":"other","annotations":{"x":"y"},"labels":{"a":"b"}}}`
+	if err := json.Unmarshal([]byte(answer), d); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(desired); string(after) != string(want) {
+		t.Errorf("the answer changed the desired object: %s", after)
+	}
+}

@@ -71,6 +71,9 @@ func TestProcParsers(t *testing.T) {
 	if got, err := parseVmHWM(status); err != nil || got != 50<<20 {
 		t.Errorf("VmHWM = %d, %v; want 50 MiB", got, err)
 	}
+	if got, err := parseStatusKB(status, "VmRSS"); err != nil || got != 40000*1024 {
+		t.Errorf("VmRSS = %d, %v", got, err)
+	}
 	if _, err := parseVmHWM("Name:\tx\n"); err == nil {
 		t.Error("a status without VmHWM parsed")
 	}

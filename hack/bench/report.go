@@ -207,9 +207,28 @@ func (s resizeScenario) settleWrites() float64 {
 	return s.worst(func(r resizeResult) float64 { return r.settleWrites.total() })
 }
 func (s resizeScenario) peakRSS() float64 {
-	return s.median(func(r resizeResult) float64 { return float64(r.peakRSS) })
+	return s.median(func(r resizeResult) float64 { return float64(r.endUsage.peakRSS) })
 }
-func (s resizeScenario) cpu() float64 { return s.median(func(r resizeResult) float64 { return r.cpu }) }
+func (s resizeScenario) peakRSSInstances() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.instancesUsage.peakRSS) })
+}
+func (s resizeScenario) peakRSSPods() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.podsUsage.peakRSS) })
+}
+func (s resizeScenario) rssEnd() float64 {
+	return s.median(func(r resizeResult) float64 { return r.rssEnd })
+}
+func (s resizeScenario) heapEnd() float64 {
+	return s.median(func(r resizeResult) float64 { return r.heapEnd })
+}
+func (s resizeScenario) cpu() float64 {
+	return s.median(func(r resizeResult) float64 { return r.endUsage.cpu })
+}
+
+// decisionCPU is the operator's CPU time from the decision to the end of the run.
+func (s resizeScenario) decisionCPU() float64 {
+	return s.median(func(r resizeResult) float64 { return r.endUsage.cpu - r.podsUsage.cpu })
+}
 
 func reportResize(w io.Writer, rows []resizeScenario, o options) {
 	fmt.Fprintf(w, "\nresize: one decision (the policy's minimum cpu %s -> %s) resizes the running pod of each of N instances in place\n",
@@ -221,6 +240,8 @@ func reportResize(w io.Writer, rows []resizeScenario, o options) {
 	table := [][]string{{"instances", "baseline s", "records s", "resize s", "ratio", "ratio with records", "resize writes",
 		"deployment writes", "template changes", "restarts", "not resized", "status writes", "event writes", "other writes",
 		"writes after kubelet", "peak RSS MiB", "CPU s"}}
+	memory := [][]string{{"instances", "peak RSS MiB: instances", "+ pods", "+ resize", "RSS idle at end MiB",
+		"Go heap in use MiB", "CPU s: whole run", "decision"}}
 	for _, s := range rows {
 		table = append(table, []string{
 			fmt.Sprint(s.instances),
@@ -231,8 +252,13 @@ func reportResize(w io.Writer, rows []resizeScenario, o options) {
 			fmt.Sprintf("%g", s.statusWrites()), fmt.Sprintf("%g", s.eventWrites()), fmt.Sprintf("%g", s.otherWrites()),
 			fmt.Sprintf("%g", s.settleWrites()), mib(s.peakRSS()), fmt.Sprintf("%.2f", s.cpu()),
 		})
+		memory = append(memory, []string{fmt.Sprint(s.instances), mib(s.peakRSSInstances()), mib(s.peakRSSPods()),
+			mib(s.peakRSS()), mib(s.rssEnd()), mib(s.heapEnd()), fmt.Sprintf("%.2f", s.cpu()), fmt.Sprintf("%.2f", s.decisionCPU())})
 	}
 	writeTableLeft(w, table, 1)
+	fmt.Fprintln(w, "\nthe operator's memory and CPU by phase: peak RSS once the instances exist, once each has its running pod, and at the end (the whole run); CPU of the whole run and from the decision on")
+	fmt.Fprintln(w)
+	writeTableLeft(w, memory, 1)
 
 	fmt.Fprintln(w, "\ntargets (read from the figures above, not asserted):")
 	for _, line := range resizeTargets(rows) {

@@ -51,8 +51,10 @@ type resizeResult struct {
 	templateChanges int
 	// restarts counts pods replaced (a pod UID gone) plus container restarts reported.
 	restarts int
-	peakRSS  int64
-	cpu      float64
+	// The operator's peak RSS and CPU time: once the instances exist (before any pod), once every instance has
+	// its running pod, and at the end; then its RSS and Go heap in use, idle with everything in its cache.
+	instancesUsage, podsUsage, endUsage usage
+	rssEnd, heapEnd                     float64
 }
 
 func (r resizeResult) resizeWrites() float64     { return r.writes.of("pods/resize") }
@@ -69,11 +71,18 @@ func (r resizeResult) otherWrites() float64 {
 func (r resizeResult) String() string {
 	return fmt.Sprintf("baseline %.2fs (records %.2fs more), resized in %.2fs (%.2fx; %.2fx of both); "+
 		"records seen %.2f-%.2fs, resizes %.2f-%.2fs; %d of %d pods resized, %d records; writes: %s; "+
-		"template changes %d, restarts %d; after the kubelet: %s; peak RSS %s MiB, CPU %.2fs",
+		"template changes %d, restarts %d; after the kubelet: %s; %s",
 		r.baseline.Seconds(), r.records.Seconds(), r.resize.Seconds(), r.ratio(), r.ratioWithRecords(),
 		r.firstRecord.Seconds(), r.lastRecord.Seconds(), r.firstResize.Seconds(), r.resize.Seconds(),
 		r.resized, r.pods, r.recorded, r.writes,
-		r.templateChanges, r.restarts, orNone(r.settleWrites), mib(float64(r.peakRSS)), r.cpu)
+		r.templateChanges, r.restarts, orNone(r.settleWrites), r.usageText())
+}
+
+func (r resizeResult) usageText() string {
+	return fmt.Sprintf("peak RSS %s MiB (%s with the instances, %s with their pods), CPU %.2fs (%.2fs with the instances, "+
+		"%.2fs with their pods); idle at the end: RSS %s MiB, Go heap in use %s MiB",
+		mib(float64(r.endUsage.peakRSS)), mib(float64(r.instancesUsage.peakRSS)), mib(float64(r.podsUsage.peakRSS)),
+		r.endUsage.cpu, r.instancesUsage.cpu, r.podsUsage.cpu, mib(r.rssEnd), mib(r.heapEnd))
 }
 
 func (r resizeResult) ratio() float64 { return r.resize.Seconds() / r.baseline.Seconds() }
@@ -142,6 +151,9 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 		return res, err
 	}
 	progress("resize N=%d run %d: %d instances made by the operator in %s", n, run, len(deployments), since(t))
+	if res.instancesUsage, err = op.usage(); err != nil {
+		return res, err
+	}
 	t = time.Now()
 	if err := c.runInstancePods(ctx, deployments); err != nil {
 		return res, err
@@ -151,6 +163,9 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 		return res, err
 	}
 	progress("resize N=%d run %d: a ReplicaSet and a running pod per instance, operator idle, in %s", n, run, since(t))
+	if res.podsUsage, err = op.usage(); err != nil {
+		return res, err
+	}
 
 	// The decision: from the policy patch until every pod's spec has the new resources.
 	before, err := c.resizeState(ctx, ns, consumer.Name)
@@ -225,12 +240,19 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 	res.templateChanges, res.restarts, res.resized = compareResizeStates(before, after, minAfter)
 	res.recorded, res.firstRecord, res.lastRecord = rec.stop(start)
 
-	if res.peakRSS, err = peakRSSBytes(op.pid()); err != nil {
+	if res.endUsage, err = op.usage(); err != nil {
 		return res, err
 	}
-	if res.cpu, err = cpuSeconds(op.pid()); err != nil {
+	rss, err := rssBytes(op.pid())
+	if err != nil {
 		return res, err
 	}
+	res.rssEnd = float64(rss)
+	samples, err := op.metrics(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.heapEnd, _ = sum(samples, "go_memstats_heap_inuse_bytes", nil)
 	return res, nil
 }
 

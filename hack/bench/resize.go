@@ -162,7 +162,8 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 	if err != nil {
 		return res, err
 	}
-	progress("resize N=%d run %d: a ReplicaSet and a running pod per instance, operator idle, in %s", n, run, since(t))
+	progress("resize N=%d run %d: a ReplicaSet and a running pod per instance, operator idle, in %s (%g reconciles so far)",
+		n, run, since(t), reconciles)
 	if res.podsUsage, err = op.usage(); err != nil {
 		return res, err
 	}

@@ -51,10 +51,12 @@ type resizeResult struct {
 	templateChanges int
 	// restarts counts pods replaced (a pod UID gone) plus container restarts reported.
 	restarts int
-	// The operator's peak RSS and CPU time: once the instances exist (before any pod), once every instance has
-	// its running pod, and at the end; then its RSS and Go heap in use, idle with everything in its cache.
-	instancesUsage, podsUsage, endUsage usage
-	rssEnd, heapEnd                     float64
+	// The operator's peak RSS and CPU time: started (caches synced, nothing to do), once the instances exist
+	// (before any pod), once every instance has its running pod, and at the end; then, idle with everything in
+	// its cache, its RSS, its Go heap in use and the heap the last garbage collection left (GOGC=100 sets the
+	// next collection at twice that).
+	startUsage, instancesUsage, podsUsage, endUsage usage
+	rssEnd, heapEnd, liveHeapEnd                    float64
 }
 
 func (r resizeResult) resizeWrites() float64     { return r.writes.of("pods/resize") }
@@ -79,10 +81,11 @@ func (r resizeResult) String() string {
 }
 
 func (r resizeResult) usageText() string {
-	return fmt.Sprintf("peak RSS %s MiB (%s with the instances, %s with their pods), CPU %.2fs (%.2fs with the instances, "+
-		"%.2fs with their pods); idle at the end: RSS %s MiB, Go heap in use %s MiB",
-		mib(float64(r.endUsage.peakRSS)), mib(float64(r.instancesUsage.peakRSS)), mib(float64(r.podsUsage.peakRSS)),
-		r.endUsage.cpu, r.instancesUsage.cpu, r.podsUsage.cpu, mib(r.rssEnd), mib(r.heapEnd))
+	return fmt.Sprintf("peak RSS %s MiB (%s started, %s with the instances, %s with their pods), CPU %.2fs (%.2fs with "+
+		"the instances, %.2fs with their pods); idle at the end: RSS %s MiB, Go heap in use %s MiB, left by the last GC %s MiB",
+		mib(float64(r.endUsage.peakRSS)), mib(float64(r.startUsage.peakRSS)), mib(float64(r.instancesUsage.peakRSS)),
+		mib(float64(r.podsUsage.peakRSS)), r.endUsage.cpu, r.instancesUsage.cpu, r.podsUsage.cpu, mib(r.rssEnd),
+		mib(r.heapEnd), mib(r.liveHeapEnd))
 }
 
 func (r resizeResult) ratio() float64 { return r.resize.Seconds() / r.baseline.Seconds() }
@@ -140,6 +143,9 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 		return res, err
 	}
 	defer op.stop()
+	if res.startUsage, err = op.usage(); err != nil {
+		return res, err
+	}
 
 	consumer := resizeConsumer(ns, n, resizeMinCPUBefore)
 	if err := c.client.Create(ctx, consumer); err != nil {
@@ -254,6 +260,8 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 		return res, err
 	}
 	res.heapEnd, _ = sum(samples, "go_memstats_heap_inuse_bytes", nil)
+	nextGC, _ := sum(samples, "go_memstats_next_gc_bytes", nil)
+	res.liveHeapEnd = nextGC / 2
 	return res, nil
 }
 

@@ -464,6 +464,10 @@ func operatorNeeds(home, apps string, guest bool) []permission {
 	}
 	ps = append(ps, perms(watchNS, "apps", "deployments", "", "list", "watch")...)
 	ps = append(ps, perms(apps, "apps", "deployments", "", "get", "create", "patch", "delete")...)
+	// updateMode InPlace: pods and ReplicaSets (metadata) of instances in the cache, resizes of running pods.
+	ps = append(ps, perms(watchNS, "", "pods", "", "list", "watch")...)
+	ps = append(ps, perms(watchNS, "apps", "replicasets", "", "list", "watch")...)
+	ps = append(ps, perms(apps, "", "pods", "resize", "patch")...)
 	ps = append(ps, perms(apps, "events.k8s.io", "events", "", "create", "patch")...)
 	ps = append(ps, perms(apps, "", "secrets", "", "get")...)
 	ps = append(ps, perms(home, "coordination.k8s.io", "leases", "", "create")...)
@@ -480,8 +484,13 @@ func operatorMustNot(home, apps, other string, guest bool) []permission {
 		{namespace: "", resource: "secrets", verb: "list"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "update"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "deletecollection"},
-		{namespace: apps, resource: "pods", verb: "list"},
 		{namespace: apps, resource: "pods", verb: "delete"},
+		{namespace: apps, resource: "pods", verb: "patch"},
+		{namespace: apps, resource: "pods", verb: "update"},
+		{namespace: apps, resource: "pods", subresource: "status", verb: "patch"},
+		{namespace: apps, resource: "pods", subresource: "eviction", verb: "create"},
+		{namespace: apps, group: "apps", resource: "replicasets", verb: "patch"},
+		{namespace: apps, group: "apps", resource: "replicasets", verb: "delete"},
 		{namespace: home, group: "coordination.k8s.io", resource: "leases", verb: "update", name: "someone-elses-lease"},
 		{namespace: home, group: "coordination.k8s.io", resource: "leases", verb: "delete", name: leaseName},
 		{namespace: apps, group: "rbac.authorization.k8s.io", resource: "roles", verb: "create"},

@@ -189,6 +189,8 @@ func (a *Applier) one(ctx context.Context, s *model.Snapshot, act model.Action) 
 		return a.delete(ctx, s, act)
 	case model.ActionResize:
 		return a.resize(ctx, act)
+	case model.ActionDeletePod:
+		return a.deletePod(ctx, s, act)
 	}
 	return Outcome{Action: act, Result: ResultUnchanged}
 }

@@ -176,9 +176,29 @@ func (r Result) events(s *model.Snapshot) []event {
 				fmt.Sprintf(e.intro, len(e.items)) + shortItems(e.items, maxEventItems)})
 		}
 	}
-	if names := byResult[ResultDeleted]; len(names) > 0 {
+	var deleted, stuck, bumped []string
+	for _, o := range r.Outcomes {
+		a := o.Action
+		switch {
+		case o.Result == ResultDeleted && a.Kind == model.ActionDeletePod:
+			stuck = append(stuck, a.Name+": "+a.Reason)
+		case o.Result == ResultDeleted:
+			deleted = append(deleted, a.Name)
+		case a.OutOfMemory != "" && (o.Result == ResultConfigured || o.Result == ResultCreated):
+			bumped = append(bumped, a.Name+": "+a.OutOfMemory)
+		}
+	}
+	if len(deleted) > 0 {
 		out = append(out, event{corev1.EventTypeNormal, konsumeratorv1.EventInstancesDeleted,
-			fmt.Sprintf("deleted %d instance(s): %s", len(names), model.ShortList(names, 10))})
+			fmt.Sprintf("deleted %d instance(s): %s", len(deleted), model.ShortList(deleted, 10))})
+	}
+	if len(bumped) > 0 {
+		out = append(out, event{corev1.EventTypeNormal, konsumeratorv1.EventMemoryBumped,
+			fmt.Sprintf("%d instance(s) get more memory at once after out-of-memory kills: ", len(bumped)) + shortItems(bumped, maxEventItems)})
+	}
+	if len(stuck) > 0 {
+		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventStuckPodDeleted,
+			fmt.Sprintf("deleted %d pod(s) stuck on a node that is gone: ", len(stuck)) + shortItems(stuck, maxEventItems)})
 	}
 	if errs := r.failures(); len(errs) > 0 {
 		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventApplyFailed,
@@ -323,6 +343,10 @@ func conditionEvents(s *model.Snapshot, final []metav1.Condition) []event {
 	}
 	if c := apimeta.FindStatusCondition(final, konsumeratorv1.ConditionSpecWarnings); c != nil && changed(c) {
 		out = append(out, event{corev1.EventTypeWarning, c.Reason, c.Message})
+	}
+	if c := apimeta.FindStatusCondition(final, konsumeratorv1.ConditionRolloutHealthy); c != nil &&
+		c.Reason == konsumeratorv1.ReasonRolloutHalted && changed(c) {
+		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventRolloutHalted, c.Message})
 	}
 	return out
 }

@@ -22,7 +22,7 @@ import (
 // runs, and the kubelet's answer to a resize (done, pending, failed) decides between waiting and restarting. So a
 // pod change that can change the plan wakes the owner of its instance; the rest of a pod's churn does not.
 
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=pods/resize,verbs=patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch
 

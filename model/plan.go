@@ -20,6 +20,9 @@ const (
 	ActionSkip ActionKind = "skip"
 	// ActionResize changes the resources of one running pod through pods/resize (updateMode InPlace).
 	ActionResize ActionKind = "resize"
+	// ActionDeletePod deletes a pod stuck on a node that is gone (opt-in), with its UID as a precondition and no
+	// grace period (its kubelet will never confirm), so that its ReplicaSet replaces it.
+	ActionDeletePod ActionKind = "delete-pod"
 )
 
 // Phase orders the writes of a plan: every write of a phase is done, successfully, before the next phase
@@ -77,6 +80,9 @@ type Action struct {
 	// Load is the figures behind a sizing decision, e.g. "lag 12s above tolerableLag 10s"; empty without
 	// fresh data for the instance.
 	Load string `json:"load,omitempty"`
+	// OutOfMemory, on a decision that raises memory at once after containers were killed for running out of
+	// it, says which kills and the numbers, for its Event.
+	OutOfMemory string `json:"outOfMemory,omitempty"`
 	// Pending is true when the instance waits in a PENDING_SCALE_UP or PENDING_SCALE_DOWN state after this action.
 	Pending bool `json:"pending,omitempty"`
 	// Desired is the full object the operator owns, for create and update (server-side apply). The desired
@@ -104,7 +110,8 @@ type ContainerResize struct {
 
 // Writes reports whether the action sends a write to the API server.
 func (a Action) Writes() bool {
-	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize
+	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize ||
+		a.Kind == ActionDeletePod
 }
 
 // Changed reports whether any action of the plan writes.

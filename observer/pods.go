@@ -21,12 +21,10 @@ const revisionAnnotation = "deployment.kubernetes.io/revision"
 // ReplicaSetGVK is the kind of the ReplicaSets the observer reads as metadata only.
 var ReplicaSetGVK = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 
-// readsPods reports whether the planner reads the owner's pods: only updateMode InPlace (the default, also when
-// the field is empty) resizes running pods; Restart mode and an owner without autoscaler never look at them.
-func readsPods(owned Owned) bool {
-	a := owned.Spec.Autoscaler
-	return owned.SpecError == "" && a != nil && a.UpdateMode != konsumeratorv1.UpdateRestart
-}
+// readsPods reports whether the planner reads the owner's pods: always, unless its spec could not be read. In
+// updateMode InPlace it resizes them; in every mode it reads their health (failed rollouts, out-of-memory kills,
+// pods stuck on a node that is gone).
+func readsPods(owned Owned) bool { return owned.SpecError == "" }
 
 // podsOf reads the ReplicaSets and Pods of the owner's instances from the cache: label-selected by the owner's
 // label value in its namespace, then kept only along the controller chain Deployment → ReplicaSet → Pod from the

@@ -292,6 +292,9 @@ func (pl *planner) desired(in *instance, p *instanceParts) *appsv1ac.DeploymentA
 	if pl.inPlace {
 		o.meta.Annotations[konsumeratorv1.AnnotationResources] = p.resources
 	}
+	if in.floorsText != "" {
+		o.meta.Annotations[konsumeratorv1.AnnotationMemoryFloor] = in.floorsText
+	}
 	o.owner[0] = pl.ownerRef
 	o.meta.OwnerReferences = o.owner[:]
 	o.d.Kind, o.d.APIVersion = &kindDeployment, &apiVersionApps

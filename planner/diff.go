@@ -26,6 +26,7 @@ func (pl *planner) diff() {
 }
 
 func (pl *planner) diffOne(in *instance) {
+	pl.planStuckPods(in)
 	base := model.Action{Namespace: pl.st.namespace, Name: in.name, Instance: in.index}
 	switch {
 	case in.blocked != nil:
@@ -97,12 +98,16 @@ func (pl *planner) diffOne(in *instance) {
 	base.Reason = ch.reason(in)
 	base.Desired = pl.desired(in, &parts)
 	base.Restart = ch.pod || ch.resources
+	in.podChange = ch.pod
 	if base.Restart {
 		base.RestartReason = restartReason
 	}
 	if in.inPlaceDecision() && !base.Restart {
 		base.InPlace = true
 		base.Reason = pl.inPlaceReason(in)
+	}
+	if in.oomBump {
+		base.OutOfMemory = strings.Join(in.oomNotes, "; ")
 	}
 	base.Pending = in.state.state != StateRunning
 	if ch.resources || base.Pending {
@@ -118,7 +123,7 @@ func (pl *planner) diffOne(in *instance) {
 	}
 	switch {
 	case !in.restart:
-	case ch.resources && in.scaleDir == dirUp && in.critical:
+	case ch.resources && in.scaleDir == dirUp && (in.critical || in.oomBump):
 		in.priority = priorityCritical
 	case pl.reassigned(in):
 		in.priority = priorityReassigned
@@ -238,6 +243,10 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 		c.meta = c.meta || len(c.lines) > before
 	case !pl.inPlace && in.ann.has.resources:
 		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationResources+"]", "set", none) || c.meta
+	}
+	if in.ann.memoryFloor != in.floorsText {
+		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationMemoryFloor+"]", valueOr(in.ann.memoryFloor, in.ann.has.memoryFloor),
+			valueOr(in.floorsText, in.floorsText != "")) || c.meta
 	}
 	if old, ok := parseSpecHash(in.ann.specHash); !ok || old != in.hash {
 		c.specHash = true

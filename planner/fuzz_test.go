@@ -200,7 +200,8 @@ func fuzzSnapshot(data []byte) *model.Snapshot {
 		}
 	}
 	snap.Now = now.Add(time.Duration(s.intn(60)) * time.Minute)
-	snap.Options = model.Options{MaxRolloutsInFlight: s.intn(4), MetricsStaleAfter: model.Duration(time.Duration(s.intn(3)) * 5 * time.Minute)}
+	snap.Options = model.Options{MaxRolloutsInFlight: s.intn(4), MetricsStaleAfter: model.Duration(time.Duration(s.intn(3)) * 5 * time.Minute),
+		RolloutFailureThreshold: s.intn(3), StuckPodAfter: model.Duration(time.Duration(s.intn(2)) * 10 * time.Minute)}
 	switch s.intn(5) {
 	case 0:
 	case 1:
@@ -227,7 +228,7 @@ func fuzzPod(s *bytesSource, p *corev1.Pod, now time.Time) {
 		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue,
 			Reason: reason, LastTransitionTime: metav1.NewTime(now.Add(-time.Duration(s.intn(120)) * time.Minute))})
 	}
-	switch s.intn(12) {
+	switch s.intn(14) {
 	case 0:
 		cond(corev1.PodResizePending, corev1.PodReasonInfeasible)
 	case 1:
@@ -239,7 +240,7 @@ func fuzzPod(s *bytesSource, p *corev1.Pod, now time.Time) {
 	case 4:
 		p.Status.Phase = corev1.PodPending
 	case 5:
-		p.DeletionTimestamp = &metav1.Time{Time: now}
+		p.DeletionTimestamp = &metav1.Time{Time: now.Add(-time.Duration(s.intn(30)) * time.Minute)}
 	case 6:
 		p.OwnerReferences[0].UID = "someone-else"
 	case 7:
@@ -249,6 +250,16 @@ func fuzzPod(s *bytesSource, p *corev1.Pod, now time.Time) {
 	case 9:
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "injected",
 			Resources: corev1.ResourceRequirements{Requests: s.resources()}})
+	case 10:
+		if len(p.Status.ContainerStatuses) > 0 {
+			p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{
+				Reason: "OOMKilled", FinishedAt: metav1.NewTime(now.Add(-time.Duration(s.intn(90)) * time.Minute))}
+		}
+	case 11:
+		if len(p.Status.ContainerStatuses) > 0 {
+			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason: s.pick("CrashLoopBackOff", "ImagePullBackOff", "ContainerCreating")}}
+		}
 	}
 }
 
@@ -391,6 +402,9 @@ func checkResizes(t *testing.T, s *model.Snapshot, p model.Plan) {
 		}
 	}
 	for _, a := range p.Actions {
+		if a.Kind == model.ActionDeletePod {
+			checkStuckDelete(t, s, a)
+		}
 		if a.Kind != model.ActionResize {
 			continue
 		}
@@ -441,6 +455,37 @@ func checkResizes(t *testing.T, s *model.Snapshot, p model.Plan) {
 			}
 		}
 	}
+}
+
+// checkStuckDelete: a pod is deleted only when stuck deletion is on, the pod is stuck beyond the bound, and it
+// belongs to an instance the owner controls.
+func checkStuckDelete(t *testing.T, s *model.Snapshot, a model.Action) {
+	t.Helper()
+	if s.Options.StuckPodAfter <= 0 {
+		t.Fatalf("delete of pod %s with stuck deletion off", a.Name)
+	}
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		if p.Name != a.Name || p.UID != a.UID {
+			continue
+		}
+		since, _ := stuckSince(p)
+		if since.IsZero() || s.Now.Sub(since) < time.Duration(s.Options.StuckPodAfter) {
+			t.Fatalf("delete of pod %s, which is not stuck long enough", a.Name)
+		}
+		for j := range s.ReplicaSets {
+			rs := &s.ReplicaSets[j]
+			for k := range s.Deployments {
+				d := &s.Deployments[k]
+				if konsumeratorv1.IsControlledBy(p, rs.UID) && konsumeratorv1.IsControlledBy(rs, d.UID) &&
+					konsumeratorv1.IsControlledBy(d, s.Owner.UID) {
+					return
+				}
+			}
+		}
+		t.Fatalf("delete of pod %s, which is not the owner's", a.Name)
+	}
+	t.Fatalf("delete of pod %s, which does not exist", a.Name)
 }
 
 func checkBounds(t *testing.T, name string, c corev1.Container, pol containerPolicy) {

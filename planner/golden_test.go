@@ -380,7 +380,8 @@ func scenarios() []scenario {
 			return &out
 		}},
 	}
-	return append(list, inPlaceScenarios()...)
+	list = append(list, inPlaceScenarios()...)
+	return append(list, healthScenarios()...)
 }
 
 func TestGolden(t *testing.T) {

@@ -87,19 +87,20 @@ func decodeResources(v string, names []string) ([]corev1.ResourceRequirements, b
 }
 
 // podIndex finds the pods of each instance: a pod belongs to a Deployment when its controller is a ReplicaSet
-// whose controller is that Deployment. Pods of older ReplicaSets (a rollout under way) are left to the rollout.
+// whose controller is that Deployment. newPodIndex gives those of the newest ReplicaSet (pods of older ones, a
+// rollout under way, are left to the rollout) and, apart, all of them.
 type podIndex map[types.UID][]*corev1.Pod
 
-func newPodIndex(s *model.Snapshot) podIndex {
+func newPodIndex(s *model.Snapshot) (newest, all podIndex) {
 	if len(s.Pods) == 0 {
-		return nil
+		return nil, nil
 	}
 	type rsInfo struct {
 		deployment types.UID
 		revision   string
 	}
 	rsByUID := make(map[types.UID]rsInfo, len(s.ReplicaSets))
-	newest := map[types.UID]int64{}
+	latest := map[types.UID]int64{}
 	for i := range s.ReplicaSets {
 		rs := &s.ReplicaSets[i]
 		ref := controllerOf(rs.OwnerReferences)
@@ -108,11 +109,11 @@ func newPodIndex(s *model.Snapshot) podIndex {
 		}
 		rev := rs.Annotations[revisionAnnotation]
 		rsByUID[rs.UID] = rsInfo{deployment: ref.UID, revision: rev}
-		if n, ok := parseRevision(rev); ok && n > newest[ref.UID] {
-			newest[ref.UID] = n
+		if n, ok := parseRevision(rev); ok && n > latest[ref.UID] {
+			latest[ref.UID] = n
 		}
 	}
-	idx := podIndex{}
+	newest, all = podIndex{}, podIndex{}
 	for i := range s.Pods {
 		p := &s.Pods[i]
 		ref := controllerOf(p.OwnerReferences)
@@ -123,15 +124,18 @@ func newPodIndex(s *model.Snapshot) podIndex {
 		if !ok {
 			continue
 		}
-		if n, ok := parseRevision(rs.revision); ok && n < newest[rs.deployment] {
+		all[rs.deployment] = append(all[rs.deployment], p)
+		if n, ok := parseRevision(rs.revision); ok && n < latest[rs.deployment] {
 			continue
 		}
-		idx[rs.deployment] = append(idx[rs.deployment], p)
+		newest[rs.deployment] = append(newest[rs.deployment], p)
 	}
-	for _, pods := range idx {
-		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	for _, idx := range []podIndex{newest, all} {
+		for _, pods := range idx {
+			sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+		}
 	}
-	return idx
+	return newest, all
 }
 
 func parseRevision(v string) (int64, bool) {

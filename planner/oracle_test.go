@@ -67,6 +67,9 @@ func (pl *planner) oracleDeployment(in *instance, p instanceParts) *appsv1.Deplo
 	if pl.inPlace {
 		annotations[konsumeratorv1.AnnotationResources] = p.resources
 	}
+	if in.floorsText != "" {
+		annotations[konsumeratorv1.AnnotationMemoryFloor] = in.floorsText
+	}
 	t, f := true, true
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

@@ -60,6 +60,7 @@ func planWith(s *model.Snapshot, memoize bool) model.Plan {
 	pl.size()
 	pl.applyBudget()
 	pl.diff()
+	pl.gate()
 	pl.limitRollouts()
 	pl.planDeletes()
 	return pl.finish()
@@ -96,7 +97,12 @@ type planner struct {
 	memo memo // values instances share, computed once; decides nothing
 
 	inPlace bool     // updateMode InPlace: resources reach running pods by resize
-	pods    podIndex // the running pods of each instance Deployment, by its UID (InPlace only)
+	pods    podIndex // the pods of each instance Deployment's newest ReplicaSet, by the Deployment's UID
+	allPods podIndex // the pods of all its ReplicaSets
+
+	failureThreshold int         // instances that may fail on the current template before its rollout halts
+	failed           []*instance // instances failing on the current template
+	halted           bool        // the rollout of the current template is halted
 
 	podLabelKeys   []string        // sorted keys of the desired pod labels
 	allAuto        bool            // every container is sized by the autoscaler
@@ -137,12 +143,20 @@ type observedState struct {
 	frozen    bool // the autoscaler is disabled for it (owner or object annotation)
 	inFlight  bool // the observed rollout is in progress
 	available bool
+	// failure says why the instance's pods fail ("pod demo-0-x: consumer CrashLoopBackOff"), "" when they do not.
+	failure     string
+	failingPods int
+	// floors are the memory floors of out-of-memory kills (AnnotationMemoryFloor), floorsText its new value, and
+	// oomNotes the kills counted in this pass.
+	floors     map[string]memoryFloor
+	floorsText string
+	oomNotes   []string
 }
 
 // liveAnnotations are the live values of ownedAnnotations, read once; "" when absent, which has says.
 type liveAnnotations struct {
-	partition, scalingStatus, scalingStatusChange, specHash, resources string
-	has                                                                struct{ partition, scalingStatus, scalingStatusChange, specHash, resources bool }
+	partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor string
+	has                                                                             struct{ partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor bool }
 }
 
 // get is the live value of one of ownedAnnotations and whether the object has it.
@@ -183,6 +197,7 @@ type sizeState struct {
 	ripens   time.Time
 	sizeNote string
 	changing bool // resources set from metrics in this pass: shares the global budget
+	oomBump  bool // memory raised at once after an out-of-memory kill
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources (in
 	// updateMode InPlace: recorded in AnnotationResources).
 	liveIsDecided bool
@@ -204,6 +219,12 @@ type outcome struct {
 	recreate bool // deleted now because an immutable field changes
 	priority int  // rollout priority, lower first
 	resize   resizePlan
+	// podChange: the update changes the pod template beyond resources (image, env, a repartition).
+	podChange bool
+	haltHeld  bool // held because the rollout is halted
+	// stuck deletes pods stuck on a node that is gone; stuckWake is when the next one becomes stuck.
+	stuck     []model.Action
+	stuckWake time.Time
 }
 
 // partitions is the instance's partition list, "0,1,2".
@@ -218,8 +239,8 @@ func newPlanner(s *model.Snapshot, st *settings, m memo) *planner {
 	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate, memo: m}
 	if a := st.spec.Autoscaler; a != nil && st.autoscale && a.UpdateMode != konsumeratorv1.UpdateRestart {
 		pl.inPlace = true
-		pl.pods = newPodIndex(s)
 	}
+	pl.pods, pl.allPods = newPodIndex(s)
 	pl.view = metricsView{reason: konsumeratorv1.ReasonNoMetrics}
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
@@ -312,13 +333,14 @@ func (pl *planner) finish() model.Plan {
 	for _, in := range pl.insts {
 		p.Actions = append(p.Actions, in.action)
 		p.Actions = append(p.Actions, in.resize.actions...)
+		p.Actions = append(p.Actions, in.stuck...)
 	}
 	p.Actions = append(p.Actions, pl.untouched...)
 	sortActions(p.Actions)
 	p.Status = pl.status()
 	var earliest time.Time
 	for _, in := range pl.insts {
-		for _, t := range [2]time.Time{in.ripens, in.resize.wake} {
+		for _, t := range [3]time.Time{in.ripens, in.resize.wake, in.stuckWake} {
 			if !t.IsZero() && (earliest.IsZero() || t.Before(earliest)) {
 				earliest = t
 			}

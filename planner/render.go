@@ -21,7 +21,7 @@ func Text(p model.Plan) string {
 			reason += " (" + a.Load + ")" // the numbers behind a sizing decision, as its Event has them
 		}
 		kind := "Deployment"
-		if a.Kind == model.ActionResize {
+		if a.Kind == model.ActionResize || a.Kind == model.ActionDeletePod {
 			kind = "Pod"
 		}
 		if a.RestartReason != "" && a.Kind != model.ActionSkip {
@@ -43,6 +43,9 @@ func Summary(p model.Plan) string {
 	resized := ""
 	if n := p.Count(model.ActionResize); n > 0 {
 		resized = fmt.Sprintf(", %d pod resize", n)
+	}
+	if n := p.Count(model.ActionDeletePod); n > 0 {
+		resized += fmt.Sprintf(", %d stuck pod delete", n)
 	}
 	return fmt.Sprintf("plan: %d create, %d update, %d delete, %d unchanged, %d skip%s; "+
 		"expected=%d running=%d paused=%d missing=%d lagging=%d outdated=%d; requeueAfter=%s",

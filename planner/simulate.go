@@ -32,6 +32,14 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 		switch a.Kind {
 		case model.ActionResize:
 			resizePod(out, a)
+		case model.ActionDeletePod:
+			kept := out.Pods[:0]
+			for _, pod := range out.Pods {
+				if pod.Name != a.Name || pod.UID != a.UID {
+					kept = append(kept, pod)
+				}
+			}
+			out.Pods = kept
 		case model.ActionDelete:
 			removed[a.Name] = true
 		case model.ActionCreate, model.ActionUpdate:

@@ -14,6 +14,8 @@ import (
 func (pl *planner) size() {
 	for _, in := range pl.insts {
 		pl.observe(in)
+		pl.observeHealth(in)
+		pl.readFloors(in)
 		pl.load(in)
 		switch {
 		case !pl.st.autoscale:
@@ -31,6 +33,7 @@ func (pl *planner) size() {
 		default:
 			pl.sizeFromMetrics(in)
 		}
+		pl.applyOOMBump(in)
 	}
 }
 
@@ -83,6 +86,8 @@ func (pl *planner) observe(in *instance) {
 			in.ann.specHash, in.ann.has.specHash = v, true
 		case konsumeratorv1.AnnotationResources:
 			in.ann.resources, in.ann.has.resources = v, true
+		case konsumeratorv1.AnnotationMemoryFloor:
+			in.ann.memoryFloor, in.ann.has.memoryFloor = v, true
 		}
 	}
 	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
@@ -141,7 +146,7 @@ func (pl *planner) load(in *instance) {
 
 // sizeFromMetrics sets the target from the load and lets the hysteresis decide whether to take it now.
 func (pl *planner) sizeFromMetrics(in *instance) {
-	target := pl.targetSizes(in.estimate, in.critical)
+	target := pl.withFloors(in, pl.targetSizes(in.estimate, in.critical))
 	if in.observed == nil {
 		in.decided, in.changing = target, true
 		in.sizeNote = "sized from metrics"
@@ -226,7 +231,7 @@ const (
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
-		up := pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false)
+		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false))
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
@@ -239,7 +244,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			// ramPerCore was lowered) go down on their own.
 			est = cur
 		}
-		down := pl.targetSizes(est, false)
+		down := pl.withFloors(in, pl.targetSizes(est, false))
 		return down, pl.autoDirection(down, in.current)
 	}
 	return target, dir

@@ -84,14 +84,19 @@ In another terminal:
 Prometheus (HTTP API only, no web UI): curl -sG '%s/api/v1/query' --data-urlencode 'query=%s'
 Logs: %s
 Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recovery %s, repeated. Ctrl-C stops.
+Consumer model: each pod reads %g messages/s per core of the CPU it has (reads= below), from %s after its
+container starts (nothing while it restarts); production is %g/s per partition, %g/s on 2 and 3 in the spike.
 
 `, d.Page.URL, kubeconfig, d.Operator.Current().Pid(), d.Prometheus.URL, "rate(konsumerator_messages_production_offset[10s])",
-		d.Cluster.Dir+"/logs", demo.Timeline()[0].For, demo.Timeline()[1].For, demo.Timeline()[2].For)
+		d.Cluster.Dir+"/logs", demo.Timeline()[0].For, demo.Timeline()[1].For, demo.Timeline()[2].For,
+		d.Exporter.PerCore(), demo.RejoinTime, demo.Scenario().Steady, demo.Scenario().Spike)
 
 	go d.Exporter.Cycle(ctx, demo.Timeline(), func(ph exporter.Phase) {
 		fmt.Printf("demo: --- scenario phase: %s ---\n", ph)
 	})
 	last, pid := "", d.Operator.Current().Pid()
+	const lagEvery = 6 * time.Second
+	lastLag, lagAt := "", time.Time{}
 	ticker := time.NewTicker(2 * time.Second)
 	defer ticker.Stop()
 	for {
@@ -111,6 +116,14 @@ Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recov
 			if s := st.Summary(); s != last {
 				fmt.Printf("demo: %s\n", s)
 				last = s
+			}
+			// The lag in figures every few seconds while it moves: the backlog growing, then worked off.
+			if time.Since(lagAt) >= lagEvery {
+				if l := demo.LagSummary(demo.Lags(st, d.Exporter.Figures())); l != lastLag {
+					fmt.Printf("demo: %s\n", l)
+					lastLag = l
+				}
+				lagAt = time.Now()
 			}
 		}
 	}

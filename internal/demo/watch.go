@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,8 +30,15 @@ type Instance struct {
 	UID        string
 	Generation int64
 	Available  int32
-	// CPU and Memory are the requests of the autoscaled container as quantities print ("-" when unset).
+	// CPU and Memory are the requests of the autoscaled container in the pod template, as quantities print
+	// ("-" when unset).
 	CPU, Memory string
+	// Allocated is the autoscaled container's CPU as the instance's pod has it (what the kubelet reports, else
+	// the pod's spec), the template's request while there is no pod. An in-place resize changes it, not CPU.
+	Allocated string
+	// Reads is how many messages per second the instance's consumers can read now: the demo's consumer model,
+	// 0 while its pod restarts and rejoins the group.
+	Reads float64
 	// Scaling is the hysteresis state and since when (the operator's annotations).
 	Scaling, Since string
 }
@@ -46,6 +54,14 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 	var list appsv1.DeploymentList
 	if err := d.Cluster.Client.List(ctx, &list, client.InNamespace(c.Namespace)); err != nil {
 		return st, err
+	}
+	pods, err := d.listPods(ctx, c.Namespace)
+	if err != nil {
+		return st, err
+	}
+	now, perCore := time.Now(), 0.0
+	if d.Exporter != nil {
+		perCore = d.Exporter.PerCore()
 	}
 	for i := range list.Items {
 		dep := &list.Items[i]
@@ -70,6 +86,7 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 				in.CPU, in.Memory = quantity(req, corev1.ResourceCPU), quantity(req, corev1.ResourceMemory)
 			}
 		}
+		in.Allocated, in.Reads = consuming(&c, dep, pods, in.CPU, perCore, now)
 		st.Instances = append(st.Instances, in)
 	}
 	sort.Slice(st.Instances, func(i, j int) bool { return st.Instances[i].Name < st.Instances[j].Name })
@@ -111,7 +128,7 @@ func (s State) Summary() string {
 		fmt.Fprintf(&b, "running %d/%d lagging %d |", deref(st.Running), deref(st.Expected), deref(st.Lagging))
 	}
 	for _, in := range s.Instances {
-		fmt.Fprintf(&b, " %s cpu=%s mem=%s %s", in.Name, in.CPU, in.Memory, strings.ToLower(in.Scaling))
+		fmt.Fprintf(&b, " %s cpu=%s mem=%s reads=%.0f/s %s", in.Name, in.PodCPU(), in.Memory, in.Reads, strings.ToLower(in.Scaling))
 	}
 	return b.String()
 }
@@ -129,10 +146,18 @@ func (s State) String() string {
 		}
 	}
 	for _, in := range s.Instances {
-		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s memory %s scaling %s since %s\n",
-			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Memory, in.Scaling, in.Since)
+		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s (pod %s, reads %.0f/s) memory %s scaling %s since %s\n",
+			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Allocated, in.Reads, in.Memory, in.Scaling, in.Since)
 	}
 	return b.String()
+}
+
+// PodCPU is what the instance's consumer has: its pod's CPU, the template's while it has none.
+func (in Instance) PodCPU() string {
+	if in.Allocated != "" {
+		return in.Allocated
+	}
+	return in.CPU
 }
 
 func deref(p *int32) int32 {

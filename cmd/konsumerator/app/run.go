@@ -53,6 +53,9 @@ type runFlags struct {
 	syncPeriod               time.Duration
 	recordDir                string
 	maxRolloutsInFlight      int
+	rolloutFailureThreshold  int
+	unschedulableAfter       time.Duration
+	stuckPodAfter            time.Duration
 	metricsStaleAfter        time.Duration
 	prometheusTimeout        time.Duration
 	prometheusMaxConcurrency int
@@ -82,6 +85,9 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.syncPeriod, "sync-period", time.Minute, "how often a Consumer without minSyncPeriod is looked at without any event")
 	fs.StringVar(&f.recordDir, "record-dir", "", "write the snapshot and plan of every reconcile that changes something to this directory")
 	fs.IntVar(&f.maxRolloutsInFlight, "max-rollouts-in-flight", 0, "instances of one Consumer restarting at once (0: a tenth of the instances, at least one)")
+	fs.IntVar(&f.rolloutFailureThreshold, "rollout-failure-threshold", 1, "instances whose pods fail on a new template before its rollout halts")
+	fs.DurationVar(&f.unschedulableAfter, "unschedulable-after", 5*time.Minute, "how long a pod may stay unschedulable before its instance counts as failed")
+	fs.DurationVar(&f.stuckPodAfter, "stuck-pod-after", 0, "delete an instance's pod that has been in phase Unknown, or terminating past its grace period, this long (0: never)")
 	fs.DurationVar(&f.metricsStaleAfter, "metrics-stale-after", 0, "age from which a metrics sample is not used (0: three times minSyncPeriod)")
 	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", metrics.DefaultRequestTimeout, "timeout of one Prometheus query")
 	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", metrics.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
@@ -204,8 +210,11 @@ func run(ctx context.Context, f runFlags) error {
 	rc := controller.Config{
 		Planner: planner.Plan,
 		PlannerOptions: model.Options{
-			MaxRolloutsInFlight: f.maxRolloutsInFlight,
-			MetricsStaleAfter:   model.Duration(f.metricsStaleAfter),
+			MaxRolloutsInFlight:     f.maxRolloutsInFlight,
+			MetricsStaleAfter:       model.Duration(f.metricsStaleAfter),
+			RolloutFailureThreshold: f.rolloutFailureThreshold,
+			UnschedulableAfter:      model.Duration(f.unschedulableAfter),
+			StuckPodAfter:           model.Duration(f.stuckPodAfter),
 		},
 		Metrics:                 source,
 		Samples:                 source,

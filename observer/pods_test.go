@@ -182,9 +182,9 @@ func TestReplicaSetTransformKeepsItsIdentityAndRevision(t *testing.T) {
 	assert.Equal(t, want, out)
 }
 
-// TestSnapshotHasThePodsOfTheOwnersInstances: in updateMode InPlace the snapshot holds the ReplicaSets of the
+// TestSnapshotHasThePodsOfTheOwnersInstances: the snapshot holds the ReplicaSets of the
 // owner's Deployments and their pods, sorted by name; not those of another owner, not pods of a ReplicaSet that
-// is not the owner's, not anything in another namespace. Restart mode and an owner without autoscaler read none.
+// is not the owner's, not anything in another namespace.
 func TestSnapshotHasThePodsOfTheOwnersInstances(t *testing.T) {
 	consumer := builder.Consumer("c").Namespace("ns").Partitions(2).PerInstance(1).Prometheus(1000, "100M").InPlace().Obj()
 	consumer.UID = "owner-uid"
@@ -232,20 +232,23 @@ func TestSnapshotHasThePodsOfTheOwnersInstances(t *testing.T) {
 	assert.Equal(t, []string{"ns/c-0-rs", "ns/c-1-rs"}, rsNames)
 	assert.Equal(t, []string{"ns/c-0-rs-a", "ns/c-1-rs-a", "ns/c-1-rs-b"}, podNames)
 
-	for name, mutate := range map[string]func(*konsumeratorv1.Consumer){
-		"Restart":       func(c *konsumeratorv1.Consumer) { c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateRestart },
-		"no autoscaler": func(c *konsumeratorv1.Consumer) { c.Spec.Autoscaler = nil },
+	// Pods tell the planner about health in every mode (failed rollouts, out-of-memory kills, stuck pods); only an
+	// owner whose spec cannot be read reads none.
+	for name, mutate := range map[string]func(*Owned){
+		"Restart":       func(o *Owned) { o.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateRestart },
+		"no autoscaler": func(o *Owned) { o.Spec.Autoscaler = nil },
+		"empty mode":    func(o *Owned) { o.Spec.Autoscaler.UpdateMode = "" },
 	} {
-		c := consumer.DeepCopy()
-		mutate(c)
-		s, err := o.Snapshot(context.Background(), FromConsumer(c))
+		owned := FromConsumer(consumer)
+		mutate(&owned)
+		s, err := o.Snapshot(context.Background(), owned)
 		require.NoError(t, err)
-		assert.Empty(t, s.Pods, name)
-		assert.Empty(t, s.ReplicaSets, name)
+		assert.Len(t, s.Pods, 3, name)
+		assert.Len(t, s.ReplicaSets, 2, name)
 	}
-	empty := consumer.DeepCopy()
-	empty.Spec.Autoscaler.UpdateMode = ""
-	s, err = o.Snapshot(context.Background(), FromConsumer(empty))
+	broken := FromConsumer(consumer)
+	broken.SpecError = "spec: bad"
+	s, err = o.Snapshot(context.Background(), broken)
 	require.NoError(t, err)
-	assert.Len(t, s.Pods, 3, "an empty updateMode is InPlace, the API's default")
+	assert.Empty(t, s.Pods, "a spec that cannot be read")
 }

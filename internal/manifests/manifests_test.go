@@ -464,10 +464,12 @@ func operatorNeeds(home, apps string, guest bool) []permission {
 	}
 	ps = append(ps, perms(watchNS, "apps", "deployments", "", "list", "watch")...)
 	ps = append(ps, perms(apps, "apps", "deployments", "", "get", "create", "patch", "delete")...)
-	// updateMode InPlace: pods and ReplicaSets (metadata) of instances in the cache, resizes of running pods.
+	// Pods and ReplicaSets (metadata) of instances in the cache; resizes of running pods (updateMode InPlace).
 	ps = append(ps, perms(watchNS, "", "pods", "", "list", "watch")...)
 	ps = append(ps, perms(watchNS, "apps", "replicasets", "", "list", "watch")...)
 	ps = append(ps, perms(apps, "", "pods", "resize", "patch")...)
+	// --stuck-pod-after: a pod of an instance stuck on a node that is gone.
+	ps = append(ps, perms(apps, "", "pods", "", "delete")...)
 	ps = append(ps, perms(apps, "events.k8s.io", "events", "", "create", "patch")...)
 	ps = append(ps, perms(apps, "", "secrets", "", "get")...)
 	ps = append(ps, perms(home, "coordination.k8s.io", "leases", "", "create")...)
@@ -484,7 +486,6 @@ func operatorMustNot(home, apps, other string, guest bool) []permission {
 		{namespace: "", resource: "secrets", verb: "list"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "update"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "deletecollection"},
-		{namespace: apps, resource: "pods", verb: "delete"},
 		{namespace: apps, resource: "pods", verb: "patch"},
 		{namespace: apps, resource: "pods", verb: "update"},
 		{namespace: apps, resource: "pods", subresource: "status", verb: "patch"},

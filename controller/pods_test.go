@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -99,6 +100,8 @@ func TestPodChangesThatMatterWakeTheOwner(t *testing.T) {
 	m, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme: env.Scheme, Cache: cacheOpts,
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Other tests register a controller of the same name in this process.
+		Controller: config.Controller{SkipNameValidation: ptr(true)},
 	})
 	require.NoError(t, err)
 	counter := &countingPlanner{passes: map[string]int{}}

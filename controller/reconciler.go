@@ -129,6 +129,7 @@ func (r *Reconciler) reconcile(ctx context.Context, owner client.Object, owned o
 	}
 	res, err := r.Applier.Apply(ctx, owner, snapshot, &plan)
 	r.Metrics.setStatus(owned.Owner.Namespace, owned.Owner.Name, res.Status)
+	r.Metrics.publishInstances(logr.FromContextOrDiscard(ctx), owned.Owner.Namespace, owned.Owner.Name, &plan, res.Outcomes)
 	return ctrl.Result{RequeueAfter: r.requeueAfter(snapshot, &plan)}, err
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	RecordDir               string
 	// Registry receives the operator's metrics (controller-runtime's metrics.Registry in production).
 	Registry prometheus.Registerer
+	// MaxInstanceSeries bounds the instances that get per-instance series (0: DefaultMaxInstanceSeries,
+	// negative: none).
+	MaxInstanceSeries int
 }
 
 // CacheOptions restricts the caches of Deployments, ReplicaSets and Pods to those of instances (labelled
@@ -88,7 +91,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *R
 				Workers:        cfg.ApplyWorkers,
 			},
 		},
-		Metrics:                 NewMetrics(cfg.Registry),
+		Metrics:                 NewMetrics(cfg.Registry, cfg.MaxInstanceSeries),
 		Samples:                 cfg.Samples,
 		RecordDir:               cfg.RecordDir,
 		SyncPeriod:              cfg.SyncPeriod,

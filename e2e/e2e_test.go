@@ -67,6 +67,19 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Every instance comes up, sized for the steady load, and the status counts them.
 	st := h.waitFor("every instance Available with cpu "+steadyCPU+" and RUNNING = EXPECTED = 3", 3*time.Minute,
 		func(st demo.State) bool { return allRunning(st) && allCPU(st, steadyCPU) })
+	// The operator's metrics show the same instances one by one, and the dashboard's queries work on them.
+	series := h.waitForSeries("the three instances running at "+steadyCPU+" and not lagging", time.Minute, func(s instanceSeries) bool {
+		for _, name := range instances {
+			_, hasLag := s.lag[name]
+			if lagging, ok := s.lagging[name]; !ok || lagging != 0 || !hasLag || s.state[name] != "running" || s.cpu[name] != 0.3 {
+				return false
+			}
+		}
+		return len(s.state) == len(instances)
+	})
+	t.Logf("the operator's per-instance series before the spike:\n%s", series)
+	h.checkDashboardOnPrometheus(ctx, instances)
+
 	// The demo page, in a real browser, shows the three instances as they are.
 	b := newBrowser(ctx, t)
 	steady := b.dom(ctx, t, d.Page.URL)
@@ -83,6 +96,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 	h.untouched = untouched
+	beforeSpike, _ := st.Instance(lagging)
 
 	// The spike: demo-1's partitions are produced four times faster than its consumer reads. The operator must
 	// see the need, hold it as PENDING_SCALE_UP for pendingScaleUpDuration, then raise the CPU.
@@ -119,6 +133,17 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	t.Logf("spike: %s went from %s to %s cpu", lagging, steadyCPU, in.CPU)
 
+	// The metrics say which instance it is and how big: demo-1 with more CPU (the decided requests) and a lag
+	// figure, the others at the steady size and not lagging. (LAGGING is asserted below, where the loop record
+	// shows whether the lag reached tolerableLag at all: a resize in place may act before it does.)
+	series = h.waitForSeries(lagging+" with more CPU and a lag figure; the others at "+steadyCPU+" and not lagging", time.Minute,
+		func(s instanceSeries) bool {
+			_, hasLag := s.lag[lagging]
+			return hasLag && s.cpu[lagging] > 0.3 && s.lagging["demo-0"] == 0 && s.lagging["demo-2"] == 0 &&
+				s.cpu["demo-0"] == 0.3 && s.cpu["demo-2"] == 0.3
+		})
+	t.Logf("the operator's per-instance series during the spike:\n%s", series)
+
 	// The page follows: the spike phase, and demo-1's new CPU, while the others stay as they were.
 	spike := b.dom(ctx, t, d.Page.URL)
 	spike.checkShowsInstances(t, instances)
@@ -154,6 +179,14 @@ func TestDemoEndToEnd(t *testing.T) {
 			return ok && l.Behind <= 2*spikeRate
 		})
 	in, _ = st.Instance(lagging)
+	// In place (the default updateMode): the pod that was reading before the spike got the CPU, without a
+	// restart: the same pod, its containers never restarted.
+	if in.PodUID != beforeSpike.PodUID || in.Restarts != 0 {
+		t.Fatalf("%s's scale-up to %s (pod cpu %s) replaced or restarted its pod: before the spike %s (uid %s), now %s (uid %s) with %d restarts\n%s",
+			lagging, in.CPU, in.PodCPU(), beforeSpike.Pod, beforeSpike.PodUID, in.Pod, in.PodUID, in.Restarts, h.diagnostics(st))
+	}
+	t.Logf("spike: %s was resized in place: pod %s (uid %s) kept, restarts %d, pod cpu %s -> %s",
+		lagging, in.Pod, in.PodUID, in.Restarts, beforeSpike.PodCPU(), in.PodCPU())
 	report := loop.String()
 	rec := loop.stop()
 	h.loop = nil
@@ -241,6 +274,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		time.Sleep(poll)
 	}
+	// No stale series: the Consumer's per-instance series went with it.
+	h.waitForSeries("no per-instance series of the deleted Consumer", time.Minute, func(s instanceSeries) bool { return len(s.all) == 0 })
 }
 
 // podsInNamespace counts the Pods of the demo's namespace: only the instances' Pods run there.

@@ -49,6 +49,35 @@ type Plan struct {
 	// RequeueAfter is when the owner should be looked at again even if nothing changes (e.g. a pending scale
 	// decision ripens). Zero means the default sync period.
 	RequeueAfter Duration `json:"requeueAfter,omitempty"`
+	// Instances are the figures of the expected instances that exist after the plan, in instance order, for the
+	// operator's per-instance metrics; nil when the plan could not look at the instances (a spec it cannot
+	// use), so nothing new is known of them. Not part of the recorded plan: they restate what the snapshot and
+	// the actions hold, and a plan with no usable number (an infinite lag) must still serialise.
+	Instances []InstanceFigures `json:"-"`
+}
+
+// InstanceFigures are what a plan knows of one instance once it is carried out: figures for people and
+// dashboards, never read back by a decision.
+type InstanceFigures struct {
+	Name string
+	// Lag is how long the instance's worst partition takes to work off its backlog, in seconds; +Inf when
+	// nothing is consumed. Nil when unknown: no usable sample, or no data for any of its partitions.
+	Lag *float64
+	// Lagging is whether Lag reaches tolerableLag; nil when unknown. False without an autoscaler.
+	Lagging *bool
+	// ScalingState is the instance's scaling-status after the plan: RUNNING, PENDING_SCALE_UP or
+	// PENDING_SCALE_DOWN.
+	ScalingState string
+	// Requests are the CPU and memory requests decided for each container, in the template's order (in
+	// updateMode InPlace what the pods are resized to, which the template may not have yet).
+	Requests []ContainerRequest
+}
+
+// ContainerRequest is one resource request of one container, as a number: cores for cpu, bytes for memory.
+type ContainerRequest struct {
+	Container string
+	Resource  corev1.ResourceName
+	Value     float64
 }
 
 // Action is what happens to one object, and why.

@@ -338,6 +338,7 @@ func (pl *planner) finish() model.Plan {
 	p.Actions = append(p.Actions, pl.untouched...)
 	sortActions(p.Actions)
 	p.Status = pl.status()
+	p.Instances = pl.figures()
 	var earliest time.Time
 	for _, in := range pl.insts {
 		for _, t := range [3]time.Time{in.ripens, in.resize.wake, in.stuckWake} {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -69,6 +70,9 @@ type Options struct {
 	Dir string
 	// PageAddress is where the demo page listens (default 127.0.0.1:0, a free loopback port).
 	PageAddress string
+	// MetricsAddress is where the operator serves its metrics, in plain HTTP (default: a free loopback port,
+	// chosen once, so that an operator started again serves at the same address).
+	MetricsAddress string
 	// OnOperatorRestart, when set, is told each time the operator exited and is about to be started again.
 	OnOperatorRestart func(exit error, after time.Duration)
 }
@@ -82,6 +86,8 @@ type Demo struct {
 	Operator *cluster.Supervised
 	// Page serves the plots and the table a person looks at (Page.URL).
 	Page *Page
+	// MetricsURL is the operator's metrics endpoint, http://host:port/metrics; the demo's Prometheus scrapes it.
+	MetricsURL string
 	// Consumer is the demo Consumer as it was created.
 	Consumer *konsumeratorv1.Consumer
 }
@@ -124,7 +130,15 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	if err != nil {
 		return d, err
 	}
-	if d.Prometheus, err = promtest.StartPrometheus(bin, []string{d.Exporter.Addr}, 2*time.Minute); err != nil {
+	metricsAddr := opts.MetricsAddress
+	if metricsAddr == "" || strings.HasSuffix(metricsAddr, ":0") {
+		if metricsAddr, err = promtest.FreeAddress(); err != nil {
+			return d, err
+		}
+	}
+	d.MetricsURL = "http://" + metricsAddr + "/metrics"
+	// Prometheus scrapes the operator too, so the dashboard's queries can be tried on the demo.
+	if d.Prometheus, err = promtest.StartPrometheus(bin, []string{d.Exporter.Addr, metricsAddr}, 2*time.Minute); err != nil {
 		return d, err
 	}
 	c.OnStop(func() error { d.Prometheus.Stop(); return nil })
@@ -140,7 +154,9 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	d.Operator, err = c.StartSupervised("konsumerator", opts.OperatorLog, []string{"KUBECONFIG=" + c.Kubeconfig},
 		opts.OnOperatorRestart, operator, "run",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		// Plain HTTP on loopback, so that curl and the demo's Prometheus can read it without a token: a
+		// cluster's operator keeps the default, HTTPS for callers the API server vouches for.
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--zap-encoder=console", "--zap-time-encoding=rfc3339")
 	if err != nil {
 		return d, err

@@ -183,9 +183,10 @@ func instancePods(dep *appsv1.Deployment, pods []corev1.Pod) []*corev1.Pod {
 
 // consuming is an instance's allocated CPU (templateCPU when it has no pod) and what its consumers read at now,
 // perCore messages per second per core.
-func consuming(c *konsumeratorv1.Consumer, dep *appsv1.Deployment, pods []corev1.Pod, templateCPU string, perCore float64, now time.Time) (string, float64) {
+func consuming(c *konsumeratorv1.Consumer, dep *appsv1.Deployment, pods []corev1.Pod, templateCPU string, perCore float64, now time.Time) (string, float64, *corev1.Pod) {
 	name := consumerContainer(c)
 	allocated, newest := templateCPU, time.Time{}
+	var current *corev1.Pod
 	var mine []corev1.Pod
 	for _, pod := range instancePods(dep, pods) {
 		if pod.DeletionTimestamp != nil {
@@ -194,12 +195,12 @@ func consuming(c *konsumeratorv1.Consumer, dep *appsv1.Deployment, pods []corev1
 		mine = append(mine, *pod)
 		// The newest pod is the one a rollout brings.
 		if q, ok := AllocatedCPU(pod, name); ok && !pod.CreationTimestamp.Time.Before(newest) {
-			allocated, newest = q.String(), pod.CreationTimestamp.Time
+			allocated, newest, current = q.String(), pod.CreationTimestamp.Time, pod
 		}
 	}
 	reads := 0.0
 	for _, r := range Readers(c, mine, RejoinTime) {
 		reads += r.Capacity(perCore, now)
 	}
-	return allocated, reads
+	return allocated, reads, current
 }

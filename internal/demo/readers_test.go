@@ -3,6 +3,7 @@ package demo
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -125,7 +126,7 @@ func TestAnInstanceShowsThePodsCPUAndWhatItReads(t *testing.T) {
 	other := podOf(0, "300m", t0)
 
 	// No pod yet: the template's CPU, nothing read.
-	if cpu, reads := consuming(c, dep, []corev1.Pod{other}, "300m", 100, t0); cpu != "300m" || reads != 0 {
+	if cpu, reads, _ := consuming(c, dep, []corev1.Pod{other}, "300m", 100, t0); cpu != "300m" || reads != 0 {
 		t.Errorf("without a pod: cpu %s reads %g, want the template's 300m and nothing", cpu, reads)
 	}
 	// Resized in place to 1500m: the template still says 300m; the pod reads 150/s once it has rejoined.
@@ -134,7 +135,7 @@ func TestAnInstanceShowsThePodsCPUAndWhatItReads(t *testing.T) {
 		at    time.Time
 		reads float64
 	}{{t0.Add(4 * time.Second), 0}, {t0.Add(5 * time.Second), 150}} {
-		cpu, reads := consuming(c, dep, []corev1.Pod{other, resized}, "300m", 100, tc.at)
+		cpu, reads, _ := consuming(c, dep, []corev1.Pod{other, resized}, "300m", 100, tc.at)
 		if cpu != "1500m" || reads != tc.reads {
 			t.Errorf("at %s: cpu %s reads %g, want 1500m and %g", tc.at.Sub(t0), cpu, reads, tc.reads)
 		}
@@ -143,7 +144,7 @@ func TestAnInstanceShowsThePodsCPUAndWhatItReads(t *testing.T) {
 	old := podOf(1, "300m", t0.Add(-time.Hour))
 	now := metav1.NewTime(t0)
 	old.DeletionTimestamp = &now
-	if cpu, _ := consuming(c, dep, []corev1.Pod{old, podOf(1, "1200m", t0)}, "1200m", 100, t0); cpu != "1200m" {
+	if cpu, _, _ := consuming(c, dep, []corev1.Pod{old, podOf(1, "1200m", t0)}, "1200m", 100, t0); cpu != "1200m" {
 		t.Errorf("during a rollout: cpu %s, want the new pod's 1200m", cpu)
 	}
 }
@@ -233,5 +234,25 @@ func TestLagSummaryAddsUpEachInstancesPartitions(t *testing.T) {
 	want := "lag | demo-0 1s (25 behind, produced 25/s, read 25/s) demo-1 15s (1443 behind, produced 100/s, read 0/s)"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestChangesTellInPlaceFromRestart(t *testing.T) {
+	prev := State{Instances: []Instance{
+		{Name: "demo-0", Pod: "demo-0-a", PodUID: "u0", Allocated: "300m"},
+		{Name: "demo-1", Pod: "demo-1-a", PodUID: "u1", Allocated: "300m"},
+		{Name: "demo-2", Pod: "demo-2-a", PodUID: "u2", Allocated: "300m"},
+	}}
+	next := State{Instances: []Instance{
+		{Name: "demo-0", Pod: "demo-0-a", PodUID: "u0", Allocated: "300m"},
+		{Name: "demo-1", Pod: "demo-1-a", PodUID: "u1", Allocated: "1500m"},
+		{Name: "demo-2", Pod: "demo-2-b", PodUID: "u3", Allocated: "600m"},
+	}}
+	want := []string{
+		"demo-1 resized in place: cpu 300m -> 1500m, the same pod demo-1-a (uid u1), restarts 0",
+		"demo-2 restarted: cpu 300m -> 600m, new pod demo-2-b replaces demo-2-a",
+	}
+	if got := next.Changes(prev); !reflect.DeepEqual(got, want) {
+		t.Errorf("Changes = %q, want %q", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -30,8 +31,9 @@ type Instance struct {
 	UID        string
 	Generation int64
 	Available  int32
-	// CPU and Memory are the requests of the autoscaled container in the pod template, as quantities print
-	// ("-" when unset).
+	// CPU and Memory are the decided requests of the autoscaled container, as quantities print ("-" when
+	// unset): in updateMode InPlace those the operator recorded in its resources annotation (the pods are
+	// resized to them; the template keeps the size pods start with), else the pod template's.
 	CPU, Memory string
 	// Allocated is the autoscaled container's CPU as the instance's pod has it (what the kubelet reports, else
 	// the pod's spec), the template's request while there is no pod. An in-place resize changes it, not CPU.
@@ -41,6 +43,10 @@ type Instance struct {
 	Reads float64
 	// Scaling is the hysteresis state and since when (the operator's annotations).
 	Scaling, Since string
+	// Pod, PodUID and Restarts identify the instance's newest pod and how often its containers restarted, so
+	// that an in-place resize (same pod, no restart) can be told from a restart.
+	Pod, PodUID string
+	Restarts    int32
 }
 
 // Observe reads the demo Consumer and the Deployments it controls.
@@ -86,7 +92,22 @@ func (d *Demo) Observe(ctx context.Context) (State, error) {
 				in.CPU, in.Memory = quantity(req, corev1.ResourceCPU), quantity(req, corev1.ResourceMemory)
 			}
 		}
-		in.Allocated, in.Reads = consuming(&c, dep, pods, in.CPU, perCore, now)
+		if v, ok := dep.Annotations[konsumeratorv1.AnnotationResources]; ok {
+			var decided map[string]corev1.ResourceRequirements
+			if json.Unmarshal([]byte(v), &decided) == nil {
+				if r, ok := decided[main]; ok {
+					in.CPU, in.Memory = quantity(r.Requests, corev1.ResourceCPU), quantity(r.Requests, corev1.ResourceMemory)
+				}
+			}
+		}
+		var pod *corev1.Pod
+		in.Allocated, in.Reads, pod = consuming(&c, dep, pods, in.CPU, perCore, now)
+		if pod != nil {
+			in.Pod, in.PodUID = pod.Name, string(pod.UID)
+			for _, cs := range pod.Status.ContainerStatuses {
+				in.Restarts += cs.RestartCount
+			}
+		}
 		st.Instances = append(st.Instances, in)
 	}
 	sort.Slice(st.Instances, func(i, j int) bool { return st.Instances[i].Name < st.Instances[j].Name })
@@ -153,6 +174,26 @@ func (s State) String() string {
 }
 
 // PodCPU is what the instance's consumer has: its pod's CPU, the template's while it has none.
+// Changes tells, one line per instance, how each instance's pod CPU changed since prev: resized in place (the
+// same pod, no restart) or by a new pod.
+func (s State) Changes(prev State) []string {
+	var out []string
+	for _, in := range s.Instances {
+		was, ok := prev.Instance(in.Name)
+		if !ok || was.Pod == "" || in.Pod == "" || was.Allocated == in.Allocated {
+			continue
+		}
+		if was.PodUID == in.PodUID {
+			out = append(out, fmt.Sprintf("%s resized in place: cpu %s -> %s, the same pod %s (uid %s), restarts %d",
+				in.Name, was.Allocated, in.Allocated, in.Pod, in.PodUID, in.Restarts))
+		} else {
+			out = append(out, fmt.Sprintf("%s restarted: cpu %s -> %s, new pod %s replaces %s",
+				in.Name, was.Allocated, in.Allocated, in.Pod, was.Pod))
+		}
+	}
+	return out
+}
+
 func (in Instance) PodCPU() string {
 	if in.Allocated != "" {
 		return in.Allocated

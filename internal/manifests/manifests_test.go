@@ -183,6 +183,9 @@ components:
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	for _, e := range endpoints {
 		port := e.(map[string]any)["port"]
+		if honor, _ := e.(map[string]any)["honorLabels"].(bool); !honor {
+			t.Errorf("ServiceMonitor endpoint %v does not honor labels: the series' namespace and container would be replaced", port)
+		}
 		if !slices.ContainsFunc(ports, func(p any) bool { return p.(map[string]any)["name"] == port }) {
 			t.Errorf("ServiceMonitor scrapes port %v, which the Service does not name", port)
 		}
@@ -486,8 +489,10 @@ func operatorMustNot(home, apps, other string, guest bool) []permission {
 		{namespace: "", resource: "secrets", verb: "list"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "update"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "deletecollection"},
-		{namespace: apps, resource: "pods", verb: "patch"},
+		{namespace: apps, resource: "pods", verb: "create"},
 		{namespace: apps, resource: "pods", verb: "update"},
+		{namespace: apps, resource: "pods", verb: "patch"},
+		{namespace: apps, resource: "pods", verb: "deletecollection"},
 		{namespace: apps, resource: "pods", subresource: "status", verb: "patch"},
 		{namespace: apps, resource: "pods", subresource: "eviction", verb: "create"},
 		{namespace: apps, group: "apps", resource: "replicasets", verb: "patch"},

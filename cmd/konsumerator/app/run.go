@@ -64,6 +64,7 @@ type runFlags struct {
 	maxResponseBytes         int64
 	sourceAllow, sourceDeny  string
 	secretNamespaces         string
+	maxInstanceSeries        int
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
@@ -71,6 +72,8 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.metricsSecure, "metrics-secure", true,
 		"serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview); false: plain HTTP to anyone, for local runs")
 	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint, reloaded when they change (empty: a self-signed certificate made at start)")
+	fs.IntVar(&f.maxInstanceSeries, "metrics-max-instances", controller.DefaultMaxInstanceSeries,
+		"instances that get per-instance metric series (lag, scaling state, requests; about 5 series each), over all Consumers; the rest are counted in konsumerator_instance_metrics_dropped (0: none)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica acts (on in the shipped manifests)")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the operator's own)")
@@ -225,6 +228,10 @@ func run(ctx context.Context, f runFlags) error {
 		SyncPeriod:              f.syncPeriod,
 		RecordDir:               f.recordDir,
 		Registry:                crmetrics.Registry,
+		MaxInstanceSeries:       f.maxInstanceSeries,
+	}
+	if f.maxInstanceSeries <= 0 {
+		rc.MaxInstanceSeries = -1 // none; 0 would be the default
 	}
 	if f.namespace != "" {
 		_, err = controller.SetupGuest(mgr, rc)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -140,17 +141,43 @@ func TestBadImageRolloutHalts(t *testing.T) {
 		t.Errorf("kubectl get consumers during the halt shows FAILING %q ROLLOUT %q OUTDATED %q, want %d, %s and %d",
 			columns["FAILING"], columns["ROLLOUT"], columns["OUTDATED"], failureThreshold, konsumeratorv1.ReasonRolloutHalted, len(instances))
 	}
-	r.kubectl("describe", "consumer", d.Consumer.Name)
+	// The status part of `kubectl describe` is what a person reads during the halt.
+	describe := r.kubectl("describe", "consumer", d.Consumer.Name)
+	if i := strings.Index(describe, "\nStatus:"); i >= 0 {
+		describe = describe[i+1:]
+	}
+	t.Logf("$ kubectl describe consumer %s (from Status:)\n%s", d.Consumer.Name, describe)
 
 	// The fix is a new template: the failed instance is then on an old one, the halt is lifted, and the rollout
 	// goes through every instance, one at a time.
 	r.setImage(consumer, fixedImage)
+	var order []string // the instances in the order they came up on the fixed image
+	budget := func(v rolloutView) {
+		t.Helper()
+		for _, name := range instances {
+			in := v.instance(name)
+			if in.image == fixedImage && in.available > 0 && !slices.Contains(order, name) {
+				order = append(order, name)
+			}
+		}
+		var down []string
+		for _, name := range instances {
+			if in := v.instance(name); in.available < 1 {
+				down = append(down, in.String())
+			}
+		}
+		if len(down) > maxInFlight {
+			t.Fatalf("%d instances down at once, the rollout budget is %d:\n%s\n%s", len(down), maxInFlight,
+				strings.Join(down, "\n"), r.diagnostics(v))
+		}
+	}
 	v = r.waitFor(fmt.Sprintf("every instance Available on %s, FAILING = 0, RolloutHealthy True, RolloutComplete True", fixedImage),
-		2*time.Minute, nil, func(v rolloutView) bool {
+		2*time.Minute, budget, func(v rolloutView) bool {
 			healthy, complete := v.condition(konsumeratorv1.ConditionRolloutHealthy), v.condition(konsumeratorv1.ConditionRolloutComplete)
 			return allRunning(v.st) && v.onImage(fixedImage, true) == len(instances) && v.failing() == 0 &&
 				healthy != nil && healthy.Status == metav1.ConditionTrue && complete != nil && complete.Status == metav1.ConditionTrue
 		})
+	t.Logf("the fixed image came up on %s, at most %d instance down at a time", strings.Join(order, ", "), maxInFlight)
 	for _, name := range instances {
 		if v.instance(name).specHash == before.instance(name).specHash {
 			t.Errorf("%s still has the spec hash it had before both rollouts: %s", name, v.instance(name))
@@ -316,7 +343,7 @@ func (r *rolloutHarness) checkWarningEvent(failed string) {
 	}
 }
 
-// kubectl runs kubectl against the demo cluster and logs what it printed.
+// kubectl runs kubectl against the demo cluster.
 func (r *rolloutHarness) kubectl(args ...string) string {
 	r.h.t.Helper()
 	bin, err := cluster.ToolPath(r.ctx, "kubectl", nil)
@@ -327,7 +354,6 @@ func (r *rolloutHarness) kubectl(args ...string) string {
 	if err != nil {
 		r.h.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	r.h.t.Logf("$ kubectl %s\n%s", strings.Join(args, " "), out)
 	return string(out)
 }
 
@@ -335,6 +361,7 @@ func (r *rolloutHarness) kubectl(args ...string) string {
 func (r *rolloutHarness) kubectlGetConsumers() map[string]string {
 	r.h.t.Helper()
 	out := r.kubectl("get", "consumers")
+	r.h.t.Logf("$ kubectl get consumers\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 2 {
 		r.h.t.Fatalf("kubectl get consumers printed no row:\n%s", out)

@@ -571,10 +571,10 @@ func TestMemoryDecreaseWaitsForTheNextRollout(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(r.Applier.Metrics.Restarts.WithLabelValues(konsumeratorv1.RestartTemplateChanged)))
 }
 
-// TestQoSChangeRestartsTheInstance: an instance made at the policy's maximum runs Guaranteed (requests equal
-// limits); a scale-down would make it Burstable, which pods/resize refuses, so the planner restarts it instead
-// of calling, and says why.
-func TestQoSChangeRestartsTheInstance(t *testing.T) {
+// TestInstanceAtTheMaximumScalesDownInPlace: an instance created at the policy's maximum (every request at its
+// limit) would run Guaranteed, and pods/resize cannot change a QoS class, so its scale-down would be a restart; its
+// template keeps one cpu request 1m under the limit, the pod is Burstable, and the scale-down is done in place.
+func TestInstanceAtTheMaximumScalesDownInPlace(t *testing.T) {
 	ns := namespace(t, "inplace-qos")
 	w := newWorld(t, ns, nil)
 	defer samples.set(ns, "c", nil)
@@ -587,19 +587,21 @@ func TestQoSChangeRestartsTheInstance(t *testing.T) {
 	r.Applier.Events = events
 	w.converge(r, keyOf(c))
 	before := w.onlyPod()
-	require.Equal(t, corev1.PodQOSGuaranteed, before.Status.QOSClass)
+	require.Equal(t, corev1.PodQOSBurstable, before.Status.QOSClass)
+	assert.Equal(t, "1999m", cpu(before.Spec.Containers[0].Resources.Requests), "1m under the limit of 2")
+	assert.Equal(t, "2", decidedCPULimit(t, deployments(t, ns)["c-0"]), "the decision is the maximum")
 
 	samples.set(ns, "c", builder.Sample(time.Now().UTC().Truncate(time.Second)).Uniform(3, 1, 1, 0).Obj())
 	passes := w.converge(r, keyOf(c))
-	assert.Zero(t, countWrites(passes, "/resize"), "no resize the API server would refuse is sent: %v", passes)
+	assert.Equal(t, 1, countWrites(passes, "/pods/"+before.Name+"/resize"), "%v", passes)
 	after := w.onlyPod()
-	assert.NotEqual(t, before.UID, after.UID, "the instance restarted")
-	assert.Equal(t, "100M", memory(after.Spec.Containers[0].Resources.Limits))
-	assert.Equal(t, 1.0, testutil.ToFloat64(r.Applier.Metrics.Restarts.WithLabelValues(konsumeratorv1.RestartQoSChange)))
-	fallback := events.with("Warning/" + konsumeratorv1.EventResizeFallback)
-	require.Len(t, fallback, 1, "%v", events.all)
-	assert.Contains(t, fallback[0], "c-0: ResizeChangesQoS")
-	assert.Contains(t, fallback[0], "QoS class from Guaranteed to Burstable")
+	assert.Equal(t, before.UID, after.UID, "the same pod")
+	assert.Equal(t, corev1.PodQOSBurstable, after.Status.QOSClass)
+	assert.Equal(t, "100m", cpu(after.Spec.Containers[0].Resources.Requests))
+	for _, reason := range restartLabels(r) {
+		assert.Zero(t, testutil.ToFloat64(r.Applier.Metrics.Restarts.WithLabelValues(reason)), "restarts for %s", reason)
+	}
+	assert.Empty(t, events.with("Warning/"+konsumeratorv1.EventResizeFallback), "%v", events.all)
 }
 
 // TestOutOfMemoryKillBumpsMemoryInPlace: a container killed for running out of memory gets more memory within one

@@ -19,7 +19,7 @@ import (
 	"github.com/konsumerator/konsumerator/internal/cluster"
 	"github.com/konsumerator/konsumerator/internal/exporter"
 	"github.com/konsumerator/konsumerator/internal/testenv"
-	"github.com/konsumerator/konsumerator/observer/metrics/promtest"
+	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 )
 
 // ConsumerFile is the demo Consumer, relative to the checkout.

@@ -23,7 +23,7 @@ import (
 	"github.com/konsumerator/konsumerator/internal/scheme"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -83,14 +83,14 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.recordDir, "record-dir", "", "write the snapshot and plan of every reconcile that changes something to this directory")
 	fs.IntVar(&f.maxRolloutsInFlight, "max-rollouts-in-flight", 0, "instances of one Consumer restarting at once (0: a tenth of the instances, at least one)")
 	fs.DurationVar(&f.metricsStaleAfter, "metrics-stale-after", 0, "age from which a metrics sample is not used (0: three times minSyncPeriod)")
-	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", metrics.DefaultRequestTimeout, "timeout of one Prometheus query")
-	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", metrics.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
+	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", lag.DefaultRequestTimeout, "timeout of one Prometheus query")
+	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", lag.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
 	fs.DurationVar(&f.gracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "time given to running reconciles on shutdown")
-	fs.Int64Var(&f.maxResponseBytes, "metrics-source-max-response-bytes", metrics.DefaultMaxResponseBytes,
+	fs.Int64Var(&f.maxResponseBytes, "metrics-source-max-response-bytes", lag.DefaultMaxResponseBytes,
 		"largest answer read from a metrics source; a larger one fails the read (size it as numPartitions x the bytes of one series)")
 	fs.StringVar(&f.sourceAllow, "metrics-source-allow", "",
 		"comma-separated CIDRs, IPs, host names and *.domain patterns a metrics source address must match (empty: any address not denied)")
-	fs.StringVar(&f.sourceDeny, "metrics-source-deny", metrics.DefaultDeniedAddresses,
+	fs.StringVar(&f.sourceDeny, "metrics-source-deny", lag.DefaultDeniedAddresses,
 		"comma-separated CIDRs, IPs, host names and *.domain patterns never queried; checked against the resolved IP when dialing (the default denies cloud metadata addresses)")
 	fs.StringVar(&f.secretNamespaces, "secret-namespaces", "",
 		"comma-separated namespaces Secrets named by Consumers may be read from (empty: any Consumer's own namespace; guest mode: its namespace)")
@@ -189,7 +189,7 @@ func run(ctx context.Context, f runFlags) error {
 		// A guest reads nothing outside its namespace; saying so keeps a request from being sent at all.
 		secrets.Namespaces = []string{f.namespace}
 	}
-	samples, err := metrics.NewCache(metrics.Options{
+	samples, err := lag.NewCache(lag.Options{
 		Registerer:            crmetrics.Registry,
 		Secrets:               secrets,
 		RequestTimeout:        f.prometheusTimeout,
@@ -248,16 +248,16 @@ func metricsOptions(f runFlags) metricsserver.Options {
 }
 
 // addressPolicy reads --metrics-source-allow and --metrics-source-deny.
-func addressPolicy(allow, deny string) (*metrics.AddressPolicy, error) {
-	a, err := metrics.ParseAddressRules(allow)
+func addressPolicy(allow, deny string) (*lag.AddressPolicy, error) {
+	a, err := lag.ParseAddressRules(allow)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-source-allow: %w", err)
 	}
-	d, err := metrics.ParseAddressRules(deny)
+	d, err := lag.ParseAddressRules(deny)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-source-deny: %w", err)
 	}
-	return &metrics.AddressPolicy{Allow: a, Deny: d}, nil
+	return &lag.AddressPolicy{Allow: a, Deny: d}, nil
 }
 
 func splitList(s string) []string {

@@ -102,7 +102,7 @@ func TestHostileMetricsSourcesHurtNoOtherConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	source := observer.PrometheusSamples{Cache: samples}
+	source := observer.Samples{Sources: lag.Readers{samples}, Usable: planner.Usable}
 	r, err := Setup(m, Config{Planner: planner.Plan, Metrics: source, Samples: source, Registry: reg,
 		ApplyWorkers: 4, SyncPeriod: time.Second})
 	if err != nil {

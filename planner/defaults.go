@@ -45,13 +45,17 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 	if a.UpdateMode == "" {
 		a.UpdateMode = konsumeratorv1.UpdateInPlace
 	}
-	p := a.Prometheus
-	if p == nil {
-		return out
+	if p := a.Prometheus; p != nil {
+		if p.MinSyncPeriod == nil {
+			p.MinSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
+		}
+		sizingDefaults(&p.SizingSettings)
 	}
-	if p.MinSyncPeriod == nil {
-		p.MinSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
-	}
+	return out
+}
+
+// sizingDefaults fills the defaults of the sizing settings every source's block shares.
+func sizingDefaults(p *konsumeratorv1.SizingSettings) {
 	if p.CpuIncrement == nil {
 		q := resource.MustParse(DefaultCPUIncrement)
 		p.CpuIncrement = &q
@@ -60,5 +64,4 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 		min := konsumeratorv1.FallbackStrategyMin
 		p.FallbackStrategy = &min
 	}
-	return out
 }

@@ -31,6 +31,9 @@ const (
 	FallbackStrategyMax FallbackStrategy = "max"
 )
 
+// AutoscalerTypes are the modes this version knows, each with its block in AutoscalerSpec.
+var AutoscalerTypes = []AutoscalerType{AutoscalerTypePrometheus}
+
 // ConsumerSpec is the desired state of a Kafka consumer group run as one Deployment per group of partitions.
 type ConsumerSpec struct {
 	// NumPartitions is the number of partitions of the topic; partitions are numbered 0..numPartitions-1.
@@ -175,7 +178,6 @@ const (
 )
 
 // PrometheusAutoscalerSpec reads the lag of every partition from Prometheus.
-// +kubebuilder:validation:XValidation:rule="!has(self.tolerableLag) || !has(self.criticalLag) || duration(self.tolerableLag) <= duration(self.criticalLag)",message="tolerableLag must not exceed criticalLag",fieldPath=".tolerableLag"
 // +kubebuilder:validation:XValidation:rule="!(has(self.bearerTokenSecret) && has(self.basicAuth))",message="bearerTokenSecret and basicAuth are mutually exclusive",fieldPath=".basicAuth"
 type PrometheusAutoscalerSpec struct {
 	// Address lists Prometheus servers (replicas of one another). They are tried so that one that is down or
@@ -201,6 +203,27 @@ type PrometheusAutoscalerSpec struct {
 	// Consumption returns the consumption rate (messages per second) per partition.
 	Consumption PrometheusQuery `json:"consumption"`
 
+	// SizingSettings say how the figures become resources; the same Go type in every source's block.
+	SizingSettings `json:",inline"`
+
+	// BearerTokenSecret is a key of a Secret in the Consumer's namespace holding a bearer token for Prometheus.
+	// +optional
+	BearerTokenSecret *corev1.SecretKeySelector `json:"bearerTokenSecret,omitempty"`
+
+	// BasicAuth reads a username and password for Prometheus from Secrets in the Consumer's namespace.
+	// +optional
+	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
+
+	// TLS configures how the Prometheus server's certificate is verified.
+	// +optional
+	TLS *PrometheusTLS `json:"tls,omitempty"`
+}
+
+// SizingSettings are how the load figures of a source become resources. Every source's block embeds them, so
+// they mean the same and are validated the same whatever the source (the planner reads them through
+// AutoscalerSpec.Sizing).
+// +kubebuilder:validation:XValidation:rule="!has(self.tolerableLag) || !has(self.criticalLag) || duration(self.tolerableLag) <= duration(self.criticalLag)",message="tolerableLag must not exceed criticalLag",fieldPath=".tolerableLag"
+type SizingSettings struct {
 	// FallbackStrategy gives a new instance without metrics the min (default) or max of its container policy.
 	// +optional
 	FallbackStrategy *FallbackStrategy `json:"fallbackStrategy,omitempty"`
@@ -237,18 +260,6 @@ type PrometheusAutoscalerSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="recoveryTime must be positive"
 	RecoveryTime *metav1.Duration `json:"recoveryTime"`
-
-	// BearerTokenSecret is a key of a Secret in the Consumer's namespace holding a bearer token for Prometheus.
-	// +optional
-	BearerTokenSecret *corev1.SecretKeySelector `json:"bearerTokenSecret,omitempty"`
-
-	// BasicAuth reads a username and password for Prometheus from Secrets in the Consumer's namespace.
-	// +optional
-	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
-
-	// TLS configures how the Prometheus server's certificate is verified.
-	// +optional
-	TLS *PrometheusTLS `json:"tls,omitempty"`
 }
 
 // PrometheusQuery is an instant query returning one series per partition.

@@ -187,15 +187,17 @@ func (w *ConsumerWrapper) Prometheus(ratePerCore int64, ramPerCore string) *Cons
 	w.c.Spec.Autoscaler = &konsumeratorv1.AutoscalerSpec{
 		Mode: konsumeratorv1.AutoscalerTypePrometheus,
 		Prometheus: &konsumeratorv1.PrometheusAutoscalerSpec{
-			Address:      []string{"http://prometheus.monitoring.svc:9090"},
-			Offset:       q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
-			Production:   q("sum(rate(production_offset[2m])) by (partition)"),
-			Consumption:  q("sum(rate(consumption_offset[2m])) by (partition)"),
-			RatePerCore:  &ratePerCore,
-			RamPerCore:   resource.MustParse(ramPerCore),
-			TolerableLag: &metav1.Duration{Duration: 5 * time.Minute},
-			CriticalLag:  &metav1.Duration{Duration: 60 * time.Minute},
-			RecoveryTime: &metav1.Duration{Duration: 30 * time.Minute},
+			Address:     []string{"http://prometheus.monitoring.svc:9090"},
+			Offset:      q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
+			Production:  q("sum(rate(production_offset[2m])) by (partition)"),
+			Consumption: q("sum(rate(consumption_offset[2m])) by (partition)"),
+			SizingSettings: konsumeratorv1.SizingSettings{
+				RatePerCore:  &ratePerCore,
+				RamPerCore:   resource.MustParse(ramPerCore),
+				TolerableLag: &metav1.Duration{Duration: 5 * time.Minute},
+				CriticalLag:  &metav1.Duration{Duration: 60 * time.Minute},
+				RecoveryTime: &metav1.Duration{Duration: 30 * time.Minute},
+			},
 		},
 	}
 	return w

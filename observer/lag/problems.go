@@ -38,6 +38,21 @@ const (
 // Consumer with thousands of bad series still gets a short, readable status.
 const MaxProblems = 10
 
+// Problems collects what was wrong with the data of one read, for every source: the texts go into the sample,
+// the kinds into konsumerator_metrics_problems_total.
+type Problems = problemSet
+
+// NewProblems returns an empty set.
+func NewProblems() *Problems { return newProblemSet() }
+
+// Add records one problem; the same text twice counts once.
+func (ps *problemSet) Add(kind ProblemKind, format string, args ...any) {
+	ps.add(kind, format, args...)
+}
+
+// List returns the texts sorted, at most MaxProblems of them followed by a line counting the rest.
+func (ps *problemSet) List() []string { return ps.list() }
+
 // problemSet collects problem texts without duplicates, remembering the kind of each for the metrics and logs.
 type problemSet struct {
 	texts map[string]ProblemKind
@@ -101,3 +116,4 @@ func (ps *problemSet) byKindCounts() []ProblemKind {
 	}
 	return kinds
 }
+

@@ -189,8 +189,13 @@ func run(ctx context.Context, f runFlags) error {
 		// A guest reads nothing outside its namespace; saying so keeps a request from being sent at all.
 		secrets.Namespaces = []string{f.namespace}
 	}
+	shared, err := lag.NewInstruments(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
 	samples, err := lag.NewCache(lag.Options{
 		Registerer:            crmetrics.Registry,
+		Instruments:           shared,
 		Secrets:               secrets,
 		RequestTimeout:        f.prometheusTimeout,
 		MaxConcurrentRequests: f.prometheusMaxConcurrency,
@@ -200,7 +205,8 @@ func run(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	source := observer.PrometheusSamples{Cache: samples}
+	// One reader per source; a new source is one more entry here.
+	source := observer.Samples{Sources: lag.Readers{samples}, Usable: planner.Usable}
 	rc := controller.Config{
 		Planner: planner.Plan,
 		PlannerOptions: model.Options{

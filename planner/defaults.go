@@ -51,6 +51,12 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 		}
 		sizingDefaults(&p.SizingSettings)
 	}
+	if k := a.Kafka; k != nil {
+		if k.MinSyncPeriod == nil {
+			k.MinSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
+		}
+		sizingDefaults(&k.SizingSettings)
+	}
 	return out
 }
 

@@ -14,6 +14,10 @@ func (a *AutoscalerSpec) Sizing() *SizingSettings {
 		if a.Prometheus != nil {
 			return &a.Prometheus.SizingSettings
 		}
+	case AutoscalerTypeKafka:
+		if a.Kafka != nil {
+			return &a.Kafka.SizingSettings
+		}
 	}
 	return nil
 }
@@ -28,6 +32,10 @@ func (a *AutoscalerSpec) MinSyncPeriod() *metav1.Duration {
 	case AutoscalerTypePrometheus:
 		if a.Prometheus != nil {
 			return a.Prometheus.MinSyncPeriod
+		}
+	case AutoscalerTypeKafka:
+		if a.Kafka != nil {
+			return a.Kafka.MinSyncPeriod
 		}
 	}
 	return nil

@@ -117,3 +117,15 @@ func (ps *problemSet) byKindCounts() []ProblemKind {
 	return kinds
 }
 
+// Problems only a Kafka source meets (the label values stay one fixed set for all sources).
+const (
+	// ProblemPartitionCountMismatch: the topic has another number of partitions than numPartitions.
+	ProblemPartitionCountMismatch ProblemKind = "partition_count_mismatch"
+	// ProblemNoCommittedOffset: the group has committed no offset for a partition, so its backlog is unknown.
+	ProblemNoCommittedOffset ProblemKind = "no_committed_offset"
+	// ProblemPartitionError: the broker answered with an error for one partition.
+	ProblemPartitionError ProblemKind = "partition_error"
+	// ProblemOffsetMovedBack: an end or committed offset went backwards between two reads (a topic made anew, an
+	// offset reset), so no rate is given for it until the next read.
+	ProblemOffsetMovedBack ProblemKind = "offset_moved_back"
+)

@@ -24,6 +24,7 @@ import (
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
 	"github.com/konsumerator/konsumerator/observer/lag"
+	"github.com/konsumerator/konsumerator/observer/lag/kafka"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -56,6 +57,8 @@ type runFlags struct {
 	metricsStaleAfter        time.Duration
 	prometheusTimeout        time.Duration
 	prometheusMaxConcurrency int
+	kafkaTimeout             time.Duration
+	kafkaMaxConcurrency      int
 	gracefulShutdownTimeout  time.Duration
 	kubeconfig               string
 	maxResponseBytes         int64
@@ -85,6 +88,8 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.metricsStaleAfter, "metrics-stale-after", 0, "age from which a metrics sample is not used (0: three times minSyncPeriod)")
 	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", lag.DefaultRequestTimeout, "timeout of one Prometheus query")
 	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", lag.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
+	fs.DurationVar(&f.kafkaTimeout, "kafka-timeout", kafka.DefaultRequestTimeout, "timeout of one read of a Consumer's offsets from Kafka")
+	fs.IntVar(&f.kafkaMaxConcurrency, "kafka-max-concurrency", kafka.DefaultMaxConcurrentReads, "reads of offsets from Kafka in flight, for all Consumers")
 	fs.DurationVar(&f.gracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "time given to running reconciles on shutdown")
 	fs.Int64Var(&f.maxResponseBytes, "metrics-source-max-response-bytes", lag.DefaultMaxResponseBytes,
 		"largest answer read from a metrics source; a larger one fails the read (size it as numPartitions x the bytes of one series)")
@@ -205,8 +210,20 @@ func run(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	offsets, err := kafka.New(kafka.Options{
+		Registerer:         crmetrics.Registry,
+		Instruments:        shared,
+		Secrets:            secrets,
+		RequestTimeout:     f.kafkaTimeout,
+		MaxConcurrentReads: f.kafkaMaxConcurrency,
+		MaxResponseBytes:   f.maxResponseBytes,
+		AddressPolicy:      policy,
+	})
+	if err != nil {
+		return err
+	}
 	// One reader per source; a new source is one more entry here.
-	source := observer.Samples{Sources: lag.Readers{samples}, Usable: planner.Usable}
+	source := observer.Samples{Sources: lag.Readers{samples, offsets}, Usable: planner.Usable}
 	rc := controller.Config{
 		Planner: planner.Plan,
 		PlannerOptions: model.Options{

@@ -302,3 +302,16 @@ func Resources(s string) corev1.ResourceList {
 	}
 	return out
 }
+
+// Kafka switches the autoscaler to the Kafka source, keeping the sizing settings and minSyncPeriod set so far
+// (call it last).
+func (w *ConsumerWrapper) Kafka(brokers []string, topic, group string) *ConsumerWrapper {
+	p := w.prom()
+	w.c.Spec.Autoscaler.Mode = konsumeratorv1.AutoscalerTypeKafka
+	w.c.Spec.Autoscaler.Kafka = &konsumeratorv1.KafkaAutoscalerSpec{
+		Brokers: brokers, Topic: topic, ConsumerGroup: group,
+		MinSyncPeriod: p.MinSyncPeriod, SizingSettings: p.SizingSettings,
+	}
+	w.c.Spec.Autoscaler.Prometheus = nil
+	return w
+}

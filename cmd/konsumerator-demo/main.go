@@ -29,6 +29,7 @@ func run() (code int) {
 	dir := flag.String("dir", "", "keep the kubeconfig and the components' logs in this directory (default: a temporary one, removed on exit)")
 	quiet := flag.Bool("quiet", false, "do not print the operator's log (it is still written to <dir>/logs/konsumerator.log)")
 	pageAddr := flag.String("page-address", "127.0.0.1:0", "where the demo page listens (default: a free loopback port)")
+	withKafka := flag.Bool("kafka", false, "also run Consumer demo-kafka/demo-kafka in kafka mode, reading the same offsets from an in-process Kafka cluster")
 	flag.Parse()
 
 	// The first Ctrl-C starts the teardown; the handler stays installed so a second one cannot cut it short
@@ -40,7 +41,7 @@ func run() (code int) {
 	if !*quiet {
 		operatorLog = &demo.PrefixWriter{Prefix: "operator | ", Out: os.Stdout}
 	}
-	opts := demo.Options{Progress: os.Stdout, Dir: *dir, PageAddress: *pageAddr,
+	opts := demo.Options{Progress: os.Stdout, Dir: *dir, PageAddress: *pageAddr, Kafka: *withKafka,
 		OnOperatorRestart: func(exit error, after time.Duration) {
 			fmt.Printf("demo: the operator exited (%v); starting it again in %s, as its Deployment would\n", exit, after)
 		}}
@@ -91,7 +92,11 @@ Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recov
 	go d.Exporter.Cycle(ctx, demo.Timeline(), func(ph exporter.Phase) {
 		fmt.Printf("demo: --- scenario phase: %s ---\n", ph)
 	})
-	last, pid := "", d.Operator.Current().Pid()
+	if d.KafkaConsumer != nil {
+		fmt.Printf("Kafka mode: Consumer %s/%s reads the same offsets from Kafka at %s (kubectl get consumers -A)\n\n",
+			d.KafkaConsumer.Namespace, d.KafkaConsumer.Name, d.Kafka.Addrs[0])
+	}
+	last, lastKafka, pid := "", "", d.Operator.Current().Pid()
 	ticker := time.NewTicker(2 * time.Second)
 	defer ticker.Stop()
 	for {
@@ -111,6 +116,14 @@ Scenario: steady %s, lag spike on partitions 2 and 3 (instance demo-1) %s, recov
 			if s := st.Summary(); s != last {
 				fmt.Printf("demo: %s\n", s)
 				last = s
+			}
+			if d.KafkaConsumer != nil {
+				if st, err := d.ObserveConsumer(ctx, d.KafkaConsumer); err == nil {
+					if s := st.Summary(); s != lastKafka {
+						fmt.Printf("demo (kafka mode): %s\n", s)
+						lastKafka = s
+					}
+				}
 			}
 		}
 	}

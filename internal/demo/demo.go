@@ -68,6 +68,9 @@ type Options struct {
 	PageAddress string
 	// OnOperatorRestart, when set, is told each time the operator exited and is about to be started again.
 	OnOperatorRestart func(exit error, after time.Duration)
+	// Kafka also runs a Kafka-mode Consumer (KafkaConsumer) next to the Prometheus one, reading the offsets of
+	// an in-process Kafka cluster that mirrors the exporter (KafkaMirror).
+	Kafka bool
 }
 
 // Demo is a running demo.
@@ -81,6 +84,9 @@ type Demo struct {
 	Page *Page
 	// Consumer is the demo Consumer as it was created.
 	Consumer *konsumeratorv1.Consumer
+	// Kafka and KafkaConsumer are set with Options.Kafka.
+	Kafka         *KafkaMirror
+	KafkaConsumer *konsumeratorv1.Consumer
 }
 
 // Start brings everything up and creates the demo Consumer once Prometheus has data for every partition (so
@@ -150,6 +156,22 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		return d, fmt.Errorf("creating the demo Consumer: %w", err)
 	}
 	d.Consumer = created
+
+	if opts.Kafka {
+		if d.Kafka, err = StartKafkaMirror(d.Exporter, consumer.Spec.NumPartitions); err != nil {
+			return d, err
+		}
+		c.OnStop(func() error { d.Kafka.Stop(); return nil })
+		if err := c.Client.Create(ctx, kafkaNamespace()); err != nil {
+			return d, fmt.Errorf("creating namespace %s: %w", KafkaNamespace, err)
+		}
+		kc := KafkaConsumer(consumer, d.Kafka.Addrs)
+		fmt.Fprintf(progress, "demo: creating Consumer %s/%s (Kafka at %s)\n", kc.Namespace, kc.Name, d.Kafka.Addrs[0])
+		if err := c.Client.Create(ctx, kc); err != nil {
+			return d, fmt.Errorf("creating the Kafka-mode Consumer: %w", err)
+		}
+		d.KafkaConsumer = kc
+	}
 
 	addr := opts.PageAddress
 	if addr == "" {

@@ -59,18 +59,24 @@ func TestKafkaModeEndToEnd(t *testing.T) {
 		return st
 	}
 
-	st := waitFor("every kafka-mode instance Available with cpu "+steadyCPU+" (the same as the Prometheus one)",
-		3*time.Minute, func(st demo.State) bool { return allRunning(st) && allCPU(st, steadyCPU) })
+	// Created before the second read (no rates yet: no data), the instances start at the policy minimum and are
+	// scaled up once the offsets have moved: to the steady load's cpu, plus the headroom of a scale-up.
+	st := waitFor("every kafka-mode instance Available, scaled up to at least "+steadyCPU+" from the offsets",
+		3*time.Minute, func(st demo.State) bool {
+			return allRunning(st) && allCPU(st, st.Instances[0].CPU) && !cpuAbove(t, steadyCPU, st.Instances[0].CPU) &&
+				st.Instances[0].Scaling == "RUNNING"
+		})
 	before := map[string]demo.Instance{}
 	for _, in := range st.Instances {
 		before[in.Name] = in
 	}
+	steady := st.Instances[0].CPU
 
 	d.Exporter.SetPhase(exporter.Spike)
-	st = waitFor(laggingKafka+" cpu above "+steadyCPU+" from the spike in Kafka's offsets", pendingUp+2*time.Minute,
+	st = waitFor(laggingKafka+" cpu above "+steady+" from the spike in Kafka's offsets", pendingUp+2*time.Minute,
 		func(st demo.State) bool {
 			in, _ := st.Instance(laggingKafka)
-			return cpuAbove(t, in.CPU, steadyCPU)
+			return cpuAbove(t, in.CPU, steady)
 		})
 	for _, name := range []string{"demo-kafka-0", "demo-kafka-2"} {
 		if in, _ := st.Instance(name); in.CPU != before[name].CPU || in.UID != before[name].UID {
@@ -78,6 +84,6 @@ func TestKafkaModeEndToEnd(t *testing.T) {
 		}
 	}
 	in, _ := st.Instance(laggingKafka)
-	t.Logf("spike: %s went from %s to %s cpu, read from Kafka's offsets", laggingKafka, steadyCPU, in.CPU)
+	t.Logf("spike: %s went from %s to %s cpu, read from Kafka's offsets", laggingKafka, steady, in.CPU)
 	d.Exporter.SetPhase(exporter.Steady)
 }

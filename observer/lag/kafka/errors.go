@@ -68,7 +68,7 @@ func classify(ctx context.Context, err error, spec *konsumeratorv1.KafkaAutoscal
 		f.reason, f.text = reasonUnauthorized, fmt.Sprintf("not authorized to read the offsets of group %s", lag.Excerpt(spec.ConsumerGroup, 64))
 	case errors.Is(err, kerr.SaslAuthenticationFailed):
 		f.reason, f.text = reasonUnauthorized, "SASL authentication failed (wrong username or password)"
-	case errors.Is(err, kerr.UnsupportedSaslMechanism):
+	case errors.Is(err, kerr.UnsupportedSaslMechanism) && spec.SASL != nil:
 		f.reason, f.text = reasonUnauthorized, fmt.Sprintf("the brokers do not offer SASL mechanism %s", spec.SASL.Mechanism)
 	case errors.Is(err, kerr.IllegalSaslState):
 		f.reason, f.text = reasonUnauthorized, "SASL: the brokers did not expect authentication"

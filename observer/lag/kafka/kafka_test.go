@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -529,4 +530,28 @@ func TestTLS(t *testing.T) {
 		t.Errorf("plain TCP to a TLS broker read %+v", got)
 	}
 	t.Logf("plain TCP to a TLS broker: %s", got.Error)
+}
+
+// Failures a real Kafka answers with an error code (kfake hangs up instead) read as fixed texts.
+func TestClassifyBrokerErrors(t *testing.T) {
+	s := spec([]string{"b:9092", "a:9092", "a:9092"})
+	for _, tt := range []struct {
+		err    error
+		reason failureReason
+		text   string
+	}{
+		{fmt.Errorf("authenticating: %w", kerr.SaslAuthenticationFailed), reasonUnauthorized, "SASL authentication failed (wrong username or password)"},
+		{kerr.UnsupportedSaslMechanism, reasonBrokerError, "broker error UNSUPPORTED_SASL_MECHANISM"},
+		{kerr.TopicAuthorizationFailed, reasonUnauthorized, "not authorized to describe topic orders"},
+		{&groupError{err: kerr.GroupAuthorizationFailed}, reasonUnauthorized, "not authorized to read the offsets of group orders-consumer"},
+		{&groupError{err: kerr.CoordinatorNotAvailable}, reasonBrokerError, "reading the offsets of group orders-consumer: broker error COORDINATOR_NOT_AVAILABLE"},
+		{errTooManyConns, reasonTooManyConns, "the brokers need more than the operator's limit of 32 connections"},
+		{fmt.Errorf("invalid large response size 1213486160 > limit 4194304; the four size bytes are 'HTTP' in ascii"), reasonBadResponse, "not a Kafka broker (it answered HTTP)"},
+		{context.DeadlineExceeded, reasonTimeout, "timed out"},
+	} {
+		f := classify(context.Background(), tt.err, s)
+		if f.reason != tt.reason || f.text != "Kafka at a:9092, b:9092: "+tt.text {
+			t.Errorf("classify(%v) = %s %q, want %s %q", tt.err, f.reason, f.text, tt.reason, tt.text)
+		}
+	}
 }

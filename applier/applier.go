@@ -1,11 +1,12 @@
 // Package applier carries out a model.Plan against the API server: server-side apply under its own field
-// manager, deletes guarded by a UID precondition, status under a second field manager, field-ownership conflicts
-// audited before they are resolved by policy, Events and metrics. A plan with nothing to do costs no write.
+// manager, in-place pod resizes and deletes guarded by a UID precondition, status under a second field manager,
+// field-ownership conflicts audited before they are resolved by policy, Events and metrics. A plan with nothing
+// to do costs no write.
 //
-// One file per verb or concern: apply.go (server-side apply), delete.go, strip.go (fields left to other managers),
-// conflicts.go (reading and auditing conflicts), retry.go (transient errors), changeset.go (outcomes, the plan's
-// log line and Events), status.go and configmap_status.go (status writers), metrics.go. What the final status
-// says is decided by planner.FinalStatus.
+// One file per verb or concern: apply.go (server-side apply), resize.go (pods/resize), delete.go, strip.go (fields
+// left to other managers), conflicts.go (reading and auditing conflicts), retry.go (transient errors),
+// changeset.go (outcomes, the plan's log line and Events), status.go and configmap_status.go (status writers),
+// metrics.go. What the final status says is decided by planner.FinalStatus.
 package applier
 
 import (
@@ -42,7 +43,8 @@ type Options struct {
 	// DryRun checks every write with a server-side dry run and carries out nothing: no object, status or Event
 	// is written.
 	DryRun bool
-	// Workers bounds the writes of one phase that are in flight at once.
+	// Workers bounds the writes of one phase that are in flight at once (--apply-workers): Deployment applies,
+	// pod resizes and deletes alike, so it is also the bound on the pods/resize calls of one plan.
 	Workers int
 }
 
@@ -74,12 +76,14 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 		log.Info("dry run: plan", "actions", describe(p.Actions, true))
 	} else if p.Changed() {
 		log.Info("plan", "create", p.Count(model.ActionCreate), "update", p.Count(model.ActionUpdate),
-			"delete", p.Count(model.ActionDelete), "skip", p.Count(model.ActionSkip), "actions", describe(p.Actions, false))
+			"resize", p.Count(model.ActionResize), "delete", p.Count(model.ActionDelete), "skip", p.Count(model.ActionSkip),
+			"actions", describe(p.Actions, false))
 	}
 
 	var res Result
-	failed := false
-	for _, phase := range []model.Phase{model.PhaseApply, model.PhaseDelete} {
+	// failedApply: some create or update failed; failedInstance: the instances whose Deployment was not written.
+	failedApply, failedInstance := false, map[string]bool{}
+	for _, phase := range []model.Phase{model.PhaseApply, model.PhaseResize, model.PhaseDelete} {
 		var todo []model.Action
 		for _, act := range p.Actions {
 			if act.Phase != phase {
@@ -88,7 +92,11 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 			switch {
 			case !act.Writes():
 				res.Outcomes = append(res.Outcomes, Outcome{Action: act, Result: unchangedOrSkipped(act)})
-			case failed:
+			case act.Kind == model.ActionResize && act.Resize != nil && failedInstance[act.Resize.Deployment]:
+				// A pod is never resized to something its Deployment's annotation does not record.
+				res.Outcomes = append(res.Outcomes, Outcome{Action: act, Result: ResultSkipped,
+					Err: fmt.Errorf("%s held back: writing Deployment %s failed", act.Name, act.Resize.Deployment)})
+			case act.Kind == model.ActionDelete && failedApply:
 				// Deletes wait for every create and update: a partition must never lose its consumer.
 				res.Outcomes = append(res.Outcomes, Outcome{Action: act, Result: ResultSkipped,
 					Err: fmt.Errorf("%s held back: earlier writes of this plan failed", act.Name)})
@@ -97,12 +105,15 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 			}
 		}
 		for _, o := range a.run(ctx, s, todo) {
-			if o.Err != nil {
-				failed = true
+			if o.Result == ResultFailed && (o.Action.Kind == model.ActionCreate || o.Action.Kind == model.ActionUpdate) {
+				failedApply, failedInstance[o.Action.Name] = true, true
 			}
 			res.Conflicts = append(res.Conflicts, o.Conflicts...)
 			res.Outcomes = append(res.Outcomes, o)
 		}
+	}
+	if !a.Options.DryRun {
+		a.Metrics.countResults(res.Outcomes)
 	}
 	sort.SliceStable(res.Outcomes, func(i, j int) bool { return res.Outcomes[i].Action.Name < res.Outcomes[j].Action.Name })
 
@@ -113,7 +124,7 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 		return res, errors.Join(errs...)
 	}
 	if a.Events != nil {
-		for _, e := range append(res.events(), conditionEvents(s, res.Status.Conditions)...) {
+		for _, e := range append(res.events(s), conditionEvents(s, res.Status.Conditions)...) {
 			a.Events.Eventf(owner, nil, e.Type, e.Reason, "Apply", "%s", e.Message)
 		}
 	}
@@ -157,7 +168,11 @@ func (a *Applier) run(ctx context.Context, s *model.Snapshot, actions []model.Ac
 	for i, act := range actions {
 		g.Go(func() error {
 			out[i] = a.one(ctx, s, act)
-			a.Metrics.countAction(act.Kind, out[i].Err)
+			var err error
+			if out[i].Result == ResultFailed {
+				err = out[i].Err // a pod gone before its resize is not an error
+			}
+			a.Metrics.countAction(act.Kind, err)
 			return nil
 		})
 	}
@@ -172,6 +187,10 @@ func (a *Applier) one(ctx context.Context, s *model.Snapshot, act model.Action) 
 		return a.apply(ctx, s, act)
 	case model.ActionDelete:
 		return a.delete(ctx, s, act)
+	case model.ActionResize:
+		return a.resize(ctx, act)
+	case model.ActionDeletePod:
+		return a.deletePod(ctx, s, act)
 	}
 	return Outcome{Action: act, Result: ResultUnchanged}
 }

@@ -2,6 +2,7 @@ package applier
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,7 +22,22 @@ const (
 	ResultSkipped    = "skipped"
 	ResultFailed     = "failed"
 	ResultDryRun     = "dry-run"
+	// ResultResized: a running pod got new resources in place.
+	ResultResized = "resized"
+	// ResultGone: the pod to resize was deleted or replaced before the call; nothing was changed.
+	ResultGone = "gone"
 )
+
+// fallbackReasons are the restart reasons of an instance that would have been resized in place but could not be.
+var fallbackReasons = map[string]bool{
+	konsumeratorv1.RestartQoSChange:             true,
+	konsumeratorv1.RestartResizeInfeasible:      true,
+	konsumeratorv1.RestartResizeDeferred:        true,
+	konsumeratorv1.RestartResizeInProgress:      true,
+	konsumeratorv1.RestartResizeError:           true,
+	konsumeratorv1.RestartResizeUnsupported:     true,
+	konsumeratorv1.RestartResizeRemovesResource: true,
+}
 
 // Outcome is what happened to one action.
 type Outcome struct {
@@ -44,7 +60,7 @@ func (r Result) Writes() int {
 	n := 0
 	for _, o := range r.Outcomes {
 		switch o.Result {
-		case ResultCreated, ResultConfigured, ResultDeleted, ResultDryRun:
+		case ResultCreated, ResultConfigured, ResultResized, ResultDeleted, ResultDryRun:
 			n++
 		}
 	}
@@ -87,19 +103,25 @@ type event struct {
 const maxEventItems = 5
 
 // events are the Events of a pass: one per kind of decision carried out, each listing the instances with their
-// numbers and reason, and one for failed writes. An unchanged pass has none.
-func (r Result) events() []event {
+// numbers and reason, and one for failed writes. An unchanged pass has none. s, when set, gives the numbers of a
+// resize that has no instance update (a pod recreated at the template's size).
+func (r Result) events(s *model.Snapshot) []event {
 	byResult := map[string][]string{}
-	var resized, pending, updated, quiet []string
+	var resized, pending, updated, quiet, fallback []string
+	inPlace := map[string]model.Action{}
 	for _, o := range r.Outcomes {
 		byResult[o.Result] = append(byResult[o.Result], o.Action.Name)
-		if o.Result != ResultConfigured {
+		if o.Result != ResultConfigured || o.Action.Kind != model.ActionUpdate {
 			continue
 		}
 		a := o.Action
 		switch {
-		case len(a.Resources) > 0:
+		case a.InPlace:
+			inPlace[a.Name] = a // told with the pods it resized, below
+		case len(a.Resources) > 0 && a.Restart:
 			resized = append(resized, resizeText(a))
+		case len(a.Resources) > 0:
+			quiet = append(quiet, resizeText(a))
 		case !a.Restart && a.Pending:
 			pending = append(pending, a.Name+": "+withLoad(a.Reason, a.Load))
 		case a.Restart:
@@ -107,11 +129,38 @@ func (r Result) events() []event {
 		default:
 			quiet = append(quiet, a.Name+": "+a.Reason)
 		}
+		if a.Restart && fallbackReasons[a.RestartReason] {
+			fallback = append(fallback, a.Name+": "+a.RestartReason+": "+strings.TrimPrefix(a.Reason, "resources: "))
+		}
 	}
+	inPlaceItems, pods, restarts := r.inPlaceItems(s, inPlace)
+	for name, a := range inPlace {
+		if _, told := pods[name]; !told {
+			// The decision is recorded; no pod was resized in this pass (none running, or all still resizing).
+			quiet = append(quiet, resizeText(a))
+		}
+	}
+	sort.Strings(quiet)
 	var out []event
 	if names := byResult[ResultCreated]; len(names) > 0 {
 		out = append(out, event{corev1.EventTypeNormal, konsumeratorv1.EventInstancesCreated,
 			fmt.Sprintf("created %d instance(s): %s", len(names), model.ShortList(names, 10))})
+	}
+	if len(inPlaceItems) > 0 {
+		n := 0
+		for _, c := range pods {
+			n += c
+		}
+		intro := fmt.Sprintf("resized %d pod(s) of %d instance(s) in place, nothing restarts: ", n, len(inPlaceItems))
+		if restarts {
+			intro = fmt.Sprintf("resized %d pod(s) of %d instance(s) in place, containers restart only where their resizePolicy says so: ", n, len(inPlaceItems))
+		}
+		out = append(out, event{corev1.EventTypeNormal, konsumeratorv1.EventInstancesResizedInPlace,
+			intro + shortItems(inPlaceItems, maxEventItems)})
+	}
+	if len(fallback) > 0 {
+		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventResizeFallback,
+			fmt.Sprintf("%d instance(s) restart instead of resizing in place: ", len(fallback)) + shortItems(fallback, maxEventItems)})
 	}
 	for _, e := range []struct {
 		items         []string
@@ -127,13 +176,101 @@ func (r Result) events() []event {
 				fmt.Sprintf(e.intro, len(e.items)) + shortItems(e.items, maxEventItems)})
 		}
 	}
-	if names := byResult[ResultDeleted]; len(names) > 0 {
+	var deleted, stuck, bumped []string
+	for _, o := range r.Outcomes {
+		a := o.Action
+		switch {
+		case o.Result == ResultDeleted && a.Kind == model.ActionDeletePod:
+			stuck = append(stuck, a.Name+": "+a.Reason)
+		case o.Result == ResultDeleted:
+			deleted = append(deleted, a.Name)
+		case a.OutOfMemory != "" && (o.Result == ResultConfigured || o.Result == ResultCreated):
+			bumped = append(bumped, a.Name+": "+a.OutOfMemory)
+		}
+	}
+	if len(deleted) > 0 {
 		out = append(out, event{corev1.EventTypeNormal, konsumeratorv1.EventInstancesDeleted,
-			fmt.Sprintf("deleted %d instance(s): %s", len(names), model.ShortList(names, 10))})
+			fmt.Sprintf("deleted %d instance(s): %s", len(deleted), model.ShortList(deleted, 10))})
+	}
+	if len(bumped) > 0 {
+		out = append(out, event{corev1.EventTypeNormal, konsumeratorv1.EventMemoryBumped,
+			fmt.Sprintf("%d instance(s) get more memory at once after out-of-memory kills: ", len(bumped)) + shortItems(bumped, maxEventItems)})
+	}
+	if len(stuck) > 0 {
+		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventStuckPodDeleted,
+			fmt.Sprintf("deleted %d pod(s) stuck on a node that is gone: ", len(stuck)) + shortItems(stuck, maxEventItems)})
 	}
 	if errs := r.failures(); len(errs) > 0 {
 		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventApplyFailed,
 			fmt.Sprintf("%d write(s) failed; first: %v", len(errs), errs[0])})
+	}
+	return out
+}
+
+// inPlaceItems are the instances whose pods were resized in this pass, by name, each "c-0 (2 pods): cpu 100m → 2:
+// reason": the numbers and reason of the instance's update when the decision is new, else (a pod that started at
+// the template's size) those of its resizes. pods counts the pods resized per instance; restarts is true when a
+// container restarts by its resizePolicy.
+func (r Result) inPlaceItems(s *model.Snapshot, updates map[string]model.Action) (items []string, pods map[string]int, restarts bool) {
+	pods = map[string]int{}
+	first := map[string]model.Action{}
+	for _, o := range r.Outcomes {
+		a := o.Action
+		if a.Kind != model.ActionResize || o.Result != ResultResized || a.Resize == nil {
+			continue
+		}
+		name := a.Resize.Deployment
+		if pods[name] == 0 {
+			first[name] = a
+		}
+		pods[name]++
+		restarts = restarts || a.Restart
+	}
+	names := make([]string, 0, len(pods))
+	for name := range pods {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a, ok := updates[name]
+		if !ok {
+			a = first[name]
+			a.Name, a.Resources = name, podResourceChanges(s, first[name])
+		}
+		text := resizeText(a)
+		items = append(items, strings.Replace(text, name+": ", fmt.Sprintf("%s (%d pod(s)): ", name, pods[name]), 1))
+	}
+	return items, pods, restarts
+}
+
+// podResourceChanges are the request changes of a resize, from the pod as the snapshot saw it.
+func podResourceChanges(s *model.Snapshot, a model.Action) []model.ResourceChange {
+	if s == nil || a.Resize == nil {
+		return nil
+	}
+	var pod *corev1.Pod
+	for i := range s.Pods {
+		if s.Pods[i].UID == a.UID {
+			pod = &s.Pods[i]
+		}
+	}
+	if pod == nil {
+		return nil
+	}
+	var out []model.ResourceChange
+	for _, c := range a.Resize.Containers {
+		if c.Index >= len(pod.Spec.Containers) {
+			continue
+		}
+		from := pod.Spec.Containers[c.Index].Resources.Requests
+		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			f, hadFrom := from[res]
+			t, hasTo := c.Resources.Requests[res]
+			if !hadFrom || !hasTo || f.Cmp(t) == 0 {
+				continue
+			}
+			out = append(out, model.ResourceChange{Container: c.Name, Resource: string(res), From: f.String(), To: t.String()})
+		}
 	}
 	return out
 }
@@ -153,7 +290,11 @@ func resizeText(a model.Action) string {
 		}
 		parts = append(parts, p)
 	}
-	return a.Name + ": " + strings.Join(parts, ", ") + ": " + withLoad(strings.TrimPrefix(a.Reason, "resources: "), a.Load)
+	reason := withLoad(strings.TrimPrefix(a.Reason, "resources: "), a.Load)
+	if len(parts) == 0 {
+		return a.Name + ": " + reason
+	}
+	return a.Name + ": " + strings.Join(parts, ", ") + ": " + reason
 }
 
 func withLoad(reason, load string) string {
@@ -203,20 +344,31 @@ func conditionEvents(s *model.Snapshot, final []metav1.Condition) []event {
 	if c := apimeta.FindStatusCondition(final, konsumeratorv1.ConditionSpecWarnings); c != nil && changed(c) {
 		out = append(out, event{corev1.EventTypeWarning, c.Reason, c.Message})
 	}
+	if c := apimeta.FindStatusCondition(final, konsumeratorv1.ConditionRolloutHealthy); c != nil &&
+		c.Reason == konsumeratorv1.ReasonRolloutHalted && changed(c) {
+		out = append(out, event{corev1.EventTypeWarning, konsumeratorv1.EventRolloutHalted, c.Message})
+	}
 	return out
 }
 
 // describe renders the actions of a plan for its log line, one "kind Deployment/namespace/name: reason
-// [changes]" each. Without all, only the writes and the held-back changes are listed.
+// (restart: reason) [changes]" each, "resize Pod/namespace/name: …" for a pod. Without all, only the writes and the held-back changes are listed.
 func describe(actions []model.Action, all bool) []string {
 	out := make([]string, 0, len(actions))
 	for _, a := range actions {
 		if !all && !a.Writes() && a.Kind != model.ActionSkip {
 			continue
 		}
-		line := fmt.Sprintf("%s Deployment/%s/%s: %s", a.Kind, a.Namespace, a.Name, a.Reason)
+		kind := "Deployment"
+		if a.Kind == model.ActionResize {
+			kind = "Pod"
+		}
+		line := fmt.Sprintf("%s %s/%s/%s: %s", a.Kind, kind, a.Namespace, a.Name, a.Reason)
 		if a.Load != "" {
 			line += " (" + a.Load + ")"
+		}
+		if a.RestartReason != "" && a.Kind != model.ActionSkip {
+			line += " (restart: " + a.RestartReason + ")"
 		}
 		if len(a.Changes) > 0 {
 			line += " [" + strings.Join(a.Changes, "; ") + "]"

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -87,4 +88,62 @@ func TestWritesAreConcurrentBoundedAndDeletesComeLast(t *testing.T) {
 	assert.Equal(t, creates+deletes, res.Writes())
 	assert.Equal(t, workers, maxFlight, "writes in flight at once")
 	assert.False(t, deleteBeforeApplyEnd.Load(), "a delete started before every create had finished")
+}
+
+// Resizes run on the same bounded pool, after every apply of the plan (a pod is resized only to what its
+// Deployment records), and a transient fault of a resize is retried like any write.
+func TestResizesAreBoundedAndFollowTheApplies(t *testing.T) {
+	const workers, resizes = 3, 18
+	var (
+		mu                  sync.Mutex
+		inFlight, maxFlight int
+		appliesDone         atomic.Int32
+		resizeBeforeApply   atomic.Bool
+		faults              atomic.Int32
+	)
+	c := fakeClient(t, interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			time.Sleep(5 * time.Millisecond)
+			defer appliesDone.Add(1)
+			return c.Apply(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(_ context.Context, _ client.Client, sub string, _ client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+			if sub != "resize" {
+				return fmt.Errorf("patched %s, not resize", sub)
+			}
+			if appliesDone.Load() < 2 {
+				resizeBeforeApply.Store(true)
+			}
+			mu.Lock()
+			inFlight++
+			maxFlight = max(maxFlight, inFlight)
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+			if faults.Add(1) == 1 {
+				return transientFaults["429"]
+			}
+			return nil
+		},
+	})
+	plan := &model.Plan{}
+	for i := range resizes {
+		plan.Actions = append(plan.Actions, model.Action{Kind: model.ActionResize, Phase: model.PhaseResize, Namespace: "ns",
+			Name: fmt.Sprintf("inst-%d-pod", i%2), UID: types.UID(fmt.Sprintf("uid-%d", i)), Reason: "test",
+			Resize: &model.PodResize{Deployment: fmt.Sprintf("inst-%d", i%2), Containers: []model.ContainerResize{{Index: 0, Name: "main"}}}})
+	}
+	for i := range 2 {
+		name := fmt.Sprintf("inst-%d", i)
+		plan.Actions = append(plan.Actions, model.Action{Kind: model.ActionCreate, Phase: model.PhaseApply,
+			Namespace: "ns", Name: name, Reason: "test", Desired: desiredDeployment(name)})
+	}
+	a := &Applier{Client: c, Options: Options{Workers: workers}, Metrics: NewMetrics(nil)}
+	res, err := a.Apply(context.Background(), owner(), snapshotWith(), plan)
+	require.NoError(t, err)
+	assert.Equal(t, 2+resizes, res.Writes())
+	assert.Equal(t, workers, maxFlight, "resizes in flight at once")
+	assert.False(t, resizeBeforeApply.Load(), "a resize started before the applies had finished")
+	assert.Equal(t, float64(resizes), testutil.ToFloat64(a.Metrics.Resizes.WithLabelValues("applied")))
 }

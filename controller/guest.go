@@ -8,12 +8,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -42,7 +44,8 @@ func SetupGuest(mgr ctrl.Manager, cfg Config) (*GuestReconciler, error) {
 	return g, g.SetupWithManager(mgr)
 }
 
-// SetupWithManager registers the controller: managed ConfigMaps and the Deployments they control.
+// SetupWithManager registers the controller: managed ConfigMaps, the Deployments they control, and the pods of
+// those.
 func (g *GuestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("guest-consumer").
@@ -50,6 +53,8 @@ func (g *GuestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.NewPredicateFuncs(func(o client.Object) bool { return observer.IsManaged(o.(*corev1.ConfigMap)) }),
 			specChanged{})).
 		Owns(&appsv1.Deployment{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner(mgr.GetClient(), schema.GroupKind{Kind: "ConfigMap"})),
+			builder.WithPredicates(podChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, g.MaxConcurrentReconciles)}).
 		Complete(g)
 }

@@ -71,10 +71,11 @@ func TestWatchDriven(t *testing.T) {
 		return ok && d.UID != old.UID, "c-1 present: " + boolString(ok)
 	})
 
-	// The per-consumer series go with the Consumer.
+	// The per-consumer and per-instance series go with the Consumer.
+	assert.Len(t, series(t, reg), 4*3, "4 instances with a state and two requests each; no lag without a sample")
 	require.NoError(t, env.Client.Delete(context.Background(), c))
 	eventually(t, "the Consumer's metric series to be removed", func() (bool, string) {
-		n := testutil.CollectAndCount(r.Metrics.Instances)
+		n := testutil.CollectAndCount(r.Metrics.Instances) + len(series(t, reg))
 		return n == 0, strconv.Itoa(n) + " series left"
 	})
 }

@@ -1,9 +1,11 @@
 package controller
 
 import (
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/applier"
 	"github.com/konsumerator/konsumerator/model"
 )
 
@@ -13,11 +15,18 @@ type Metrics struct {
 	Panics            prometheus.Counter
 	PlannedActions    *prometheus.CounterVec
 	Instances         *prometheus.GaugeVec
+	// PerInstance are the series of each instance, for at most maxInstances instances.
+	PerInstance *InstanceMetrics
 }
 
-// NewMetrics creates the metrics and registers them on reg (nil: not registered).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the metrics and registers them on reg (nil: not registered). maxInstances bounds the
+// instances that get per-instance series: 0 gives DefaultMaxInstanceSeries, a negative number none.
+func NewMetrics(reg prometheus.Registerer, maxInstances int) *Metrics {
+	if maxInstances == 0 {
+		maxInstances = DefaultMaxInstanceSeries
+	}
 	m := &Metrics{
+		PerInstance: newInstanceMetrics(maxInstances),
 		ReconcileDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "konsumerator_reconcile_duration_seconds",
 			Help:    "Time of one reconcile (observe, plan, apply), by result.",
@@ -38,12 +47,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.ReconcileDuration, m.Panics, m.PlannedActions, m.Instances)
+		reg.MustRegister(m.PerInstance.collectors()...)
 	}
 	return m
 }
 
 func (m *Metrics) observePlan(p *model.Plan) {
-	for _, kind := range []model.ActionKind{model.ActionCreate, model.ActionUpdate, model.ActionDelete, model.ActionSkip} {
+	for _, kind := range []model.ActionKind{model.ActionCreate, model.ActionUpdate, model.ActionDelete, model.ActionSkip,
+		model.ActionResize, model.ActionDeletePod} {
 		if n := p.Count(kind); n > 0 {
 			m.PlannedActions.WithLabelValues(string(kind)).Add(float64(n))
 		}
@@ -53,7 +64,7 @@ func (m *Metrics) observePlan(p *model.Plan) {
 func (m *Metrics) setStatus(namespace, name string, st konsumeratorv1.ConsumerStatus) {
 	for state, v := range map[string]*int32{
 		"expected": st.Expected, "running": st.Running, "paused": st.Paused,
-		"missing": st.Missing, "lagging": st.Lagging, "outdated": st.Outdated,
+		"missing": st.Missing, "lagging": st.Lagging, "outdated": st.Outdated, "failing": st.Failing,
 	} {
 		value := 0.0
 		if v != nil {
@@ -65,4 +76,20 @@ func (m *Metrics) setStatus(namespace, name string, st konsumeratorv1.ConsumerSt
 
 func (m *Metrics) forget(namespace, name string) {
 	m.Instances.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "consumer": name})
+	m.PerInstance.forget(namespace, name)
+}
+
+// publishInstances sets the per-instance series from the plan: the figures of what it decided, except where
+// the write that carries the decision failed.
+func (m *Metrics) publishInstances(log logr.Logger, namespace, name string, p *model.Plan, outcomes []applier.Outcome) {
+	var failed map[string]bool
+	for _, o := range outcomes {
+		if o.Err != nil && o.Action.Writes() {
+			if failed == nil {
+				failed = map[string]bool{}
+			}
+			failed[o.Action.Name] = true
+		}
+	}
+	m.PerInstance.publish(log, namespace, name, p.Instances, failed)
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -329,7 +330,16 @@ func values(m map[string]appsv1.Deployment) []appsv1.Deployment {
 	return out
 }
 
+// cpuLimit is the busybox container's decided CPU limit: in updateMode InPlace the one recorded in the resources
+// annotation (running pods are resized to it, the template keeps the start size), else the template's.
 func cpuLimit(d appsv1.Deployment) string {
+	if v, ok := d.Annotations[konsumeratorv1.AnnotationResources]; ok {
+		var decided map[string]corev1.ResourceRequirements
+		if err := json.Unmarshal([]byte(v), &decided); err == nil {
+			q := decided["busybox"].Limits[corev1.ResourceCPU]
+			return q.String()
+		}
+	}
 	q := container(d, "busybox").Resources.Limits[corev1.ResourceCPU]
 	return q.String()
 }

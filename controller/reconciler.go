@@ -14,11 +14,13 @@ import (
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -60,7 +62,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
-// SetupWithManager registers the controller: Consumers, and the Deployments they control.
+// SetupWithManager registers the controller: Consumers, the Deployments they control, and the pods of those.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("consumer").
@@ -68,6 +70,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			// Our own status writes change neither; the disable-autoscaler annotation is a spec change to us.
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner(mgr.GetClient(), konsumeratorv1.GroupVersion.WithKind("Consumer").GroupKind())),
+			builder.WithPredicates(podChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Complete(r)
 }
@@ -125,6 +129,7 @@ func (r *Reconciler) reconcile(ctx context.Context, owner client.Object, owned o
 	}
 	res, err := r.Applier.Apply(ctx, owner, snapshot, &plan)
 	r.Metrics.setStatus(owned.Owner.Namespace, owned.Owner.Name, res.Status)
+	r.Metrics.publishInstances(logr.FromContextOrDiscard(ctx), owned.Owner.Namespace, owned.Owner.Name, &plan, res.Outcomes)
 	return ctrl.Result{RequeueAfter: r.requeueAfter(snapshot, &plan)}, err
 }
 

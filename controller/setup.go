@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,18 +34,27 @@ type Config struct {
 	RecordDir               string
 	// Registry receives the operator's metrics (controller-runtime's metrics.Registry in production).
 	Registry prometheus.Registerer
+	// MaxInstanceSeries bounds the instances that get per-instance series (0: DefaultMaxInstanceSeries,
+	// negative: none).
+	MaxInstanceSeries int
 }
 
-// CacheOptions restricts the Deployment cache to instances, so that memory does not grow with the unrelated
-// Deployments of the cluster, and keeps no managed fields.
+// CacheOptions restricts the caches of Deployments, ReplicaSets and Pods to those of instances (labelled
+// konsumerator.lwolf.org/consumer), so that memory does not grow with the unrelated objects of the cluster, and
+// keeps no managed fields. ReplicaSets are cached as metadata only and Pods trimmed to what the planner reads.
 func CacheOptions() cache.Options {
 	managed, err := labels.NewRequirement(konsumeratorv1.LabelConsumer, selection.Exists, nil)
 	if err != nil {
 		panic(err)
 	}
+	instances := labels.NewSelector().Add(*managed)
+	replicaSets := &metav1.PartialObjectMetadata{}
+	replicaSets.SetGroupVersionKind(observer.ReplicaSetGVK)
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*managed)},
+			&appsv1.Deployment{}: {Label: instances},
+			replicaSets:          {Label: instances, Transform: observer.TransformReplicaSet},
+			&corev1.Pod{}:        {Label: instances, Transform: observer.TransformPod},
 		},
 		// Field ownership is read from the API server's answers, never from the cache, and it is a large part of
 		// every cached object.
@@ -80,7 +91,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *R
 				Workers:        cfg.ApplyWorkers,
 			},
 		},
-		Metrics:                 NewMetrics(cfg.Registry),
+		Metrics:                 NewMetrics(cfg.Registry, cfg.MaxInstanceSeries),
 		Samples:                 cfg.Samples,
 		RecordDir:               cfg.RecordDir,
 		SyncPeriod:              cfg.SyncPeriod,

@@ -105,7 +105,7 @@ func (b *browser) screenshot(ctx context.Context, t *testing.T, url, name string
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(path); err != nil || st.Size() < 10_000 {
-		t.Fatalf("screenshot %s: %v (a page with three plots is larger than %d bytes)", path, err, st.Size())
+		t.Fatalf("screenshot %s: %v (a page with its plots is larger than %d bytes)", path, err, st.Size())
 	}
 	t.Logf("screenshot of the demo page: %s", path)
 	return path
@@ -158,7 +158,7 @@ func (p pageDOM) checkShowsInstances(t *testing.T, names []string) {
 	if len(p.rows) != len(names) {
 		t.Errorf("the page shows %d instances, want %d", len(p.rows), len(names))
 	}
-	for _, id := range []string{"lag", "cpu", "scaling"} {
+	for _, id := range []string{"lag", "rates", "cpu", "scaling"} {
 		if p.loaded[id] <= 0 {
 			t.Errorf("plot %s was not loaded by the browser (width %d)", id, p.loaded[id])
 		}

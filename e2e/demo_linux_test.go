@@ -110,6 +110,24 @@ func TestDemoCommandStopsOnCtrlCLeavingNothing(t *testing.T) {
 		_ = resp.Body.Close()
 	}
 
+	// The printed metrics address serves the per-instance series of the demo's instances.
+	if m := regexp.MustCompile(`Operator metrics: (http://127\.0\.0\.1:\d+/metrics)`).FindStringSubmatch(out.String()); m == nil {
+		t.Errorf("the demo does not print the operator's metrics address:\n%s", out)
+	} else {
+		var s instanceSeries
+		var err error
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+			if s, err = readInstanceSeries(ctx, m[1]); err == nil && len(s.state) == 3 && s.state["demo-0"] != "" &&
+				s.state["demo-1"] != "" && s.state["demo-2"] != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s does not serve the scaling state of demo-0, demo-1 and demo-2 (%v):\n%s", m[1], err, s)
+				break
+			}
+		}
+	}
+
 	// Killing the operator, as the printed hint suggests, does not end the demo: it starts the operator again.
 	m := regexp.MustCompile(`kill (\d+) `).FindStringSubmatch(out.String())
 	if m == nil {

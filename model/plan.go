@@ -20,6 +20,9 @@ const (
 	ActionSkip ActionKind = "skip"
 	// ActionResize changes the resources of one running pod through pods/resize (updateMode InPlace).
 	ActionResize ActionKind = "resize"
+	// ActionDeletePod deletes a pod stuck on a node that is gone (opt-in), with its UID as a precondition and no
+	// grace period (its kubelet will never confirm), so that its ReplicaSet replaces it.
+	ActionDeletePod ActionKind = "delete-pod"
 )
 
 // Phase orders the writes of a plan: every write of a phase is done, successfully, before the next phase
@@ -46,6 +49,35 @@ type Plan struct {
 	// RequeueAfter is when the owner should be looked at again even if nothing changes (e.g. a pending scale
 	// decision ripens). Zero means the default sync period.
 	RequeueAfter Duration `json:"requeueAfter,omitempty"`
+	// Instances are the figures of the expected instances that exist after the plan, in instance order, for the
+	// operator's per-instance metrics; nil when the plan could not look at the instances (a spec it cannot
+	// use), so nothing new is known of them. Not part of the recorded plan: they restate what the snapshot and
+	// the actions hold, and a plan with no usable number (an infinite lag) must still serialise.
+	Instances []InstanceFigures `json:"-"`
+}
+
+// InstanceFigures are what a plan knows of one instance once it is carried out: figures for people and
+// dashboards, never read back by a decision.
+type InstanceFigures struct {
+	Name string
+	// Lag is how long the instance's worst partition takes to work off its backlog, in seconds; +Inf when
+	// nothing is consumed. Nil when unknown: no usable sample, or no data for any of its partitions.
+	Lag *float64
+	// Lagging is whether Lag reaches tolerableLag; nil when unknown. False without an autoscaler.
+	Lagging *bool
+	// ScalingState is the instance's scaling-status after the plan: RUNNING, PENDING_SCALE_UP or
+	// PENDING_SCALE_DOWN.
+	ScalingState string
+	// Requests are the CPU and memory requests decided for each container, in the template's order (in
+	// updateMode InPlace what the pods are resized to, which the template may not have yet).
+	Requests []ContainerRequest
+}
+
+// ContainerRequest is one resource request of one container, as a number: cores for cpu, bytes for memory.
+type ContainerRequest struct {
+	Container string
+	Resource  corev1.ResourceName
+	Value     float64
 }
 
 // Action is what happens to one object, and why.
@@ -77,6 +109,9 @@ type Action struct {
 	// Load is the figures behind a sizing decision, e.g. "lag 12s above tolerableLag 10s"; empty without
 	// fresh data for the instance.
 	Load string `json:"load,omitempty"`
+	// OutOfMemory, on a decision that raises memory at once after containers were killed for running out of
+	// it, says which kills and the numbers, for its Event.
+	OutOfMemory string `json:"outOfMemory,omitempty"`
 	// Pending is true when the instance waits in a PENDING_SCALE_UP or PENDING_SCALE_DOWN state after this action.
 	Pending bool `json:"pending,omitempty"`
 	// Desired is the full object the operator owns, for create and update (server-side apply). The desired
@@ -104,7 +139,8 @@ type ContainerResize struct {
 
 // Writes reports whether the action sends a write to the API server.
 func (a Action) Writes() bool {
-	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize
+	return a.Kind == ActionCreate || a.Kind == ActionUpdate || a.Kind == ActionDelete || a.Kind == ActionResize ||
+		a.Kind == ActionDeletePod
 }
 
 // Changed reports whether any action of the plan writes.

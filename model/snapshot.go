@@ -77,6 +77,15 @@ type Options struct {
 	// ConflictPolicy is the operator's --conflict-policy. Under ConflictRespect, fields listed in an instance's
 	// yielded-fields annotation belong to another field manager and are not drift.
 	ConflictPolicy ConflictPolicy `json:"conflictPolicy,omitempty"`
+	// RolloutFailureThreshold is how many instances may fail on a new template before its rollout halts. Zero
+	// means the default, 1.
+	RolloutFailureThreshold int `json:"rolloutFailureThreshold,omitempty"`
+	// UnschedulableAfter is how long a pod may stay unschedulable before its instance counts as failed. Zero
+	// means the default, five minutes.
+	UnschedulableAfter Duration `json:"unschedulableAfter,omitempty"`
+	// StuckPodAfter is how long a pod may stay in phase Unknown, or terminating past its deadline, before it is
+	// deleted so its ReplicaSet replaces it. Zero: never (the default).
+	StuckPodAfter Duration `json:"stuckPodAfter,omitempty"`
 }
 
 // ConflictPolicy says who wins a field that another field manager took.

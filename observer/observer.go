@@ -29,7 +29,8 @@ type MetricsSource interface {
 
 // Observer builds snapshots.
 type Observer struct {
-	// Cache reads the informer cache, which holds only Deployments labelled as managed.
+	// Cache reads the informer cache, which holds only Deployments, ReplicaSets (metadata) and Pods (trimmed by
+	// TransformPod) labelled as managed.
 	Cache client.Reader
 	// Live reads the API server directly. It is used only for expected instance names that the cache does not
 	// hold, to find a Deployment with that name that is not ours (or lost our label). Many missing names are
@@ -68,7 +69,8 @@ func FromConsumer(c *konsumeratorv1.Consumer) Owned {
 	}
 }
 
-// Snapshot completes an owner with its Deployments, its metrics sample and the time.
+// Snapshot completes an owner with its Deployments (and, in updateMode InPlace, their ReplicaSets and Pods), its
+// metrics sample and the time.
 func (o *Observer) Snapshot(ctx context.Context, owned Owned) (*model.Snapshot, error) {
 	deployments, err := o.deployments(ctx, owned)
 	if err != nil {
@@ -82,6 +84,11 @@ func (o *Observer) Snapshot(ctx context.Context, owned Owned) (*model.Snapshot, 
 		Status:      owned.Status,
 		Deployments: deployments,
 		Options:     o.Options,
+	}
+	if readsPods(owned) {
+		if s.ReplicaSets, s.Pods, err = o.podsOf(ctx, owned, deployments); err != nil {
+			return nil, err
+		}
 	}
 	if o.Metrics != nil && owned.SpecError == "" && owned.Spec.Autoscaler != nil {
 		s.Metrics = o.Metrics.Sample(ctx, owned.Owner, &owned.Spec)

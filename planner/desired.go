@@ -27,6 +27,8 @@ type instanceParts struct {
 	state    string
 	since    string
 	replicas int32
+	// resources is the value of AnnotationResources (updateMode InPlace).
+	resources string
 }
 
 func (pl *planner) parts(in *instance) instanceParts {
@@ -38,12 +40,18 @@ func (pl *planner) parts(in *instance) instanceParts {
 			numPartitions: pl.numPartitionsText,
 			instance:      strconv.Itoa(int(in.index)),
 			numInstances:  pl.numInstancesText,
+			// In place, a CPU limit changes under a running process: GOMAXPROCS is left to the runtime, which
+			// follows the cgroup limit (Go 1.25+); a template that pins it keeps it until its next rollout.
+			noProcs: pl.inPlace && !(in.tmplIsLive && in.liveProcs),
 		},
 		state:    string(in.state.state),
 		since:    in.state.raw,
 		replicas: pl.desiredReplicas(),
 	}
 	in.hash = pl.specHash(in, p.ie.partitions)
+	if pl.inPlace {
+		p.resources = pl.memo.resourcesText(in.decided, func() string { return encodeResources(pl.names, in.decided) })
+	}
 	p.hash = in.hash.String()
 	if p.since == "" || in.state.since.IsZero() {
 		t := in.state.since
@@ -78,7 +86,7 @@ func (p *instanceParts) annotation(k string) string {
 
 // env is container i's desired env, appended to dst.
 func (pl *planner) env(dst []corev1.EnvVar, in *instance, p *instanceParts, i int) []corev1.EnvVar {
-	return containerEnv(dst, pl.tmpl.Template.Spec.Containers[i].Env, &p.ie, in.decided[i])
+	return containerEnv(dst, pl.tmpl.Template.Spec.Containers[i].Env, &p.ie, in.tmplRes[i])
 }
 
 // specHash hashes everything the operator sets on the instance (the scaling-state annotations excepted).
@@ -109,7 +117,7 @@ func (pl *planner) specHash(in *instance, partitions string) specHash {
 	var out [12 + 1 + 8 + 1 + 8]byte
 	hex.Encode(out[:12], pod[:6])
 	out[12] = '-'
-	copy(out[13:21], pl.decidedDigest(in.decided))
+	copy(out[13:21], pl.decidedDigest(in.tmplRes))
 	out[21] = '-'
 	hex.Encode(out[22:], dep[:4])
 	full := string(out[:])
@@ -263,7 +271,7 @@ func (pl *planner) desired(in *instance, p *instanceParts) *appsv1ac.DeploymentA
 	for i := range o.pod.Containers {
 		c := t.Template.Spec.Containers[i]
 		c.Env = pl.envApply(in, p, i, c.Env)
-		c.Resources = pl.memo.resourcesApply(in.decided, i)
+		c.Resources = pl.memo.resourcesApply(in.tmplRes, i)
 		o.pod.Containers[i] = c
 	}
 	o.template.Spec = &o.pod
@@ -277,9 +285,15 @@ func (pl *planner) desired(in *instance, p *instanceParts) *appsv1ac.DeploymentA
 	for _, k := range ownedLabels {
 		o.meta.Labels[k] = pl.label(in, k)
 	}
-	o.meta.Annotations = make(map[string]string, len(ownedAnnotations))
+	o.meta.Annotations = make(map[string]string, len(ownedAnnotations)+1)
 	for _, k := range ownedAnnotations {
 		o.meta.Annotations[k] = p.annotation(k)
+	}
+	if pl.inPlace {
+		o.meta.Annotations[konsumeratorv1.AnnotationResources] = p.resources
+	}
+	if in.floorsText != "" {
+		o.meta.Annotations[konsumeratorv1.AnnotationMemoryFloor] = in.floorsText
 	}
 	o.owner[0] = pl.ownerRef
 	o.meta.OwnerReferences = o.owner[:]
@@ -317,7 +331,7 @@ func ownerReference(o *model.Owner) metav1ac.OwnerReferenceApplyConfiguration {
 // variables, then the template's own (tmplEnv, shared) less those the operator sets.
 func (pl *planner) envApply(in *instance, p *instanceParts, i int, tmplEnv []corev1ac.EnvVarApplyConfiguration) []corev1ac.EnvVarApplyConfiguration {
 	buf := pl.memo.envBuffer()
-	*buf = operatorEnv((*buf)[:0], &p.ie, in.decided[i])
+	*buf = operatorEnv((*buf)[:0], &p.ie, in.tmplRes[i])
 	ours := *buf
 	user := pl.tmpl.Template.Spec.Containers[i].Env
 	out := make([]corev1ac.EnvVarApplyConfiguration, len(ours), len(ours)+len(user))

@@ -26,6 +26,7 @@ func (pl *planner) diff() {
 }
 
 func (pl *planner) diffOne(in *instance) {
+	pl.planStuckPods(in)
 	base := model.Action{Namespace: pl.st.namespace, Name: in.name, Instance: in.index}
 	switch {
 	case in.blocked != nil:
@@ -39,6 +40,7 @@ func (pl *planner) diffOne(in *instance) {
 		in.action = base
 		return
 	}
+	pl.templateResources(in)
 	parts := pl.parts(in)
 	if in.observed == nil {
 		base.Kind = model.ActionCreate
@@ -56,11 +58,37 @@ func (pl *planner) diffOne(in *instance) {
 		return
 	}
 	ch := pl.changes(in, parts)
+	restartReason := konsumeratorv1.RestartTemplateChanged
+	if !pl.inPlace {
+		if ch.resources && !ch.pod {
+			restartReason = konsumeratorv1.RestartResources
+		}
+	} else if in.tmplIsLive && ch.pod {
+		// A rollout happens anyway: the template catches up with the decided resources, no extra restart.
+		pl.rollTemplate(in, &parts, &ch)
+	} else if in.tmplIsLive {
+		in.resize = pl.planResizes(in)
+		if in.resize.fallback != "" {
+			pl.rollTemplate(in, &parts, &ch)
+			restartReason = in.resize.fallback
+		}
+	}
+	if len(ch.lines) == 0 && len(in.resize.actions) > 0 {
+		base.Kind = model.ActionUnchanged
+		base.Reason = fmt.Sprintf("up to date; %d pod(s) not at the decided resources: resized in place", len(in.resize.actions))
+		base.InPlace = true
+		in.action, in.upToDate = base, true
+		pl.budgetResizes(in)
+		return
+	}
 	if len(ch.lines) == 0 {
 		base.Kind = model.ActionUnchanged
 		base.Reason = "up to date"
 		if in.sizeNote != "" && in.sizeNote != "resources match the load" {
 			base.Reason = "up to date; " + in.sizeNote
+		}
+		if in.resize.waiting > 0 {
+			base.Reason += fmt.Sprintf("; %d pod(s) resizing in place", in.resize.waiting)
 		}
 		in.action, in.upToDate = base, true
 		return
@@ -70,17 +98,32 @@ func (pl *planner) diffOne(in *instance) {
 	base.Reason = ch.reason(in)
 	base.Desired = pl.desired(in, &parts)
 	base.Restart = ch.pod || ch.resources
+	in.podChange = ch.pod
+	if base.Restart {
+		base.RestartReason = restartReason
+	}
+	if in.inPlaceDecision() && !base.Restart {
+		base.InPlace = true
+		base.Reason = pl.inPlaceReason(in)
+	}
+	if in.oomBump {
+		base.OutOfMemory = strings.Join(in.oomNotes, "; ")
+	}
 	base.Pending = in.state.state != StateRunning
 	if ch.resources || base.Pending {
 		base.Load = pl.loadText(in) // the numbers matter to sizing decisions only
 	}
-	if ch.resources {
+	if ch.resources || base.InPlace {
 		base.Resources = pl.resourceChanges(in)
 	}
 	in.action, in.upToDate, in.restart = base, true, base.Restart
+	if base.InPlace {
+		pl.budgetResizes(in)
+		return
+	}
 	switch {
 	case !in.restart:
-	case ch.resources && in.scaleDir == dirUp && in.critical:
+	case ch.resources && in.scaleDir == dirUp && (in.critical || in.oomBump):
 		in.priority = priorityCritical
 	case pl.reassigned(in):
 		in.priority = priorityReassigned
@@ -142,6 +185,9 @@ func (c *changeSet) reason(in *instance) string {
 		if note == "" || note == "resources match the load" || strings.HasPrefix(note, "up to date") {
 			note = "differ from what the operator sets"
 		}
+		if in.resourcesNote != "" {
+			note = in.resourcesNote
+		}
 		why = append(why, "resources: "+note)
 	}
 	if c.pod {
@@ -190,6 +236,18 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 			c.meta = c.add("metadata.annotations["+k+"]", valueOr(v, ok), strconv.Quote(p.annotation(k))) || c.meta
 		}
 	}
+	switch {
+	case pl.inPlace && (!in.ann.has.resources || in.ann.resources != p.resources):
+		before := len(c.lines)
+		pl.annotationResourceLines(&c, in, in.ann.resources)
+		c.meta = c.meta || len(c.lines) > before
+	case !pl.inPlace && in.ann.has.resources:
+		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationResources+"]", "set", none) || c.meta
+	}
+	if in.ann.memoryFloor != in.floorsText {
+		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationMemoryFloor+"]", valueOr(in.ann.memoryFloor, in.ann.has.memoryFloor),
+			valueOr(in.floorsText, in.floorsText != "")) || c.meta
+	}
 	if old, ok := parseSpecHash(in.ann.specHash); !ok || old != in.hash {
 		c.specHash = true
 		c.pod = c.pod || !ok || old.pod != in.hash.pod
@@ -233,7 +291,8 @@ func (pl *planner) containerChanges(c *changeSet, in *instance, p *instanceParts
 			c.pod = c.add(path, none, "added") || c.pod
 			continue
 		}
-		if !in.liveIsDecided && resourceChanges(c, pl.containerPaths[i].resources, lc.Resources, in.decided[i]) {
+		skip := in.tmplIsLive || !pl.inPlace && in.liveIsDecided // the live template has tmplRes
+		if !skip && resourceChanges(c, pl.containerPaths[i].resources, lc.Resources, in.tmplRes[i]) {
 			c.resources = true
 		}
 		buf := pl.memo.envBuffer()

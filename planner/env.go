@@ -44,6 +44,7 @@ type instanceEnv struct {
 	numPartitions string
 	instance      string
 	numInstances  string
+	noProcs       bool // GOMAXPROCS is not set
 }
 
 // containerEnv returns the container's env with the operator's variables first (so the user's variables may
@@ -114,7 +115,7 @@ func (c *envCache) operatorEnv(dst []corev1.EnvVar, ie *instanceEnv, res corev1.
 		corev1.EnvVar{Name: konsumeratorv1.EnvInstance, Value: ie.instance},
 		corev1.EnvVar{Name: konsumeratorv1.EnvNumInstances, Value: ie.numInstances},
 	)
-	if v, ok := c.gomaxprocs(res); ok {
+	if v, ok := c.gomaxprocs(res); ok && !ie.noProcs {
 		out = append(out, corev1.EnvVar{Name: konsumeratorv1.EnvGOMAXPROCS, Value: v})
 	}
 	if v, ok := c.gomemlimit(res); ok {

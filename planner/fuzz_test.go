@@ -98,6 +98,9 @@ func fuzzConsumer(s *bytesSource) *builder.ConsumerWrapper {
 		if s.bool() {
 			c.Fallback(konsumeratorv1.FallbackStrategyMax)
 		}
+		if s.bool() {
+			c.InPlace()
+		}
 	}
 	for _, name := range []string{"busybox", "side"} {
 		switch s.intn(4) {
@@ -175,6 +178,12 @@ func fuzzSnapshot(data []byte) *model.Snapshot {
 		}
 		*d = *w.Obj()
 	}
+	if s.bool() {
+		snap = builder.WithPods(snap)
+		for i := range snap.Pods {
+			fuzzPod(s, &snap.Pods[i], now)
+		}
+	}
 	if s.intn(3) == 0 {
 		name := s.pick("fz-0", "fz-1", "fz-7", "fz-99", "other")
 		w := builder.Deployment(name).Annotation(konsumeratorv1.AnnotationPartition, s.pick("0", "1,2", "junk"))
@@ -191,7 +200,8 @@ func fuzzSnapshot(data []byte) *model.Snapshot {
 		}
 	}
 	snap.Now = now.Add(time.Duration(s.intn(60)) * time.Minute)
-	snap.Options = model.Options{MaxRolloutsInFlight: s.intn(4), MetricsStaleAfter: model.Duration(time.Duration(s.intn(3)) * 5 * time.Minute)}
+	snap.Options = model.Options{MaxRolloutsInFlight: s.intn(4), MetricsStaleAfter: model.Duration(time.Duration(s.intn(3)) * 5 * time.Minute),
+		RolloutFailureThreshold: s.intn(3), StuckPodAfter: model.Duration(time.Duration(s.intn(2)) * 10 * time.Minute)}
 	switch s.intn(5) {
 	case 0:
 	case 1:
@@ -210,6 +220,47 @@ func fuzzSnapshot(data []byte) *model.Snapshot {
 		snap.Metrics = m
 	}
 	return snap
+}
+
+// fuzzPod changes a pod the way kubelets, controllers and people do.
+func fuzzPod(s *bytesSource, p *corev1.Pod, now time.Time) {
+	cond := func(t corev1.PodConditionType, reason string) {
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue,
+			Reason: reason, LastTransitionTime: metav1.NewTime(now.Add(-time.Duration(s.intn(120)) * time.Minute))})
+	}
+	switch s.intn(14) {
+	case 0:
+		cond(corev1.PodResizePending, corev1.PodReasonInfeasible)
+	case 1:
+		cond(corev1.PodResizePending, corev1.PodReasonDeferred)
+	case 2:
+		cond(corev1.PodResizeInProgress, s.pick("", corev1.PodReasonError))
+	case 3:
+		p.Status.ContainerStatuses = nil
+	case 4:
+		p.Status.Phase = corev1.PodPending
+	case 5:
+		p.DeletionTimestamp = &metav1.Time{Time: now.Add(-time.Duration(s.intn(30)) * time.Minute)}
+	case 6:
+		p.OwnerReferences[0].UID = "someone-else"
+	case 7:
+		p.Spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: s.resources(), Limits: s.resources()}
+	case 8:
+		p.Spec.Containers[0].ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceMemory, RestartPolicy: corev1.RestartContainer}}
+	case 9:
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "injected",
+			Resources: corev1.ResourceRequirements{Requests: s.resources()}})
+	case 10:
+		if len(p.Status.ContainerStatuses) > 0 {
+			p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{
+				Reason: "OOMKilled", FinishedAt: metav1.NewTime(now.Add(-time.Duration(s.intn(90)) * time.Minute))}
+		}
+	case 11:
+		if len(p.Status.ContainerStatuses) > 0 {
+			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason: s.pick("CrashLoopBackOff", "ImagePullBackOff", "ContainerCreating")}}
+		}
+	}
 }
 
 func sortDeployments(ds []appsv1.Deployment) {
@@ -293,6 +344,7 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 			t.Fatalf("partition %d assigned %d times", q, n)
 		}
 	}
+	checkResizes(t, s, p)
 	for _, a := range p.Actions {
 		if a.Desired == nil {
 			continue
@@ -306,7 +358,23 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 			_, f := o.Annotations[konsumeratorv1.AnnotationDisableAutoscaler]
 			frozen = frozen || f
 		}
-		for _, c := range d.Spec.Template.Spec.Containers {
+		containers := d.Spec.Template.Spec.Containers
+		if a.Kind == model.ActionUpdate && inPlaceSpec(st) {
+			// In place the template keeps what pods start with; the decision is the annotation.
+			containers = nil
+			names := make([]string, len(d.Spec.Template.Spec.Containers))
+			for i, c := range d.Spec.Template.Spec.Containers {
+				names[i] = c.Name
+			}
+			res, ok := decodeResources(d.Annotations[konsumeratorv1.AnnotationResources], names)
+			if !ok {
+				t.Fatalf("%s: in place without a readable resources annotation", a.Name)
+			}
+			for i := range names {
+				containers = append(containers, corev1.Container{Name: names[i], Resources: res[i]})
+			}
+		}
+		for _, c := range containers {
 			pol := st.policies[c.Name]
 			if !st.autoscale || pol.off || frozen && observed[a.Name] != nil {
 				continue // the template's (or a frozen instance's) resources are kept as they are
@@ -314,6 +382,110 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 			checkBounds(t, a.Name, c, pol)
 		}
 	}
+}
+
+func inPlaceSpec(st *settings) bool {
+	a := st.spec.Autoscaler
+	return st.autoscale && a != nil && a.UpdateMode != konsumeratorv1.UpdateRestart
+}
+
+// checkResizes: a resize only in updateMode InPlace, of a running pod of an instance Deployment the owner
+// controls (through its ReplicaSet), never with a restart of the same instance, changing only cpu and memory and
+// removing neither a request nor a limit.
+func checkResizes(t *testing.T, s *model.Snapshot, p model.Plan) {
+	t.Helper()
+	st, _, _ := newSettings(s)
+	restarting := map[int32]bool{}
+	for _, a := range p.Actions {
+		if a.Kind == model.ActionUpdate && a.Restart {
+			restarting[a.Instance] = true
+		}
+	}
+	for _, a := range p.Actions {
+		if a.Kind == model.ActionDeletePod {
+			checkStuckDelete(t, s, a)
+		}
+		if a.Kind != model.ActionResize {
+			continue
+		}
+		if st == nil || !inPlaceSpec(st) {
+			t.Fatalf("resize of %s outside updateMode InPlace", a.Name)
+		}
+		if restarting[a.Instance] {
+			t.Fatalf("resize of %s while its instance restarts:\n%s", a.Name, Text(p))
+		}
+		var pod *corev1.Pod
+		for i := range s.Pods {
+			if s.Pods[i].Name == a.Name && s.Pods[i].UID == a.UID {
+				pod = &s.Pods[i]
+			}
+		}
+		if pod == nil || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
+			t.Fatalf("resize of %s: no such running pod", a.Name)
+		}
+		owned := false
+		for i := range s.ReplicaSets {
+			rs := &s.ReplicaSets[i]
+			if !konsumeratorv1.IsControlledBy(pod, rs.UID) {
+				continue
+			}
+			for j := range s.Deployments {
+				d := &s.Deployments[j]
+				owned = owned || d.Name == a.Resize.Deployment && konsumeratorv1.IsControlledBy(rs, d.UID) &&
+					konsumeratorv1.IsControlledBy(d, s.Owner.UID)
+			}
+		}
+		if !owned {
+			t.Fatalf("resize of %s, which is not a pod of the owner's instance %s", a.Name, a.Resize.Deployment)
+		}
+		for _, c := range a.Resize.Containers {
+			if c.Index >= len(pod.Spec.Containers) || pod.Spec.Containers[c.Index].Name != c.Name {
+				t.Fatalf("resize of %s: container %s not at %d", a.Name, c.Name, c.Index)
+			}
+			live := pod.Spec.Containers[c.Index].Resources
+			if removesResource(live, c.Resources) {
+				t.Fatalf("resize of %s removes a request or limit", a.Name)
+			}
+			for _, l := range [2][2]corev1.ResourceList{{live.Requests, c.Resources.Requests}, {live.Limits, c.Resources.Limits}} {
+				for k, q := range l[0] {
+					if k != corev1.ResourceCPU && k != corev1.ResourceMemory && q.Cmp(l[1][k]) != 0 {
+						t.Fatalf("resize of %s changes %s", a.Name, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkStuckDelete: a pod is deleted only when stuck deletion is on, the pod is stuck beyond the bound, and it
+// belongs to an instance the owner controls.
+func checkStuckDelete(t *testing.T, s *model.Snapshot, a model.Action) {
+	t.Helper()
+	if s.Options.StuckPodAfter <= 0 {
+		t.Fatalf("delete of pod %s with stuck deletion off", a.Name)
+	}
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		if p.Name != a.Name || p.UID != a.UID {
+			continue
+		}
+		since, _ := stuckSince(p)
+		if since.IsZero() || s.Now.Sub(since) < time.Duration(s.Options.StuckPodAfter) {
+			t.Fatalf("delete of pod %s, which is not stuck long enough", a.Name)
+		}
+		for j := range s.ReplicaSets {
+			rs := &s.ReplicaSets[j]
+			for k := range s.Deployments {
+				d := &s.Deployments[k]
+				if konsumeratorv1.IsControlledBy(p, rs.UID) && konsumeratorv1.IsControlledBy(rs, d.UID) &&
+					konsumeratorv1.IsControlledBy(d, s.Owner.UID) {
+					return
+				}
+			}
+		}
+		t.Fatalf("delete of pod %s, which is not the owner's", a.Name)
+	}
+	t.Fatalf("delete of pod %s, which does not exist", a.Name)
 }
 
 func checkBounds(t *testing.T, name string, c corev1.Container, pol containerPolicy) {

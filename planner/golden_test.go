@@ -40,7 +40,7 @@ type scenario struct {
 
 func scenarios() []scenario {
 	min := time.Minute
-	return []scenario{
+	list := []scenario{
 		{name: "create-n10-k3", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			return builder.Snapshot(orders().Partitions(10).PerInstance(3).Obj()).Metrics(load(10, 500, 500, 1000)).Obj()
 		}},
@@ -380,6 +380,8 @@ func scenarios() []scenario {
 			return &out
 		}},
 	}
+	list = append(list, inPlaceScenarios()...)
+	return append(list, healthScenarios()...)
 }
 
 func TestGolden(t *testing.T) {

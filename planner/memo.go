@@ -14,6 +14,7 @@ type memo struct {
 	sizes     map[sizeKey][]corev1.ResourceRequirements
 	fallback  map[bool][]corev1.ResourceRequirements
 	digests   map[*corev1.ResourceRequirements]string // resourcesDigest by the first element of a sizes slice
+	texts     map[*corev1.ResourceRequirements]string // AnnotationResources values, the same way
 	resources map[*corev1.ResourceRequirements]*corev1ac.ResourceRequirementsApplyConfiguration
 	env       *envCache // GOMAXPROCS and GOMEMLIMIT texts; nil formats every time
 
@@ -66,6 +67,17 @@ func (m *memo) digest(res []corev1.ResourceRequirements, compute func() string) 
 		return compute()
 	}
 	return cached(m.on, m.digests, &res[0], compute)
+}
+
+// resourcesText caches the AnnotationResources value of a sizes slice by its first element, like digest.
+func (m *memo) resourcesText(res []corev1.ResourceRequirements, compute func() string) string {
+	if len(res) == 0 {
+		return compute()
+	}
+	if m.on && m.texts == nil {
+		m.texts = map[*corev1.ResourceRequirements]string{}
+	}
+	return cached(m.on, m.texts, &res[0], compute)
 }
 
 // resourcesApply is container i's decided resources as an apply configuration, shared by every instance with

@@ -54,7 +54,7 @@ func (pl *planner) oracleDeployment(in *instance, p instanceParts) *appsv1.Deplo
 	for i := range spec.Template.Spec.Containers {
 		c := &spec.Template.Spec.Containers[i]
 		c.Env = pl.env(nil, in, &p, i)
-		c.Resources = *in.decided[i].DeepCopy()
+		c.Resources = *in.tmplRes[i].DeepCopy()
 	}
 	labels := map[string]string{}
 	for _, k := range ownedLabels {
@@ -63,6 +63,12 @@ func (pl *planner) oracleDeployment(in *instance, p instanceParts) *appsv1.Deplo
 	annotations := map[string]string{}
 	for _, k := range ownedAnnotations {
 		annotations[k] = p.annotation(k)
+	}
+	if pl.inPlace {
+		annotations[konsumeratorv1.AnnotationResources] = p.resources
+	}
+	if in.floorsText != "" {
+		annotations[konsumeratorv1.AnnotationMemoryFloor] = in.floorsText
 	}
 	t, f := true, true
 	return &appsv1.Deployment{

@@ -60,6 +60,7 @@ func planWith(s *model.Snapshot, memoize bool) model.Plan {
 	pl.size()
 	pl.applyBudget()
 	pl.diff()
+	pl.gate()
 	pl.limitRollouts()
 	pl.planDeletes()
 	return pl.finish()
@@ -95,6 +96,14 @@ type planner struct {
 
 	memo memo // values instances share, computed once; decides nothing
 
+	inPlace bool     // updateMode InPlace: resources reach running pods by resize
+	pods    podIndex // the pods of each instance Deployment's newest ReplicaSet, by the Deployment's UID
+	allPods podIndex // the pods of all its ReplicaSets
+
+	failureThreshold int         // instances that may fail on the current template before its rollout halts
+	failed           []*instance // instances failing on the current template
+	halted           bool        // the rollout of the current template is halted
+
 	podLabelKeys   []string        // sorted keys of the desired pod labels
 	allAuto        bool            // every container is sized by the autoscaler
 	containerPaths []containerPath // per template container, built once
@@ -125,18 +134,29 @@ type observedState struct {
 	blocked  *appsv1.Deployment // not ours but holding the name
 
 	ann     liveAnnotations               // the live values of the annotations the operator sets
-	current []corev1.ResourceRequirements // per template container (zero value when absent)
+	current []corev1.ResourceRequirements // per template container (zero value when absent): the decision in effect
+	// templateLive are the resources in the live pod template, per template container; the same slice as current
+	// unless updateMode InPlace reads current from AnnotationResources.
+	templateLive []corev1.ResourceRequirements
 
 	deleting  bool // the object with this name is being deleted
 	frozen    bool // the autoscaler is disabled for it (owner or object annotation)
 	inFlight  bool // the observed rollout is in progress
 	available bool
+	// failure says why the instance's pods fail ("pod demo-0-x: consumer CrashLoopBackOff"), "" when they do not.
+	failure     string
+	failingPods int
+	// floors are the memory floors of out-of-memory kills (AnnotationMemoryFloor), floorsText its new value, and
+	// oomNotes the kills counted in this pass.
+	floors     map[string]memoryFloor
+	floorsText string
+	oomNotes   []string
 }
 
 // liveAnnotations are the live values of ownedAnnotations, read once; "" when absent, which has says.
 type liveAnnotations struct {
-	partition, scalingStatus, scalingStatusChange, specHash string
-	has                                                     struct{ partition, scalingStatus, scalingStatusChange, specHash bool }
+	partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor string
+	has                                                                             struct{ partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor bool }
 }
 
 // get is the live value of one of ownedAnnotations and whether the object has it.
@@ -150,6 +170,8 @@ func (a *liveAnnotations) get(key string) (string, bool) {
 		return a.scalingStatusChange, a.has.scalingStatusChange
 	case konsumeratorv1.AnnotationSpecHash:
 		return a.specHash, a.has.specHash
+	case konsumeratorv1.AnnotationResources:
+		return a.resources, a.has.resources
 	}
 	return "", false
 }
@@ -175,8 +197,17 @@ type sizeState struct {
 	ripens   time.Time
 	sizeNote string
 	changing bool // resources set from metrics in this pass: shares the global budget
-	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources.
+	oomBump  bool // memory raised at once after an out-of-memory kill
+	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources (in
+	// updateMode InPlace: recorded in AnnotationResources).
 	liveIsDecided bool
+	// tmplRes are the resources the desired pod template carries: the decided ones, or in updateMode InPlace the
+	// live template's (tmplIsLive) while no rollout happens anyway.
+	tmplRes    []corev1.ResourceRequirements
+	tmplIsLive bool
+	liveProcs  bool // a live template container sets GOMAXPROCS
+	// resourcesNote, when set, says why the template's resources change in updateMode InPlace.
+	resourcesNote string
 }
 
 // outcome is what the plan does with the instance.
@@ -187,6 +218,13 @@ type outcome struct {
 	upToDate bool // after this plan the object matches the spec
 	recreate bool // deleted now because an immutable field changes
 	priority int  // rollout priority, lower first
+	resize   resizePlan
+	// podChange: the update changes the pod template beyond resources (image, env, a repartition).
+	podChange bool
+	haltHeld  bool // held because the rollout is halted
+	// stuck deletes pods stuck on a node that is gone; stuckWake is when the next one becomes stuck.
+	stuck     []model.Action
+	stuckWake time.Time
 }
 
 // partitions is the instance's partition list, "0,1,2".
@@ -199,6 +237,10 @@ func (in *instance) partitions() string {
 
 func newPlanner(s *model.Snapshot, st *settings, m memo) *planner {
 	pl := &planner{s: s, st: st, now: s.Now, tmpl: &st.spec.DeploymentTemplate, memo: m}
+	if a := st.spec.Autoscaler; a != nil && st.autoscale && a.UpdateMode != konsumeratorv1.UpdateRestart {
+		pl.inPlace = true
+	}
+	pl.pods, pl.allPods = newPodIndex(s)
 	pl.view = metricsView{reason: konsumeratorv1.ReasonNoMetrics}
 	if st.autoscale {
 		pl.view = viewMetrics(st, s.Metrics, s.Now)
@@ -290,14 +332,19 @@ func (pl *planner) finish() model.Plan {
 	p := model.Plan{SnapshotDigest: pl.s.Digest(), Actions: make([]model.Action, 0, len(pl.insts)+len(pl.untouched))}
 	for _, in := range pl.insts {
 		p.Actions = append(p.Actions, in.action)
+		p.Actions = append(p.Actions, in.resize.actions...)
+		p.Actions = append(p.Actions, in.stuck...)
 	}
 	p.Actions = append(p.Actions, pl.untouched...)
 	sortActions(p.Actions)
 	p.Status = pl.status()
+	p.Instances = pl.figures()
 	var earliest time.Time
 	for _, in := range pl.insts {
-		if !in.ripens.IsZero() && (earliest.IsZero() || in.ripens.Before(earliest)) {
-			earliest = in.ripens
+		for _, t := range [3]time.Time{in.ripens, in.resize.wake, in.stuckWake} {
+			if !t.IsZero() && (earliest.IsZero() || t.Before(earliest)) {
+				earliest = t
+			}
 		}
 	}
 	if !earliest.IsZero() {

@@ -20,7 +20,14 @@ func Text(p model.Plan) string {
 		if a.Load != "" {
 			reason += " (" + a.Load + ")" // the numbers behind a sizing decision, as its Event has them
 		}
-		fmt.Fprintf(&b, "%-9s Deployment/%s/%s  %s\n", a.Kind, a.Namespace, a.Name, reason)
+		kind := "Deployment"
+		if a.Kind == model.ActionResize || a.Kind == model.ActionDeletePod {
+			kind = "Pod"
+		}
+		if a.RestartReason != "" && a.Kind != model.ActionSkip {
+			reason += " [restart: " + a.RestartReason + "]"
+		}
+		fmt.Fprintf(&b, "%-9s %s/%s/%s  %s\n", a.Kind, kind, a.Namespace, a.Name, reason)
 		for _, c := range a.Changes {
 			fmt.Fprintf(&b, "          ~ %s\n", c)
 		}
@@ -33,10 +40,17 @@ func Text(p model.Plan) string {
 // Summary is one line: how many actions of each kind, and the status counts.
 func Summary(p model.Plan) string {
 	st := p.Status
-	return fmt.Sprintf("plan: %d create, %d update, %d delete, %d unchanged, %d skip; "+
+	resized := ""
+	if n := p.Count(model.ActionResize); n > 0 {
+		resized = fmt.Sprintf(", %d pod resize", n)
+	}
+	if n := p.Count(model.ActionDeletePod); n > 0 {
+		resized += fmt.Sprintf(", %d stuck pod delete", n)
+	}
+	return fmt.Sprintf("plan: %d create, %d update, %d delete, %d unchanged, %d skip%s; "+
 		"expected=%d running=%d paused=%d missing=%d lagging=%d outdated=%d; requeueAfter=%s",
 		p.Count(model.ActionCreate), p.Count(model.ActionUpdate), p.Count(model.ActionDelete),
-		p.Count(model.ActionUnchanged), p.Count(model.ActionSkip),
+		p.Count(model.ActionUnchanged), p.Count(model.ActionSkip), resized,
 		deref(st.Expected), deref(st.Running), deref(st.Paused), deref(st.Missing), deref(st.Lagging),
 		deref(st.Outdated), time.Duration(p.RequeueAfter))
 }

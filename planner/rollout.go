@@ -34,6 +34,8 @@ func (pl *planner) limitRollouts() {
 	})
 	for _, in := range candidates {
 		switch {
+		case pl.halted && in.podChange && !in.inFlight && in.priority != priorityReassigned:
+			pl.holdHalted(in)
 		case in.inFlight:
 			// already counted: another change to an instance that is rolling out starts no new restart
 		case in.priority == priorityCritical || in.priority == priorityReassigned || pl.inFlight < pl.maxRollouts:
@@ -49,8 +51,20 @@ func (pl *planner) hold(in *instance) {
 	a := &in.action
 	a.Reason = fmt.Sprintf("waiting for rollout budget (%d rolling out, at most %d at once); %s", pl.inFlight, pl.maxRollouts, a.Reason)
 	a.Kind, a.Phase, a.Desired = model.ActionSkip, model.PhaseApply, nil
+	in.resize.actions = nil
 	in.upToDate, in.recreate = false, false
 	pl.held = true
+	in.state = readScalingState(in.observed.Annotations, pl.now)
+}
+
+// holdHalted holds a template change back while the rollout of the template is halted.
+func (pl *planner) holdHalted(in *instance) {
+	a := &in.action
+	a.Reason = "rollout halted, the previous template is kept: " + pl.haltText() + "; " + a.Reason
+	in.haltHeld = true
+	a.Kind, a.Phase, a.Desired = model.ActionSkip, model.PhaseApply, nil
+	in.resize.actions = nil
+	in.upToDate, in.recreate = false, false
 	in.state = readScalingState(in.observed.Annotations, pl.now)
 }
 

@@ -6,8 +6,12 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
 )
 
@@ -26,6 +30,16 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 	removed := map[string]bool{}
 	for _, a := range p.Actions {
 		switch a.Kind {
+		case model.ActionResize:
+			resizePod(out, a)
+		case model.ActionDeletePod:
+			kept := out.Pods[:0]
+			for _, pod := range out.Pods {
+				if pod.Name != a.Name || pod.UID != a.UID {
+					kept = append(kept, pod)
+				}
+			}
+			out.Pods = kept
 		case model.ActionDelete:
 			removed[a.Name] = true
 		case model.ActionCreate, model.ActionUpdate:
@@ -47,7 +61,14 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 			merged.ResourceVersion = nextVersion(live.ResourceVersion)
 			merged.Labels = mergeMaps(live.Labels, want.Labels)
 			merged.Annotations = mergeMaps(live.Annotations, want.Annotations)
+			if _, ok := want.Annotations[konsumeratorv1.AnnotationResources]; !ok {
+				delete(merged.Annotations, konsumeratorv1.AnnotationResources) // owned before, no longer applied
+			}
+			rolled := !equality.Semantic.DeepEqual(live.Spec.Template, merged.Spec.Template)
 			*live = *merged
+			if rolled {
+				rollPods(out, live)
+			}
 		}
 	}
 	kept := out.Deployments[:0]
@@ -60,6 +81,83 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 	sort.Slice(out.Deployments, func(i, j int) bool { return out.Deployments[i].Name < out.Deployments[j].Name })
 	out.Status = *p.Status.DeepCopy()
 	return out
+}
+
+// resizePod carries out a resize as a kubelet that accepts it would: the pod's spec and its containers' reported
+// resources take the new values; the pod stays the same (UID, restart counts).
+func resizePod(s *model.Snapshot, a model.Action) {
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		if pod.Name != a.Name || pod.UID != a.UID || a.Resize == nil {
+			continue
+		}
+		for _, c := range a.Resize.Containers {
+			if c.Index >= len(pod.Spec.Containers) || pod.Spec.Containers[c.Index].Name != c.Name {
+				continue
+			}
+			pod.Spec.Containers[c.Index].Resources = *c.Resources.DeepCopy()
+			for j := range pod.Status.ContainerStatuses {
+				if cs := &pod.Status.ContainerStatuses[j]; cs.Name == c.Name {
+					cs.Resources = c.Resources.DeepCopy()
+					cs.AllocatedResources = c.Resources.DeepCopy().Requests
+				}
+			}
+		}
+		pod.ResourceVersion = nextVersion(pod.ResourceVersion)
+	}
+}
+
+// rollPods replaces the pods of a Deployment whose template changed, as the Deployment controller, a new
+// ReplicaSet and a kubelet that resizes in place would: new pods (new UIDs) at the template's resources. Only a
+// snapshot that has pods of the Deployment gets new ones.
+func rollPods(s *model.Snapshot, d *appsv1.Deployment) {
+	var rs *metav1.PartialObjectMetadata
+	rev := int64(0)
+	for i := range s.ReplicaSets {
+		if ref := controllerOf(s.ReplicaSets[i].OwnerReferences); ref != nil && ref.UID == d.UID {
+			if n, _ := parseRevision(s.ReplicaSets[i].Annotations[revisionAnnotation]); n >= rev {
+				rev, rs = n, &s.ReplicaSets[i]
+			}
+		}
+	}
+	if rs == nil {
+		return
+	}
+	next := rs.DeepCopy()
+	rev++
+	next.Name = d.Name + "-rs" + strconv.FormatInt(rev, 10)
+	next.UID = types.UID("uid-" + next.Name)
+	next.Annotations = mergeMaps(next.Annotations, map[string]string{revisionAnnotation: strconv.FormatInt(rev, 10)})
+	kept := s.Pods[:0]
+	var replaced []corev1.Pod
+	for _, p := range s.Pods {
+		if ref := controllerOf(p.OwnerReferences); ref != nil && ref.UID == rs.UID {
+			replaced = append(replaced, p)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	for i, old := range replaced {
+		p := old.DeepCopy()
+		p.Name = next.Name + "-" + strconv.Itoa(i)
+		p.UID = types.UID("uid-" + p.Name)
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: next.Name,
+			UID: next.UID, Controller: rs.OwnerReferences[0].Controller}}
+		p.Spec.Containers = nil
+		p.Status.ContainerStatuses = nil
+		p.Status.Conditions = nil
+		for _, c := range d.Spec.Template.Spec.Containers {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c.Name,
+				Resources: *c.Resources.DeepCopy(), ResizePolicy: c.ResizePolicy})
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{Name: c.Name,
+				Ready: true, Resources: c.Resources.DeepCopy(), AllocatedResources: c.Resources.DeepCopy().Requests,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
+		}
+		kept = append(kept, *p)
+	}
+	s.Pods = kept
+	s.ReplicaSets = append(s.ReplicaSets, *next)
+	sort.Slice(s.Pods, func(i, j int) bool { return s.Pods[i].Name < s.Pods[j].Name })
 }
 
 // nextVersion stands in for the API server's resourceVersion, which changes with every write.
@@ -104,6 +202,14 @@ func cloneSnapshot(s *model.Snapshot) *model.Snapshot {
 	out.Deployments = make([]appsv1.Deployment, len(s.Deployments))
 	for i := range s.Deployments {
 		s.Deployments[i].DeepCopyInto(&out.Deployments[i])
+	}
+	out.ReplicaSets = make([]metav1.PartialObjectMetadata, len(s.ReplicaSets))
+	for i := range s.ReplicaSets {
+		s.ReplicaSets[i].DeepCopyInto(&out.ReplicaSets[i])
+	}
+	out.Pods = make([]corev1.Pod, len(s.Pods))
+	for i := range s.Pods {
+		s.Pods[i].DeepCopyInto(&out.Pods[i])
 	}
 	if s.Metrics != nil {
 		m := *s.Metrics

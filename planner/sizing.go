@@ -14,6 +14,8 @@ import (
 func (pl *planner) size() {
 	for _, in := range pl.insts {
 		pl.observe(in)
+		pl.observeHealth(in)
+		pl.readFloors(in)
 		pl.load(in)
 		switch {
 		case !pl.st.autoscale:
@@ -31,6 +33,7 @@ func (pl *planner) size() {
 		default:
 			pl.sizeFromMetrics(in)
 		}
+		pl.applyOOMBump(in)
 	}
 }
 
@@ -81,6 +84,10 @@ func (pl *planner) observe(in *instance) {
 			in.ann.scalingStatusChange, in.ann.has.scalingStatusChange = v, true
 		case konsumeratorv1.AnnotationSpecHash:
 			in.ann.specHash, in.ann.has.specHash = v, true
+		case konsumeratorv1.AnnotationResources:
+			in.ann.resources, in.ann.has.resources = v, true
+		case konsumeratorv1.AnnotationMemoryFloor:
+			in.ann.memoryFloor, in.ann.has.memoryFloor = v, true
 		}
 	}
 	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
@@ -88,6 +95,12 @@ func (pl *planner) observe(in *instance) {
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
 			in.current[i] = c.Resources
+		}
+	}
+	in.templateLive = in.current
+	if pl.inPlace {
+		if recorded, ok := decodeResources(in.ann.resources, pl.names); ok {
+			in.current = recorded
 		}
 	}
 	in.inFlight = rolloutInProgress(d)
@@ -133,7 +146,7 @@ func (pl *planner) load(in *instance) {
 
 // sizeFromMetrics sets the target from the load and lets the hysteresis decide whether to take it now.
 func (pl *planner) sizeFromMetrics(in *instance) {
-	target := pl.targetSizes(in.estimate, in.critical)
+	target := pl.withFloors(in, pl.targetSizes(in.estimate, in.critical))
 	if in.observed == nil {
 		in.decided, in.changing = target, true
 		in.sizeNote = "sized from metrics"
@@ -141,6 +154,9 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	}
 	// The common steady state: the live containers have exactly the target's resources.
 	in.liveIsDecided = sameResources(in.observed.Spec.Template.Spec.Containers, pl.names, target)
+	if pl.inPlace {
+		in.liveIsDecided = sameNames(in.observed.Spec.Template.Spec.Containers, pl.names) && sameSizes(in.current, target)
+	}
 	edited, reassigned := pl.resourcesEdited(in, target), pl.reassigned(in)
 	if edited || reassigned {
 		// The live resources say nothing about this load: take the target at once, as for a new instance.
@@ -215,7 +231,7 @@ const (
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
-		up := pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false)
+		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false))
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
@@ -228,7 +244,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			// ramPerCore was lowered) go down on their own.
 			est = cur
 		}
-		down := pl.targetSizes(est, false)
+		down := pl.withFloors(in, pl.targetSizes(est, false))
 		return down, pl.autoDirection(down, in.current)
 	}
 	return target, dir
@@ -393,6 +409,19 @@ func sameResources(live []corev1.Container, names []string, res []corev1.Resourc
 	for i := range live {
 		if live[i].Name != names[i] || !sameList(effectiveRequests(live[i].Resources), effectiveRequests(res[i])) ||
 			!sameList(live[i].Resources.Limits, res[i].Limits) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNames reports whether the live containers are exactly the named ones, in order.
+func sameNames(live []corev1.Container, names []string) bool {
+	if len(live) != len(names) {
+		return false
+	}
+	for i := range live {
+		if live[i].Name != names[i] {
 			return false
 		}
 	}

@@ -24,6 +24,7 @@ var ownedConditions = map[string]bool{
 	konsumeratorv1.ConditionRolloutComplete:  true,
 	konsumeratorv1.ConditionAutoscalerFrozen: true,
 	konsumeratorv1.ConditionSpecWarnings:     true,
+	konsumeratorv1.ConditionRolloutHealthy:   true,
 }
 
 // status is the owner's status as it will be once the plan is carried out. The counts overlap: an instance
@@ -39,8 +40,8 @@ var ownedConditions = map[string]bool{
 //	outdated  instances not yet on the current template: held back from their change, restarted by this
 //	          plan, or observed rolling out
 func (pl *planner) status() konsumeratorv1.ConsumerStatus {
-	var running, paused, missing, lagging, outdated int32
-	var current, restarting, held int
+	var running, paused, missing, lagging, outdated, failing int32
+	var current, restarting, held, halted int
 	var blocked []string
 	replicas := pl.desiredReplicas()
 	stopped := replicas == 0 || pl.tmpl.Paused
@@ -54,6 +55,9 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		}
 		if in.lagging {
 			lagging++
+		}
+		if in.failure != "" {
+			failing++
 		}
 		if exists && (stopped || pl.st.autoscale && in.frozen) {
 			paused++
@@ -71,6 +75,9 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		case !exists:
 		case isHeld:
 			held++
+			if in.haltHeld {
+				halted++
+			}
 		case in.inFlight || in.restart:
 			restarting++
 		case in.upToDate:
@@ -85,6 +92,7 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		Missing:            ptr.To(missing),
 		Lagging:            ptr.To(lagging),
 		Outdated:           ptr.To(outdated),
+		Failing:            ptr.To(failing),
 		LastSyncTime:       pl.s.Status.LastSyncTime.DeepCopy(),
 	}
 	if pl.st.autoscale && !pl.view.usable {
@@ -101,7 +109,14 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 		ready.Message = summarize("Deployments not controlled by this owner hold instance names; they are not touched",
 			blocked, 5)
 	}
-	conds := []metav1.Condition{ready, rolloutCondition(len(pl.insts), current, restarting, held)}
+	conds := []metav1.Condition{ready, rolloutCondition(len(pl.insts), current, restarting, held, halted)}
+	h := pl.healthCondition(held)
+	health := metav1.Condition{Type: konsumeratorv1.ConditionRolloutHealthy, Status: metav1.ConditionTrue,
+		Reason: h.reason, Message: h.message}
+	if !h.ok {
+		health.Status = metav1.ConditionFalse
+	}
+	conds = append(conds, health)
 	if pl.st.autoscale {
 		c := metav1.Condition{Type: konsumeratorv1.ConditionMetricsAvailable, Status: metav1.ConditionFalse,
 			Reason: pl.view.reason, Message: pl.view.message}
@@ -141,7 +156,7 @@ func (pl *planner) status() konsumeratorv1.ConsumerStatus {
 
 // rolloutCondition says how far the current template has got. Instances created by this plan run it; those
 // restarted by this plan or observed rolling out are restarting; those the rollout budget holds back wait.
-func rolloutCondition(n, current, restarting, held int) metav1.Condition {
+func rolloutCondition(n, current, restarting, held, halted int) metav1.Condition {
 	c := metav1.Condition{Type: konsumeratorv1.ConditionRolloutComplete, Status: metav1.ConditionTrue,
 		Reason: konsumeratorv1.ReasonAllInstancesCurrent, Message: fmt.Sprintf("all %d instances on the current template", n)}
 	if current == n {
@@ -157,7 +172,10 @@ func rolloutCondition(n, current, restarting, held int) metav1.Condition {
 		c.Reason = konsumeratorv1.ReasonInstancesNotCurrent
 	}
 	c.Message = fmt.Sprintf("%d of %d instances on the current template, %d restarting, %d held by the rollout budget",
-		current, n, restarting, held)
+		current, n, restarting, held-halted)
+	if halted > 0 {
+		c.Message += fmt.Sprintf(", %d held by the halted rollout", halted)
+	}
 	if other := n - current - restarting - held; other > 0 {
 		c.Message += fmt.Sprintf(", %d missing or blocked", other)
 	}

@@ -34,7 +34,7 @@ type Result struct {
 	Restarts, InitialCreates int
 	RestartsByInstance       map[string]int
 	RestartTimes             []RestartEvent
-	// InPlaceResizes is zero until the planner can resize pods in place.
+	// InPlaceResizes counts pods resized in place (updateMode InPlace).
 	InPlaceResizes int
 	// RolloutHeld is the time during which some change waited for the rollout budget; BudgetHeld the time the
 	// global budget cut or held a demand.

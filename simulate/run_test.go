@@ -63,6 +63,28 @@ func TestScenarioSummaries(t *testing.T) {
 	golden.Assert(t, table.String(), "table.golden")
 }
 
+// TestRestartModeTable pins the same scenarios with updateMode Restart (docs/sizing.md quotes both tables), and
+// that the default mode resizes in place where Restart restarts: on the daily wave, in place restarts nothing.
+func TestRestartModeTable(t *testing.T) {
+	c := sample(t)
+	c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateRestart
+	var table strings.Builder
+	table.WriteString(simulate.TableHeader)
+	for _, name := range simulate.ScenarioNames() {
+		table.WriteString(run(t, c, name, simulate.DefaultOptions()).TableRow())
+	}
+	golden.Assert(t, table.String(), "table-restart.golden")
+
+	byRestart := run(t, c, "daily-wave", simulate.DefaultOptions())
+	inPlace := run(t, sample(t), "daily-wave", simulate.DefaultOptions())
+	if byRestart.InPlaceResizes != 0 || byRestart.Restarts == 0 {
+		t.Errorf("Restart mode: %d restarts, %d in-place resizes; want restarts and no resize", byRestart.Restarts, byRestart.InPlaceResizes)
+	}
+	if inPlace.Restarts != 0 || inPlace.InPlaceResizes == 0 {
+		t.Errorf("InPlace mode: %d restarts, %d in-place resizes; want resizes and no restart", inPlace.Restarts, inPlace.InPlaceResizes)
+	}
+}
+
 // TestDeterministic: the same inputs give the same output, noise included.
 func TestDeterministic(t *testing.T) {
 	c := sample(t)

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/internal/builder"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/planner"
 )
@@ -463,7 +464,41 @@ func (sm *sim) settle() {
 	for i := range sm.s.Deployments {
 		setAvailable(&sm.s.Deployments[i])
 	}
+	sm.s = builder.WithPods(sm.s)
 	sm.rebuild()
+}
+
+// startPods gives Deployments created since the last pass their ReplicaSet and running pods, at the template's
+// resources, as the controllers and the kubelet would. (Pods of changed templates are replaced by Apply.)
+func (sm *sim) startPods() {
+	has := map[types.UID]bool{}
+	for i := range sm.s.ReplicaSets {
+		for _, ref := range sm.s.ReplicaSets[i].OwnerReferences {
+			has[ref.UID] = true
+		}
+	}
+	for i := range sm.s.Deployments {
+		d := &sm.s.Deployments[i]
+		if has[d.UID] {
+			continue
+		}
+		rs := builder.ReplicaSetFor(d, 1)
+		sm.s.ReplicaSets = append(sm.s.ReplicaSets, rs)
+		for r := int32(0); r < replicas(d); r++ {
+			sm.s.Pods = append(sm.s.Pods, *builder.PodFor(d, &rs, rs.Name+"-"+strconv.Itoa(int(r))))
+		}
+	}
+	kept := sm.s.Pods[:0]
+	alive := map[string]bool{}
+	for i := range sm.s.Deployments {
+		alive[sm.s.Deployments[i].Name] = true
+	}
+	for _, p := range sm.s.Pods {
+		if alive[p.Labels[konsumeratorv1.LabelInstance]] {
+			kept = append(kept, p)
+		}
+	}
+	sm.s.Pods = kept
 }
 
 // reconcile makes one plan at t, carries it out and starts the rollouts and pauses it causes. It returns the
@@ -481,8 +516,13 @@ func (sm *sim) reconcile(t time.Duration) time.Duration {
 			// In the simulator no foreign object holds a name and no delete lingers, so a held instance waits
 			// for the rollout budget.
 			sm.heldRollout = true
-		case a.Kind == model.ActionCreate || a.Kind == model.ActionUpdate && !strings.Contains(a.Reason, "(no restart)"):
+		case a.Kind == model.ActionCreate || a.Kind == model.ActionUpdate && a.Restart:
 			restarted[a.Name] = true
+		case a.Kind == model.ActionResize:
+			sm.res.InPlaceResizes++
+			if a.Restart { // the container restarts by its resizePolicy
+				restarted[a.Resize.Deployment] = true
+			}
 		}
 		if sm.o.KeepDecisions && (a.Writes() || a.Kind == model.ActionSkip) {
 			line := fmt.Sprintf("%s %-7s %s: %s", clock(t), a.Kind, a.Name, a.Reason)
@@ -500,6 +540,7 @@ func (sm *sim) reconcile(t time.Duration) time.Duration {
 		return time.Duration(p.RequeueAfter)
 	}
 	sm.s = planner.Apply(sm.s, p)
+	sm.startPods()
 	for _, name := range slices.Sorted(maps.Keys(restarted)) {
 		st := sm.state(name)
 		st.rolloutUntil = t + sm.o.RolloutTime
@@ -578,6 +619,12 @@ func replicas(d *appsv1.Deployment) int32 {
 // rebuild reads the Deployments as the consumer model needs them: who reads which partition with how much CPU.
 func (sm *sim) rebuild() {
 	sm.lives = sm.lives[:0]
+	podsOf := map[string][]*corev1.Pod{}
+	for i := range sm.s.Pods {
+		if p := &sm.s.Pods[i]; p.DeletionTimestamp == nil {
+			podsOf[p.Labels[konsumeratorv1.LabelInstance]] = append(podsOf[p.Labels[konsumeratorv1.LabelInstance]], p)
+		}
+	}
 	for i := range sm.s.Deployments {
 		d := &sm.s.Deployments[i]
 		l := live{name: d.Name, st: sm.state(d.Name), replicas: float64(replicas(d)),
@@ -587,7 +634,13 @@ func (sm *sim) rebuild() {
 				l.parts = append(l.parts, int32(p))
 			}
 		}
-		for _, c := range d.Spec.Template.Spec.Containers {
+		// What the pods have: in place, resources change under running pods; the template is what new pods
+		// start with.
+		containers := d.Spec.Template.Spec.Containers
+		if pods := podsOf[d.Name]; len(pods) > 0 {
+			containers, l.replicas = pods[0].Spec.Containers, float64(len(pods))
+		}
+		for _, c := range containers {
 			req, lim := cpuOf(c.Resources)
 			l.podCPU += req * l.replicas
 			if c.Name == sm.o.Container {

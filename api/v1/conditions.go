@@ -20,6 +20,18 @@ const (
 	// ConditionSpecWarnings is present (True) only while the spec has parts that are accepted, as the original
 	// Konsumerator accepted them, but have no effect.
 	ConditionSpecWarnings = "SpecWarnings"
+	// ConditionRolloutHealthy is False while a rollout is halted: instances rolled to the current template
+	// failed (crash loop, out of memory, image, config, unschedulable, progress deadline) as often as the
+	// threshold allows, and no further instance is restarted for that template.
+	ConditionRolloutHealthy = "RolloutHealthy"
+)
+
+// Reasons of ConditionRolloutHealthy.
+const (
+	ReasonNoFailedInstances = "NoFailedInstances"
+	// ReasonInstancesFailing: some instances on the current template fail, fewer than the threshold.
+	ReasonInstancesFailing = "InstancesFailing"
+	ReasonRolloutHalted    = "RolloutHalted"
 )
 
 // Reasons of ConditionSpecWarnings.
@@ -95,6 +107,12 @@ const (
 	EventInstancesResizedInPlace = "InstancesResizedInPlace"
 	// EventResizeFallback: a resize could not be done in place, so the instance restarts; the message says why.
 	EventResizeFallback = "ResizeFallbackToRestart"
+	// EventRolloutHalted: a Warning when the rollout halts (RolloutHealthy turns False).
+	EventRolloutHalted = ReasonRolloutHalted
+	// EventMemoryBumped: a container killed for running out of memory gets more at once.
+	EventMemoryBumped = "MemoryBumped"
+	// EventStuckPodDeleted: a pod stuck on a node that is gone was deleted so its ReplicaSet replaces it.
+	EventStuckPodDeleted = "StuckPodDeleted"
 )
 
 // Why an instance's pods restart: the reason of an Action, the reason label of
@@ -115,6 +133,8 @@ const (
 	RestartResizeInProgress = "ResizeInProgressTooLong"
 	// RestartResizeError: the kubelet reported an error carrying out the resize.
 	RestartResizeError = "ResizeError"
+	// RestartResizeRemovesResource: the decision drops a request or limit the pod has, which pods/resize refuses.
+	RestartResizeRemovesResource = "ResizeRemovesResource"
 	// RestartResizeUnsupported: the pod runs where in-place resize is not supported (its containers report no
 	// resources), so the API server would refuse the resize.
 	RestartResizeUnsupported = "ResizeUnsupported"

@@ -418,6 +418,11 @@ type ConsumerStatus struct {
 	// restarting, or rolling out. The RolloutComplete condition says how far the rollout has got.
 	// +optional
 	Outdated *int32 `json:"outdated,omitempty"`
+	// Failing is the number of instances whose pods fail: crash-looping, killed for running out of memory,
+	// unable to pull their image or to start, unschedulable for longer than the bound, or past the Deployment's
+	// progress deadline.
+	// +optional
+	Failing *int32 `json:"failing,omitempty"`
 	// LastSyncTime is when the metrics sample behind the figures of this status was read. It moves only when the
 	// status changes anyway, so a pass whose only news is a newer sample writes nothing; while metrics are
 	// unusable it stays, and its age is the age of LAGGING.
@@ -440,6 +445,8 @@ type ConsumerStatus struct {
 // +kubebuilder:printcolumn:name="Missing",type="integer",JSONPath=".status.missing"
 // +kubebuilder:printcolumn:name="Lagging",type="integer",JSONPath=".status.lagging"
 // +kubebuilder:printcolumn:name="Outdated",type="integer",JSONPath=".status.outdated",description="Instances not yet on the current template"
+// +kubebuilder:printcolumn:name="Failing",type="integer",JSONPath=".status.failing",description="Instances whose pods crash-loop, run out of memory, cannot pull, start or be scheduled"
+// +kubebuilder:printcolumn:name="Rollout",type="string",JSONPath=".status.conditions[?(@.type==\"RolloutHealthy\")].reason",description="RolloutHalted while a rollout is stopped for failed instances"
 // +kubebuilder:printcolumn:name="Autoscaler",type="string",JSONPath=".spec.autoscaler.mode",description="Autoscaler in use"
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
 

@@ -112,9 +112,10 @@ func TestPrinterColumns(t *testing.T) {
 	for _, c := range table.ColumnDefinitions {
 		names = append(names, strings.ToUpper(c.Name))
 	}
-	assert.Equal(t, []string{"NAME", "EXPECTED", "RUNNING", "PAUSED", "MISSING", "LAGGING", "OUTDATED", "AUTOSCALER", "AGE"}, names)
+	assert.Equal(t, []string{"NAME", "EXPECTED", "RUNNING", "PAUSED", "MISSING", "LAGGING", "OUTDATED", "FAILING",
+		"ROLLOUT", "AUTOSCALER", "AGE"}, names)
 	require.Len(t, table.Rows, 1)
-	assert.Equal(t, "prometheus", table.Rows[0].Cells[7])
+	assert.Equal(t, "prometheus", table.Rows[0].Cells[9])
 }
 
 // TestOriginalManifestsStayValid guards the drop-in promise: forms the original Konsumerator accepted and that

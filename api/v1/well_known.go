@@ -22,6 +22,9 @@ const (
 	// instance (JSON: container name to requests and limits). Running pods are resized to them; the pod template
 	// keeps the size pods start with until a rollout that happens anyway carries these into it.
 	AnnotationResources = "konsumerator.lwolf.org/resources"
+	// AnnotationMemoryFloor records, per container, the memory an out-of-memory kill bumped it to and when the
+	// kill happened (JSON): later decisions do not go below it, and the same kill is not counted twice.
+	AnnotationMemoryFloor = "konsumerator.lwolf.org/memory-floor"
 
 	// LabelConsumer is set on every instance Deployment and its pods. Its value is the owner's name (hashed when
 	// longer than a label value may be); the operator's cache holds only Deployments with this label.

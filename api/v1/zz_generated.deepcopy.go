@@ -190,6 +190,11 @@ func (in *ConsumerStatus) DeepCopyInto(out *ConsumerStatus) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.Failing != nil {
+		in, out := &in.Failing, &out.Failing
+		*out = new(int32)
+		**out = **in
+	}
 	if in.LastSyncTime != nil {
 		in, out := &in.LastSyncTime, &out.LastSyncTime
 		*out = (*in).DeepCopy()

@@ -186,6 +186,8 @@ func (w *ConsumerWrapper) Prometheus(ratePerCore int64, ramPerCore string) *Cons
 	}
 	w.c.Spec.Autoscaler = &konsumeratorv1.AutoscalerSpec{
 		Mode: konsumeratorv1.AutoscalerTypePrometheus,
+		// Most scenarios were written for resizes that restart; InPlace opts in to the API's default.
+		UpdateMode: konsumeratorv1.UpdateRestart,
 		Prometheus: &konsumeratorv1.PrometheusAutoscalerSpec{
 			Address:     []string{"http://prometheus.monitoring.svc:9090"},
 			Offset:      q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
@@ -301,6 +303,15 @@ func Resources(s string) corev1.ResourceList {
 		out[corev1.ResourceName(k)] = resource.MustParse(v)
 	}
 	return out
+}
+
+// InPlace sets autoscaler.updateMode InPlace (the API's default): resizes reach running pods through
+// pods/resize. Call it after Prometheus.
+func (w *ConsumerWrapper) InPlace() *ConsumerWrapper {
+	if w.c.Spec.Autoscaler != nil {
+		w.c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateInPlace
+	}
+	return w
 }
 
 // Kafka switches the autoscaler to the Kafka source, keeping the sizing settings and minSyncPeriod set so far

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -30,28 +31,31 @@ const ConsumerFile = "config/samples/demo/consumer.yaml"
 const OperatorBinaryEnv = "KONSUMERATOR_BIN"
 
 // Scenario is the load the demo simulates for the demo Consumer: partitions 2 and 3 (instance demo-1) get a
-// spike four times the steady production that their consumer cannot keep up with, then work the backlog off.
+// spike of four times the steady production, more than demo-1 reads at its steady size.
 //
-// With the demo Consumer's ratePerCore of 100 messages/s, the steady 12.5 messages/s per partition ask for
-// 300m per instance (25 messages/s plus a second of backlog over the one-minute recoveryTime, rounded up to
-// 100m), far from any rounding edge, so the instances the spike does not touch never change.
+// The synthetic consumer reads PerCore messages per second per core of the CPU its pod has, the demo
+// Consumer's ratePerCore: the operator's model of the consumer is right, so what it decides is what happens.
+// The steady 12.5 messages/s per partition ask for 300m per instance (25 messages/s plus a second of backlog
+// over the one-minute recoveryTime, rounded up to 100m), far from any rounding edge, so the instances the spike
+// does not touch never change; at 300m an instance reads up to 30 messages/s.
 func Scenario() exporter.Scenario {
 	return exporter.Scenario{
 		NumPartitions: 6,
-		Steady:        exporter.Load{Production: 12.5, Capacity: 20},
+		Steady:        12.5,
 		Lagging:       []int32{2, 3},
-		Spike:         exporter.Load{Production: 50, Capacity: 15},
-		Recovery:      exporter.Load{Production: 12.5, Capacity: 100},
+		Spike:         50,
 		Latency:       time.Second,
+		PerCore:       100,
 	}
 }
 
 // Timeline is the scenario `make demo` repeats: long enough in each phase to see the operator wait for its
-// pending durations and act.
+// pending durations and act, and the spike long enough that demo-1 works its backlog off while the spike
+// still lasts, because it was given the CPU to.
 func Timeline() []exporter.Step {
 	return []exporter.Step{
 		{Phase: exporter.Steady, For: 45 * time.Second},
-		{Phase: exporter.Spike, For: 45 * time.Second},
+		{Phase: exporter.Spike, For: time.Minute},
 		{Phase: exporter.Recovery, For: 2 * time.Minute},
 	}
 }
@@ -66,6 +70,9 @@ type Options struct {
 	Dir string
 	// PageAddress is where the demo page listens (default 127.0.0.1:0, a free loopback port).
 	PageAddress string
+	// MetricsAddress is where the operator serves its metrics, in plain HTTP (default: a free loopback port,
+	// chosen once, so that an operator started again serves at the same address).
+	MetricsAddress string
 	// OnOperatorRestart, when set, is told each time the operator exited and is about to be started again.
 	OnOperatorRestart func(exit error, after time.Duration)
 	// Kafka also runs a Kafka-mode Consumer (KafkaConsumer) next to the Prometheus one, reading the offsets of
@@ -82,6 +89,8 @@ type Demo struct {
 	Operator *cluster.Supervised
 	// Page serves the plots and the table a person looks at (Page.URL).
 	Page *Page
+	// MetricsURL is the operator's metrics endpoint, http://host:port/metrics; the demo's Prometheus scrapes it.
+	MetricsURL string
 	// Consumer is the demo Consumer as it was created.
 	Consumer *konsumeratorv1.Consumer
 	// Kafka and KafkaConsumer are set with Options.Kafka.
@@ -127,7 +136,15 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	if err != nil {
 		return d, err
 	}
-	if d.Prometheus, err = promtest.StartPrometheus(bin, []string{d.Exporter.Addr}, 2*time.Minute); err != nil {
+	metricsAddr := opts.MetricsAddress
+	if metricsAddr == "" || strings.HasSuffix(metricsAddr, ":0") {
+		if metricsAddr, err = promtest.FreeAddress(); err != nil {
+			return d, err
+		}
+	}
+	d.MetricsURL = "http://" + metricsAddr + "/metrics"
+	// Prometheus scrapes the operator too, so the dashboard's queries can be tried on the demo.
+	if d.Prometheus, err = promtest.StartPrometheus(bin, []string{d.Exporter.Addr, metricsAddr}, 2*time.Minute); err != nil {
 		return d, err
 	}
 	c.OnStop(func() error { d.Prometheus.Stop(); return nil })
@@ -143,7 +160,9 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	d.Operator, err = c.StartSupervised("konsumerator", opts.OperatorLog, []string{"KUBECONFIG=" + c.Kubeconfig},
 		opts.OnOperatorRestart, operator, "run",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		// Plain HTTP on loopback, so that curl and the demo's Prometheus can read it without a token: a
+		// cluster's operator keeps the default, HTTPS for callers the API server vouches for.
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--zap-encoder=console", "--zap-time-encoding=rfc3339")
 	if err != nil {
 		return d, err
@@ -156,6 +175,10 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		return d, fmt.Errorf("creating the demo Consumer: %w", err)
 	}
 	d.Consumer = created
+	// From now on the topic is read by the Consumer's pods only, as fast as their CPU allows.
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	c.OnStop(func() error { stopFollowing(); return nil })
+	go d.follow(followCtx, created)
 
 	if opts.Kafka {
 		if d.Kafka, err = StartKafkaMirror(d.Exporter, consumer.Spec.NumPartitions); err != nil {

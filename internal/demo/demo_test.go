@@ -35,6 +35,11 @@ func TestDemoConsumerReadsTheExporterThroughPrometheus(t *testing.T) {
 		t.Fatalf("the demo Consumer has %d partitions, the scenario %d", consumer.Spec.NumPartitions, scenario.NumPartitions)
 	}
 	prom := consumer.Spec.Autoscaler.Prometheus
+	// The synthetic consumer is what the demo Consumer says it is, so the operator's decisions are the ones that
+	// work the lag off.
+	if prom.RatePerCore == nil || float64(*prom.RatePerCore) != scenario.PerCore {
+		t.Fatalf("the demo Consumer's ratePerCore is %v, the synthetic consumer reads %g per core", prom.RatePerCore, scenario.PerCore)
+	}
 	for _, q := range []struct{ query, label string }{
 		{prom.Offset.Query, prom.Offset.PartitionLabel},
 		{prom.Production.Query, prom.Production.PartitionLabel},
@@ -82,7 +87,7 @@ func TestDemoConsumerReadsTheExporterThroughPrometheus(t *testing.T) {
 	if len(sample.Partitions) != int(scenario.NumPartitions) {
 		t.Fatalf("sample has %d partitions, want %d: %+v", len(sample.Partitions), scenario.NumPartitions, sample.Partitions)
 	}
-	steady := scenario.Steady.Production
+	steady := scenario.Steady
 	for _, pm := range sample.Partitions {
 		for name, got := range map[string]*float64{
 			"production rate":  pm.ProductionRate,

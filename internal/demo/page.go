@@ -28,6 +28,8 @@ type Sample struct {
 	Phase exporter.Phase
 	// Behind is the messages not yet consumed, per partition.
 	Behind []float64
+	// Figures are the exporter's rates and lag, per partition.
+	Figures []exporter.Figures
 	// Running, Expected and Lagging are the Consumer's status counts.
 	Running, Expected, Lagging int32
 	Instances                  []Instance
@@ -42,7 +44,10 @@ func (d *Demo) Sample(ctx context.Context) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	s := Sample{At: time.Now(), Phase: d.Exporter.Phase(), Behind: d.Exporter.Behind(), Instances: st.Instances}
+	s := Sample{At: time.Now(), Phase: d.Exporter.Phase(), Figures: d.Exporter.Figures(), Instances: st.Instances}
+	for _, f := range s.Figures {
+		s.Behind = append(s.Behind, f.Behind)
+	}
 	status := st.Consumer.Status
 	s.Running, s.Expected, s.Lagging = deref(status.Running), deref(status.Expected), deref(status.Lagging)
 	return s, nil
@@ -80,6 +85,7 @@ func StartPage(ctx context.Context, addr string, interval time.Duration, sample 
 	mux.HandleFunc("GET /lag.svg", p.servePlot(p.lagPlot))
 	mux.HandleFunc("GET /cpu.svg", p.servePlot(p.cpuPlot))
 	mux.HandleFunc("GET /scaling.svg", p.servePlot(p.scalingPlot))
+	mux.HandleFunc("GET /rates.svg", p.servePlot(p.ratesPlot))
 	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = p.server.Serve(listener) }()
 	ctx, cancel := context.WithCancel(ctx)
@@ -149,7 +155,8 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.8em; text-align: left; }
 <div id="instances">{{template "instances" .}}</div>
 <div class="plots">
 <img id="lag" alt="messages behind per partition" src="lag.svg" onload="this.dataset.loaded=this.naturalWidth">
-<img id="cpu" alt="CPU request per instance" src="cpu.svg" onload="this.dataset.loaded=this.naturalWidth">
+<img id="rates" alt="messages produced and read per second, per instance" src="rates.svg" onload="this.dataset.loaded=this.naturalWidth">
+<img id="cpu" alt="CPU per instance, as its pod has it" src="cpu.svg" onload="this.dataset.loaded=this.naturalWidth">
 <img id="scaling" alt="scaling state per instance" src="scaling.svg" onload="this.dataset.loaded=this.naturalWidth">
 </div>
 <script>
@@ -158,7 +165,7 @@ setInterval(function () {
   fetch("instances").then(function (r) { return r.text(); }).then(function (html) {
     document.getElementById("instances").innerHTML = html;
   }).catch(function () {});
-  ["lag", "cpu", "scaling"].forEach(function (id) {
+  ["lag", "rates", "cpu", "scaling"].forEach(function (id) {
     document.getElementById(id).src = id + ".svg?t=" + Date.now();
   });
 }, 2000);
@@ -168,8 +175,8 @@ setInterval(function () {
 {{define "instances"}}<p>Scenario phase: <span id="phase" class="phase-{{.Phase}}">{{.Phase}}</span>
  · running {{.Running}}/{{.Expected}} · lagging {{.Lagging}} · at {{.At.Format "15:04:05"}}{{if .Err}} · <em>last read failed: {{.Err}}</em>{{end}}</p>
 <table>
-<tr><th>instance</th><th>partitions</th><th>CPU request</th><th>memory request</th><th>scaling state</th><th>since</th><th>available</th></tr>
-{{range .Instances}}<tr data-instance="{{.Name}}" class="{{.Scaling}}"><td>{{.Name}}</td><td>{{.Partitions}}</td><td class="cpu">{{.CPU}}</td><td>{{.Memory}}</td><td class="scaling">{{.Scaling}}</td><td>{{.Since}}</td><td>{{.Available}}</td></tr>
+<tr><th>instance</th><th>partitions</th><th>CPU (pod)</th><th>reads up to</th><th>memory request</th><th>scaling state</th><th>since</th><th>available</th></tr>
+{{range .Instances}}<tr data-instance="{{.Name}}" class="{{.Scaling}}"><td>{{.Name}}</td><td>{{.Partitions}}</td><td class="cpu">{{.PodCPU}}</td><td class="reads">{{printf "%.0f" .Reads}}/s</td><td>{{.Memory}}</td><td class="scaling">{{.Scaling}}</td><td>{{.Since}}</td><td>{{.Available}}</td></tr>
 {{end}}</table>{{end}}`))
 
 type instancesView struct {
@@ -251,7 +258,7 @@ func (p *Page) lagPlot(samples []Sample) *plot.Plot {
 
 func (p *Page) cpuPlot(samples []Sample) *plot.Plot {
 	pl := plot.New()
-	pl.Title.Text = "CPU request, per instance"
+	pl.Title.Text = "CPU per instance (its pod's: what it reads with)"
 	pl.Y.Label.Text = "cores"
 	pl.Y.Min = 0
 	for i, name := range instanceNames(samples) {
@@ -261,7 +268,7 @@ func (p *Page) cpuPlot(samples []Sample) *plot.Plot {
 			if !ok {
 				continue
 			}
-			if q, err := resource.ParseQuantity(in.CPU); err == nil {
+			if q, err := resource.ParseQuantity(in.PodCPU()); err == nil {
 				xys = append(xys, plotter.XY{X: unix(s.At), Y: float64(q.MilliValue()) / 1000})
 			}
 		}
@@ -270,13 +277,40 @@ func (p *Page) cpuPlot(samples []Sample) *plot.Plot {
 	return pl
 }
 
-func addLine(pl *plot.Plot, xys plotter.XYs, name string, c color.Color, steps bool) {
+// ratesPlot shows the closed loop per instance: what its partitions are produced at (dashed) and what its
+// consumer reads (solid), which the CPU it has bounds and a restart stops.
+func (p *Page) ratesPlot(samples []Sample) *plot.Plot {
+	pl := plot.New()
+	pl.Title.Text = "Messages per second, per instance: produced (dashed) and read"
+	pl.Y.Label.Text = "messages/s"
+	pl.Y.Min = 0
+	for i, name := range instanceNames(samples) {
+		var produced, read plotter.XYs
+		for _, s := range samples {
+			in, ok := State{Instances: s.Instances}.Instance(name)
+			if !ok || len(s.Figures) == 0 {
+				continue
+			}
+			l := Lags(State{Instances: []Instance{in}}, s.Figures)[0]
+			produced = append(produced, plotter.XY{X: unix(s.At), Y: l.Production})
+			read = append(read, plotter.XY{X: unix(s.At), Y: l.Consumption})
+		}
+		c := palette[i%len(palette)]
+		addLine(pl, read, name+" read", c, false)
+		if line := addLine(pl, produced, name+" produced", c, false); line != nil {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+	}
+	return pl
+}
+
+func addLine(pl *plot.Plot, xys plotter.XYs, name string, c color.Color, steps bool) *plotter.Line {
 	if len(xys) == 0 {
-		return
+		return nil
 	}
 	line, err := plotter.NewLine(xys)
 	if err != nil {
-		return
+		return nil
 	}
 	line.Color, line.Width = c, vg.Points(1.5)
 	if steps {
@@ -285,6 +319,7 @@ func addLine(pl *plot.Plot, xys plotter.XYs, name string, c color.Color, steps b
 	}
 	pl.Add(line)
 	pl.Legend.Add(name, line)
+	return line
 }
 
 // scalingColors are the states' colors, as in the table.

@@ -22,6 +22,7 @@ func TestPageServesPlotsAndInstances(t *testing.T) {
 			scaling = "PENDING_SCALE_UP"
 		}
 		return Sample{At: time.Unix(1_700_000_000+int64(n), 0), Phase: exporter.Spike, Behind: []float64{1, 2, float64(100 * n)},
+			Figures: []exporter.Figures{{Production: 10, Consumption: 10}, {Production: 10, Consumption: 10}, {Production: 50, Consumption: 15}},
 			Running: 2, Expected: 2, Instances: []Instance{
 				{Name: "demo-0", Partitions: "0,1", CPU: "300m", Memory: "100M", Scaling: "RUNNING"},
 				{Name: "demo-1", Partitions: "2", CPU: "1200m", Memory: "200M", Scaling: scaling},
@@ -43,6 +44,7 @@ func TestPageServesPlotsAndInstances(t *testing.T) {
 		"lag.svg":     {"<svg", "partition 0", "partition 2", "Messages behind"},
 		"cpu.svg":     {"<svg", "demo-0", "demo-1", "cores"},
 		"scaling.svg": {"<svg", "demo-0", "demo-1", "PENDING_SCALE_UP"},
+		"rates.svg":   {"<svg", "demo-0 read", "demo-1 produced", "messages/s"},
 	} {
 		resp, err := http.Get(p.URL + path)
 		if err != nil {

@@ -2,11 +2,13 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,10 +31,22 @@ type Instance struct {
 	UID        string
 	Generation int64
 	Available  int32
-	// CPU and Memory are the requests of the autoscaled container as quantities print ("-" when unset).
+	// CPU and Memory are the decided requests of the autoscaled container, as quantities print ("-" when
+	// unset): in updateMode InPlace those the operator recorded in its resources annotation (the pods are
+	// resized to them; the template keeps the size pods start with), else the pod template's.
 	CPU, Memory string
+	// Allocated is the autoscaled container's CPU as the instance's pod has it (what the kubelet reports, else
+	// the pod's spec), the template's request while there is no pod. An in-place resize changes it, not CPU.
+	Allocated string
+	// Reads is how many messages per second the instance's consumers can read now: the demo's consumer model,
+	// 0 while its pod restarts and rejoins the group.
+	Reads float64
 	// Scaling is the hysteresis state and since when (the operator's annotations).
 	Scaling, Since string
+	// Pod, PodUID and Restarts identify the instance's newest pod and how often its containers restarted, so
+	// that an in-place resize (same pod, no restart) can be told from a restart.
+	Pod, PodUID string
+	Restarts    int32
 }
 
 // Observe reads the demo Consumer and the Deployments it controls.
@@ -49,6 +63,14 @@ func (d *Demo) ObserveConsumer(ctx context.Context, consumer *konsumeratorv1.Con
 	var list appsv1.DeploymentList
 	if err := d.Cluster.Client.List(ctx, &list, client.InNamespace(c.Namespace)); err != nil {
 		return st, err
+	}
+	pods, err := d.listPods(ctx, c.Namespace)
+	if err != nil {
+		return st, err
+	}
+	now, perCore := time.Now(), 0.0
+	if d.Exporter != nil {
+		perCore = d.Exporter.PerCore()
 	}
 	for i := range list.Items {
 		dep := &list.Items[i]
@@ -71,6 +93,22 @@ func (d *Demo) ObserveConsumer(ctx context.Context, consumer *konsumeratorv1.Con
 			if ctr.Name == main {
 				req := ctr.Resources.Requests
 				in.CPU, in.Memory = quantity(req, corev1.ResourceCPU), quantity(req, corev1.ResourceMemory)
+			}
+		}
+		if v, ok := dep.Annotations[konsumeratorv1.AnnotationResources]; ok {
+			var decided map[string]corev1.ResourceRequirements
+			if json.Unmarshal([]byte(v), &decided) == nil {
+				if r, ok := decided[main]; ok {
+					in.CPU, in.Memory = quantity(r.Requests, corev1.ResourceCPU), quantity(r.Requests, corev1.ResourceMemory)
+				}
+			}
+		}
+		var pod *corev1.Pod
+		in.Allocated, in.Reads, pod = consuming(&c, dep, pods, in.CPU, perCore, now)
+		if pod != nil {
+			in.Pod, in.PodUID = pod.Name, string(pod.UID)
+			for _, cs := range pod.Status.ContainerStatuses {
+				in.Restarts += cs.RestartCount
 			}
 		}
 		st.Instances = append(st.Instances, in)
@@ -114,7 +152,7 @@ func (s State) Summary() string {
 		fmt.Fprintf(&b, "running %d/%d lagging %d |", deref(st.Running), deref(st.Expected), deref(st.Lagging))
 	}
 	for _, in := range s.Instances {
-		fmt.Fprintf(&b, " %s cpu=%s mem=%s %s", in.Name, in.CPU, in.Memory, strings.ToLower(in.Scaling))
+		fmt.Fprintf(&b, " %s cpu=%s mem=%s reads=%.0f/s %s", in.Name, in.PodCPU(), in.Memory, in.Reads, strings.ToLower(in.Scaling))
 	}
 	return b.String()
 }
@@ -132,10 +170,38 @@ func (s State) String() string {
 		}
 	}
 	for _, in := range s.Instances {
-		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s memory %s scaling %s since %s\n",
-			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Memory, in.Scaling, in.Since)
+		fmt.Fprintf(&b, "Deployment %s uid %s generation %d available %d cpu %s (pod %s, reads %.0f/s) memory %s scaling %s since %s\n",
+			in.Name, in.UID, in.Generation, in.Available, in.CPU, in.Allocated, in.Reads, in.Memory, in.Scaling, in.Since)
 	}
 	return b.String()
+}
+
+// PodCPU is what the instance's consumer has: its pod's CPU, the template's while it has none.
+// Changes tells, one line per instance, how each instance's pod CPU changed since prev: resized in place (the
+// same pod, no restart) or by a new pod.
+func (s State) Changes(prev State) []string {
+	var out []string
+	for _, in := range s.Instances {
+		was, ok := prev.Instance(in.Name)
+		if !ok || was.Pod == "" || in.Pod == "" || was.Allocated == in.Allocated {
+			continue
+		}
+		if was.PodUID == in.PodUID {
+			out = append(out, fmt.Sprintf("%s resized in place: cpu %s -> %s, the same pod %s (uid %s), restarts %d",
+				in.Name, was.Allocated, in.Allocated, in.Pod, in.PodUID, in.Restarts))
+		} else {
+			out = append(out, fmt.Sprintf("%s restarted: cpu %s -> %s, new pod %s replaces %s",
+				in.Name, was.Allocated, in.Allocated, in.Pod, was.Pod))
+		}
+	}
+	return out
+}
+
+func (in Instance) PodCPU() string {
+	if in.Allocated != "" {
+		return in.Allocated
+	}
+	return in.CPU
 }
 
 func deref(p *int32) int32 {

@@ -1,14 +1,19 @@
 // Package exporter serves synthetic Kafka consumer-group figures for the demo and the end-to-end test: per
-// partition, the offset producers have written up to and the offset the consumer has read up to, following a
-// scenario of phases (steady, a lag spike on some partitions, recovery). Prometheus scrapes it like it would
-// scrape a Kafka exporter, so the operator reads its load through the same queries it uses in production.
+// partition, the offset producers have written up to and the offset the consumer group has read up to.
+// Production follows a scenario of phases (steady, a spike on some partitions, recovery); consumption follows
+// the consumers the demo reports (Reader): each reads at most its capacity per core times the CPU its pod has,
+// and nothing while it is not running or still joining the group. So what the operator decides shows in the
+// figures: a scale-up drains a backlog, a restart costs a pause. Prometheus scrapes it like it would scrape a
+// Kafka exporter, so the operator reads its load through the same queries it uses in production.
 package exporter
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,61 +30,45 @@ const (
 	PartitionLabel          = "partition"
 )
 
-// Phase is a stage of the scenario.
+// Phase is a stage of the scenario. A phase sets how fast partitions are produced; how fast they are read is up
+// to the consumers and the CPU they have.
 type Phase string
 
 const (
-	// Steady: every partition is produced at the steady rate and consumed as fast as it is produced.
+	// Steady: every partition is produced at the steady rate.
 	Steady Phase = "steady"
-	// Spike: the lagging partitions are produced faster than their consumer can read, so a backlog builds up.
+	// Spike: the lagging partitions are produced at the spike rate, more than their consumer reads at its steady
+	// size, so a backlog builds up until the consumer gets more CPU.
 	Spike Phase = "spike"
-	// Recovery: production is back to steady and the lagging partitions' consumer reads fast enough to work
-	// off the backlog; once it is gone, consumption follows production again.
+	// Recovery: production is back to steady; the lagging partitions' consumer works off what is left of the
+	// backlog and can give back the CPU it no longer needs.
 	Recovery Phase = "recovery"
 )
 
 // Phases lists every phase, in scenario order.
 var Phases = []Phase{Steady, Spike, Recovery}
 
-// Load is how a partition is produced and how fast its consumer can read, both in messages per second.
-type Load struct {
-	Production float64
-	Capacity   float64
-}
-
 // Scenario is what the exporter simulates.
 type Scenario struct {
 	NumPartitions int32
-	// Steady is the load of every partition, except the lagging ones during a spike or recovery.
-	Steady Load
+	// Steady is the production of every partition in messages per second, except the lagging ones during a spike.
+	Steady float64
 	// Lagging are the partitions hit by the spike.
 	Lagging []int32
-	// Spike is the lagging partitions' load during the spike; Production above Capacity builds the backlog.
-	Spike Load
-	// Recovery is the lagging partitions' load while they work off the backlog.
-	Recovery Load
+	// Spike is the production of each lagging partition during the spike.
+	Spike float64
 	// Latency is how far behind a consumer that keeps up is: it reads what was produced Latency ago.
 	Latency time.Duration
+	// PerCore is how many messages per second a consumer reads per core of CPU.
+	PerCore float64
 }
 
-// load returns the load of partition p in phase ph.
-func (s *Scenario) load(ph Phase, p int32) Load {
-	if ph == Steady || !s.lagging(p) {
-		return s.Steady
-	}
-	if ph == Spike {
+// production returns the rate of partition p in phase ph.
+func (s *Scenario) production(ph Phase, p int32) float64 {
+	if ph == Spike && slices.Contains(s.Lagging, p) {
 		return s.Spike
 	}
-	return s.Recovery
-}
-
-func (s *Scenario) lagging(p int32) bool {
-	for _, l := range s.Lagging {
-		if l == p {
-			return true
-		}
-	}
-	return false
+	return s.Steady
 }
 
 // Validate reports a scenario that cannot be simulated.
@@ -92,19 +81,36 @@ func (s *Scenario) Validate() error {
 			return fmt.Errorf("scenario: lagging partition %d is outside [0, %d)", p, s.NumPartitions)
 		}
 	}
-	for _, l := range []Load{s.Steady, s.Spike, s.Recovery} {
-		if l.Production < 0 || l.Capacity < 0 {
-			return fmt.Errorf("scenario: rates must not be negative: %+v", l)
-		}
+	if s.Steady < 0 || s.Spike < 0 {
+		return fmt.Errorf("scenario: production rates must not be negative: steady %g, spike %g", s.Steady, s.Spike)
 	}
-	if s.Steady.Capacity < s.Steady.Production {
-		return fmt.Errorf("scenario: in a steady state the consumer must keep up: capacity %g < production %g",
-			s.Steady.Capacity, s.Steady.Production)
+	if !(s.PerCore > 0) || math.IsInf(s.PerCore, 0) {
+		return fmt.Errorf("scenario: a consumer's rate per core must be positive, is %g", s.PerCore)
 	}
 	if s.Latency < 0 {
 		return fmt.Errorf("scenario: latency must not be negative")
 	}
 	return nil
+}
+
+// Reader is one consumer process as the model sees it: the partitions it was told to read and the CPU it has.
+type Reader struct {
+	// Name is the instance the process belongs to.
+	Name string
+	// Partitions are the partitions it reads.
+	Partitions []int32
+	// Cores is the CPU it has.
+	Cores float64
+	// From is when it reads its first message (started and joined the group); before, it reads nothing.
+	From time.Time
+}
+
+// Capacity is how many messages per second r reads at t: perCore per core once it has joined, 0 before.
+func (r Reader) Capacity(perCore float64, t time.Time) float64 {
+	if t.Before(r.From) {
+		return 0
+	}
+	return max(0, r.Cores) * perCore
 }
 
 // step is the simulation's time step: fine enough that rate() over a few seconds sees straight lines, coarse
@@ -114,15 +120,46 @@ const step = 100 * time.Millisecond
 // partition is the simulated state of one partition.
 type partition struct {
 	produced, consumed float64
+	// production and consumption are the rates of the last step, messages per second.
+	production, consumption float64
+	// takenOver: a reader has read it; before, it is read as produced.
+	takenOver bool
 }
 
-// Simulator advances the scenario in fixed steps of simulated time; it is a pure function of the phase
-// history and the time, so tests drive it with their own clock.
+// Figures are one partition's figures now.
+type Figures struct {
+	// Behind is the messages produced and not yet read.
+	Behind float64
+	// Production and Consumption are messages per second, now.
+	Production, Consumption float64
+	// Lag is how long working off Behind takes at the faster of the two rates, as the operator measures it
+	// (planner: behind / max(production, consumption)); 0 when nothing is behind, +Inf (math.MaxInt64) when a
+	// backlog does not move.
+	Lag time.Duration
+}
+
+// Simulator advances the scenario in fixed steps of simulated time; it is a pure function of the phase and
+// reader history and the time, so tests drive it with their own clock.
+//
+// A partition is read as fast as it is produced (Latency behind) until a reader has joined for it: the
+// consumers that ran before the operator's instances took over, so that the take-over itself costs no backlog.
+// From then on only the readers read it.
 type Simulator struct {
 	scenario   Scenario
 	phase      Phase
 	now        time.Time // time the state is at
 	partitions []partition
+
+	readers []Reader
+	// owner is the reader that reads each partition (-1: none); a partition two readers claim goes to the first,
+	// as an offset commit by one overrides the other's.
+	owner []int
+	fill  []fillItem
+}
+
+type fillItem struct {
+	p      int
+	demand float64
 }
 
 // NewSimulator starts the scenario in the steady phase at start. Offsets begin at a round number per partition
@@ -131,10 +168,14 @@ func NewSimulator(s Scenario, start time.Time) (*Simulator, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	sim := &Simulator{scenario: s, phase: Steady, now: start, partitions: make([]partition, s.NumPartitions)}
+	s.Lagging = slices.Clone(s.Lagging)
+	sim := &Simulator{scenario: s, phase: Steady, now: start, partitions: make([]partition, s.NumPartitions),
+		owner: make([]int, s.NumPartitions)}
+	sim.SetReaders(nil)
 	for p := range sim.partitions {
 		produced := float64(1_000_000 * (p + 1))
-		sim.partitions[p] = partition{produced: produced, consumed: produced - s.Steady.Production*s.Latency.Seconds()}
+		sim.partitions[p] = partition{produced: produced, consumed: produced - s.Steady*s.Latency.Seconds(),
+			production: s.Steady, consumption: s.Steady}
 	}
 	return sim, nil
 }
@@ -147,15 +188,57 @@ func (sim *Simulator) AdvanceTo(t time.Time) {
 	}
 }
 
-// advance simulates dt seconds: production grows at its rate; the consumer reads what is older than Latency,
-// at most at its capacity.
+// advance simulates dt seconds from sim.now: production grows at its rate; each reader reads what is older
+// than Latency, at most its capacity, shared among its partitions.
 func (sim *Simulator) advance(dt float64) {
-	for p := range sim.partitions {
-		load := sim.scenario.load(sim.phase, int32(p))
+	latency := sim.scenario.Latency.Seconds()
+	readable := func(p int) float64 {
 		st := &sim.partitions[p]
-		st.produced += load.Production * dt
-		readable := st.produced - load.Production*sim.scenario.Latency.Seconds() - st.consumed
-		st.consumed += max(0, min(load.Capacity*dt, readable))
+		return max(0, st.produced-st.production*latency-st.consumed)
+	}
+	for p := range sim.partitions {
+		st := &sim.partitions[p]
+		st.production = sim.scenario.production(sim.phase, int32(p))
+		st.produced += st.production * dt
+		st.consumption = 0
+		if o := sim.owner[p]; o >= 0 && !sim.now.Before(sim.readers[o].From) {
+			st.takenOver = true
+		}
+		if !st.takenOver {
+			took := readable(p)
+			st.consumed += took
+			st.consumption = took / dt
+		}
+	}
+	for i, r := range sim.readers {
+		if sim.now.Before(r.From) {
+			continue
+		}
+		sim.fill = sim.fill[:0]
+		for _, p := range r.Partitions {
+			if p >= 0 && int(p) < len(sim.partitions) && sim.owner[p] == i {
+				sim.fill = append(sim.fill, fillItem{p: int(p), demand: readable(int(p))})
+			}
+		}
+		// Water-filling, as in the simulator (package simulate): the consumer fetches from every partition with
+		// a backlog, so its capacity is shared evenly and what one partition does not need goes to the others.
+		slices.SortStableFunc(sim.fill, func(a, b fillItem) int {
+			switch {
+			case a.demand < b.demand:
+				return -1
+			case a.demand > b.demand:
+				return 1
+			}
+			return 0
+		})
+		left := r.Capacity(sim.scenario.PerCore, sim.now) * dt
+		for k, f := range sim.fill {
+			take := max(0, min(f.demand, left/float64(len(sim.fill)-k)))
+			st := &sim.partitions[f.p]
+			st.consumed += take
+			st.consumption = take / dt
+			left -= take
+		}
 	}
 }
 
@@ -164,6 +247,26 @@ func (sim *Simulator) SetPhase(ph Phase) { sim.phase = ph }
 
 // Phase is the current phase.
 func (sim *Simulator) Phase() Phase { return sim.phase }
+
+// SetReaders replaces the consumers from the current simulated time on. A partition a reader has taken over is
+// read by its readers only: with none, it is not read at all.
+func (sim *Simulator) SetReaders(rs []Reader) {
+	sim.readers = sim.readers[:0]
+	for _, r := range rs {
+		r.Partitions = slices.Clone(r.Partitions)
+		sim.readers = append(sim.readers, r)
+	}
+	for p := range sim.owner {
+		sim.owner[p] = -1
+	}
+	for i, r := range sim.readers {
+		for _, p := range r.Partitions {
+			if p >= 0 && int(p) < len(sim.owner) && sim.owner[p] < 0 {
+				sim.owner[p] = i
+			}
+		}
+	}
+}
 
 // Offsets returns partition p's production and consumption offsets.
 func (sim *Simulator) Offsets(p int32) (produced, consumed float64) {
@@ -175,6 +278,20 @@ func (sim *Simulator) Offsets(p int32) (produced, consumed float64) {
 func (sim *Simulator) Behind(p int32) float64 {
 	st := sim.partitions[p]
 	return st.produced - st.consumed
+}
+
+// Figures returns partition p's figures at the current simulated time.
+func (sim *Simulator) Figures(p int32) Figures {
+	st := sim.partitions[p]
+	f := Figures{Behind: st.produced - st.consumed, Production: st.production, Consumption: st.consumption}
+	switch speed := max(f.Production, f.Consumption); {
+	case f.Behind < 1e-9:
+	case speed <= 0:
+		f.Lag = time.Duration(math.MaxInt64)
+	default:
+		f.Lag = time.Duration(f.Behind / speed * float64(time.Second))
+	}
+	return f
 }
 
 // Exporter serves a Simulator's figures in the Prometheus text format on a loopback port.
@@ -194,10 +311,10 @@ type Exporter struct {
 
 // Start serves the scenario on a free loopback port, starting in the steady phase, until Stop.
 func Start(s Scenario) (*Exporter, error) {
-	return start(s, time.Now)
+	return startWithClock(s, time.Now)
 }
 
-func start(s Scenario, clock func() time.Time) (*Exporter, error) {
+func startWithClock(s Scenario, clock func() time.Time) (*Exporter, error) {
 	sim, err := NewSimulator(s, clock())
 	if err != nil {
 		return nil, err
@@ -267,6 +384,29 @@ func (e *Exporter) Behind() []float64 {
 	}
 	return out
 }
+
+// Figures returns every partition's figures, now.
+func (e *Exporter) Figures() []Figures {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sim.AdvanceTo(e.clock())
+	out := make([]Figures, len(e.sim.partitions))
+	for p := range out {
+		out[p] = e.sim.Figures(int32(p))
+	}
+	return out
+}
+
+// SetReaders replaces the consumers from now on (see Simulator.SetReaders).
+func (e *Exporter) SetReaders(rs []Reader) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sim.AdvanceTo(e.clock())
+	e.sim.SetReaders(rs)
+}
+
+// PerCore is the messages per second a consumer reads per core.
+func (e *Exporter) PerCore() float64 { return e.sim.scenario.PerCore }
 
 // Describe sends the exporter's three metric descriptions.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {

@@ -2,6 +2,8 @@ package manifests_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,14 +13,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/konsumerator/konsumerator/applier"
+	"github.com/konsumerator/konsumerator/controller"
 	"github.com/konsumerator/konsumerator/internal/manifests"
 	"github.com/konsumerator/konsumerator/internal/testenv"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
+	"github.com/konsumerator/konsumerator/observer/lag"
+	"github.com/konsumerator/konsumerator/observer/lag/kafka"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -54,6 +61,109 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 	for _, name := range codeMetrics(t) {
 		if !strings.Contains(doc, "`"+name+"`") {
 			t.Errorf("docs/metrics.md does not document %s", name)
+		}
+	}
+}
+
+// describer is a Registerer that keeps what each registered collector describes: metric name → label names.
+type describer map[string][]string
+
+var (
+	descName   = regexp.MustCompile(`fqName: "([^"]+)"`)
+	descLabels = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+)
+
+func (d describer) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	for desc := range ch {
+		name, labels := descName.FindStringSubmatch(desc.String()), descLabels.FindStringSubmatch(desc.String())
+		if name == nil || labels == nil {
+			return fmt.Errorf("cannot read %s (has the format of prometheus.Desc.String changed?)", desc)
+		}
+		d[name[1]] = nil
+		for _, l := range strings.Split(labels[1], ",") {
+			if l != "" {
+				d[name[1]] = append(d[name[1]], l)
+			}
+		}
+		sort.Strings(d[name[1]])
+	}
+	return nil
+}
+
+func (d describer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := d.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (d describer) Unregister(prometheus.Collector) bool { return true }
+
+// registeredMetrics are the operator's metrics as its parts register them, with their label names.
+func registeredMetrics(t *testing.T) describer {
+	t.Helper()
+	d := describer{}
+	controller.NewMetrics(d, 0)
+	applier.NewMetrics(d)
+	shared, err := lag.NewInstruments(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lag.NewCache(lag.Options{Registerer: d, Instruments: shared}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kafka.New(kafka.Options{Registerer: d, Instruments: shared}); err != nil {
+		t.Fatal(err)
+	}
+	names := slices.Sorted(maps.Keys(d))
+	if code := codeMetrics(t); !slices.Equal(names, code) {
+		t.Fatalf("the parts register %v, the code defines %v: register the missing part here", names, code)
+	}
+	return d
+}
+
+// documentedLabels reads the labels column of each metric in the tables of docs/metrics.md: "`a`, `b` = `v1`,
+// `v2`; `c` = `v3`" names a, b and c (values follow "=" up to ";"), "—" none.
+func documentedLabels(t *testing.T) map[string][]string {
+	t.Helper()
+	row := regexp.MustCompile("(?m)^\\| `(konsumerator_[a-z0-9_]+)` \\|[^|]*\\|([^|]*)\\|")
+	tick := regexp.MustCompile("`([^`]+)`")
+	out := map[string][]string{}
+	for _, m := range row.FindAllStringSubmatch(readRepoFile(t, "docs/metrics.md"), -1) {
+		labels := []string{}
+		for _, group := range strings.Split(m[2], ";") {
+			names, _, _ := strings.Cut(group, "=")
+			ticks := tick.FindAllStringSubmatch(names, -1)
+			for _, tk := range ticks {
+				labels = append(labels, tk[1])
+			}
+		}
+		sort.Strings(labels)
+		out[m[1]] = labels
+	}
+	return out
+}
+
+// TestDocumentedLabelsAreTheRegisteredOnes: the metrics tables of docs/metrics.md list exactly the metrics the
+// operator registers, each with exactly its label names.
+func TestDocumentedLabelsAreTheRegisteredOnes(t *testing.T) {
+	registered, documented := registeredMetrics(t), documentedLabels(t)
+	for name, labels := range registered {
+		doc, ok := documented[name]
+		if !ok {
+			t.Errorf("docs/metrics.md has no table row for %s", name)
+			continue
+		}
+		if !slices.Equal(doc, labels) {
+			t.Errorf("docs/metrics.md gives %s the labels %v; it has %v", name, doc, labels)
+		}
+	}
+	for name := range documented {
+		if _, ok := registered[name]; !ok {
+			t.Errorf("docs/metrics.md documents %s, which the operator does not register", name)
 		}
 	}
 }
@@ -94,6 +204,7 @@ func TestGrafanaDashboard(t *testing.T) {
 		known[n] = true
 	}
 	used := map[string]bool{}
+	var exprs []string
 	metric := regexp.MustCompile(`\b((?:konsumerator|controller_runtime|workqueue|rest_client|leader_election|process|go|kube|container)_[a-z0-9_]+|up)\b`)
 	for _, p := range dash.Panels {
 		if p.Type == "row" {
@@ -103,6 +214,7 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("panel %q has no query", p.Title)
 		}
 		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
 			if tg.Expr == "" {
 				t.Errorf("panel %q has an empty query", p.Title)
 			}
@@ -125,6 +237,51 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("no dashboard panel shows %s", n)
 		}
 	}
+	checkDashboardLabels(t, exprs)
+}
+
+// checkDashboardLabels: the label names an expression filters or groups the operator's metrics by are labels
+// those metrics have (or the scrape's job and instance), so that no panel stays empty over a misspelt label.
+func checkDashboardLabels(t *testing.T, exprs []string) {
+	t.Helper()
+	registered := registeredMetrics(t)
+	selector := regexp.MustCompile(`(konsumerator_[a-z0-9_]+)\{([^}]*)\}`)
+	grouped := regexp.MustCompile(`by \(([^)]*)\) \((?:[a-z_]+\()?(konsumerator_[a-z0-9_]+)`)
+	matcher := regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
+	has := func(metric, label string) bool {
+		base := metric
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			if b, ok := strings.CutSuffix(metric, suffix); ok && hasKey(registered, b) {
+				base = b
+				if suffix == "_bucket" && label == "le" {
+					return true
+				}
+			}
+		}
+		return label == "job" || label == "instance" || slices.Contains(registered[base], label)
+	}
+	for _, e := range exprs {
+		for _, m := range selector.FindAllStringSubmatch(e, -1) {
+			for _, l := range matcher.FindAllStringSubmatch(m[2], -1) {
+				if !has(m[1], l[1]) {
+					t.Errorf("%q filters %s by %s, a label it does not have", e, m[1], l[1])
+				}
+			}
+		}
+		for _, m := range grouped.FindAllStringSubmatch(e, -1) {
+			for _, l := range strings.Split(m[1], ",") {
+				if l = strings.TrimSpace(l); !has(m[2], l) {
+					t.Errorf("%q groups %s by %s, a label it does not have", e, m[2], l)
+				}
+			}
+		}
+	}
+}
+
+// hasKey tells a registered metric without labels (nil) from one that is not registered.
+func hasKey(m describer, name string) bool {
+	_, ok := m[name]
+	return ok
 }
 
 // TestGuestModeExample: the ConfigMap in docs/guest-mode.md is the checked-in example, applies, holds a valid

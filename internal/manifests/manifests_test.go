@@ -183,6 +183,9 @@ components:
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	for _, e := range endpoints {
 		port := e.(map[string]any)["port"]
+		if honor, _ := e.(map[string]any)["honorLabels"].(bool); !honor {
+			t.Errorf("ServiceMonitor endpoint %v does not honor labels: the series' namespace and container would be replaced", port)
+		}
 		if !slices.ContainsFunc(ports, func(p any) bool { return p.(map[string]any)["name"] == port }) {
 			t.Errorf("ServiceMonitor scrapes port %v, which the Service does not name", port)
 		}
@@ -466,6 +469,12 @@ func operatorNeeds(home, apps string, guest bool) []permission {
 	ps = append(ps, perms(apps, "apps", "deployments", "", "get", "create", "patch", "delete")...)
 	ps = append(ps, perms(apps, "events.k8s.io", "events", "", "create", "patch")...)
 	ps = append(ps, perms(apps, "", "secrets", "", "get")...)
+	// The pods of instances: read from the cache (their ReplicaSets as metadata), resized in place, and deleted
+	// when stuck on a node that is gone (--stuck-pod-after).
+	ps = append(ps, perms(watchNS, "", "pods", "", "list", "watch")...)
+	ps = append(ps, perms(apps, "", "pods", "", "delete")...)
+	ps = append(ps, perms(apps, "", "pods", "resize", "patch")...)
+	ps = append(ps, perms(watchNS, "apps", "replicasets", "", "list", "watch")...)
 	ps = append(ps, perms(home, "coordination.k8s.io", "leases", "", "create")...)
 	ps = append(ps, named(perms(home, "coordination.k8s.io", "leases", "", "get", "update"), leaseName)...)
 	ps = append(ps, perms(home, "", "events", "", "create", "patch")...)
@@ -480,8 +489,12 @@ func operatorMustNot(home, apps, other string, guest bool) []permission {
 		{namespace: "", resource: "secrets", verb: "list"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "update"},
 		{namespace: apps, group: "apps", resource: "deployments", verb: "deletecollection"},
-		{namespace: apps, resource: "pods", verb: "list"},
-		{namespace: apps, resource: "pods", verb: "delete"},
+		{namespace: apps, resource: "pods", verb: "create"},
+		{namespace: apps, resource: "pods", verb: "update"},
+		{namespace: apps, resource: "pods", verb: "patch"},
+		{namespace: apps, resource: "pods", verb: "deletecollection"},
+		{namespace: apps, resource: "pods", subresource: "eviction", verb: "create"},
+		{namespace: apps, group: "apps", resource: "replicasets", verb: "delete"},
 		{namespace: home, group: "coordination.k8s.io", resource: "leases", verb: "update", name: "someone-elses-lease"},
 		{namespace: home, group: "coordination.k8s.io", resource: "leases", verb: "delete", name: leaseName},
 		{namespace: apps, group: "rbac.authorization.k8s.io", resource: "roles", verb: "create"},

@@ -54,6 +54,9 @@ type runFlags struct {
 	syncPeriod               time.Duration
 	recordDir                string
 	maxRolloutsInFlight      int
+	rolloutFailureThreshold  int
+	unschedulableAfter       time.Duration
+	stuckPodAfter            time.Duration
 	metricsStaleAfter        time.Duration
 	prometheusTimeout        time.Duration
 	prometheusMaxConcurrency int
@@ -64,6 +67,7 @@ type runFlags struct {
 	maxResponseBytes         int64
 	sourceAllow, sourceDeny  string
 	secretNamespaces         string
+	maxInstanceSeries        int
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
@@ -71,6 +75,8 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.metricsSecure, "metrics-secure", true,
 		"serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview); false: plain HTTP to anyone, for local runs")
 	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint, reloaded when they change (empty: a self-signed certificate made at start)")
+	fs.IntVar(&f.maxInstanceSeries, "metrics-max-instances", controller.DefaultMaxInstanceSeries,
+		"instances that get per-instance metric series (lag, scaling state, requests; about 5 series each), over all Consumers; the rest are counted in konsumerator_instance_metrics_dropped (0: none)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica acts (on in the shipped manifests)")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the operator's own)")
@@ -85,6 +91,9 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.syncPeriod, "sync-period", time.Minute, "how often a Consumer without minSyncPeriod is looked at without any event")
 	fs.StringVar(&f.recordDir, "record-dir", "", "write the snapshot and plan of every reconcile that changes something to this directory")
 	fs.IntVar(&f.maxRolloutsInFlight, "max-rollouts-in-flight", 0, "instances of one Consumer restarting at once (0: a tenth of the instances, at least one)")
+	fs.IntVar(&f.rolloutFailureThreshold, "rollout-failure-threshold", 1, "instances whose pods fail on a new template before its rollout halts")
+	fs.DurationVar(&f.unschedulableAfter, "unschedulable-after", 5*time.Minute, "how long a pod may stay unschedulable before its instance counts as failed")
+	fs.DurationVar(&f.stuckPodAfter, "stuck-pod-after", 0, "delete an instance's pod that has been in phase Unknown, or terminating past its grace period, this long (0: never)")
 	fs.DurationVar(&f.metricsStaleAfter, "metrics-stale-after", 0, "age from which a metrics sample is not used (0: three times minSyncPeriod)")
 	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", lag.DefaultRequestTimeout, "timeout of one Prometheus query")
 	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", lag.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
@@ -227,8 +236,11 @@ func run(ctx context.Context, f runFlags) error {
 	rc := controller.Config{
 		Planner: planner.Plan,
 		PlannerOptions: model.Options{
-			MaxRolloutsInFlight: f.maxRolloutsInFlight,
-			MetricsStaleAfter:   model.Duration(f.metricsStaleAfter),
+			MaxRolloutsInFlight:     f.maxRolloutsInFlight,
+			MetricsStaleAfter:       model.Duration(f.metricsStaleAfter),
+			RolloutFailureThreshold: f.rolloutFailureThreshold,
+			UnschedulableAfter:      model.Duration(f.unschedulableAfter),
+			StuckPodAfter:           model.Duration(f.stuckPodAfter),
 		},
 		Metrics:                 source,
 		Samples:                 source,
@@ -239,6 +251,10 @@ func run(ctx context.Context, f runFlags) error {
 		SyncPeriod:              f.syncPeriod,
 		RecordDir:               f.recordDir,
 		Registry:                crmetrics.Registry,
+		MaxInstanceSeries:       f.maxInstanceSeries,
+	}
+	if f.maxInstanceSeries <= 0 {
+		rc.MaxInstanceSeries = -1 // none; 0 would be the default
 	}
 	if f.namespace != "" {
 		_, err = controller.SetupGuest(mgr, rc)

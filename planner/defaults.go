@@ -45,18 +45,13 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 	if a.UpdateMode == "" {
 		a.UpdateMode = konsumeratorv1.UpdateInPlace
 	}
-	if p := a.Prometheus; p != nil {
-		if p.MinSyncPeriod == nil {
-			p.MinSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
+	// Every source block present, not only the selected one: the API server defaults them all.
+	a.EachSource(func(_ konsumeratorv1.AutoscalerType, minSyncPeriod **metav1.Duration, sizing *konsumeratorv1.SizingSettings) {
+		if *minSyncPeriod == nil {
+			*minSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
 		}
-		sizingDefaults(&p.SizingSettings)
-	}
-	if k := a.Kafka; k != nil {
-		if k.MinSyncPeriod == nil {
-			k.MinSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
-		}
-		sizingDefaults(&k.SizingSettings)
-	}
+		sizingDefaults(sizing)
+	})
 	return out
 }
 

@@ -555,3 +555,54 @@ func TestClassifyBrokerErrors(t *testing.T) {
 		}
 	}
 }
+
+// hostileBroker accepts connections and answers every request with what answer writes.
+func hostileBroker(t *testing.T, answer func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf) // the client's first request
+				answer(c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// A broker named by a Consumer cannot make the operator read a huge answer or wait beyond the timeout.
+func TestHostileBrokersAreBounded(t *testing.T) {
+	huge := hostileBroker(t, func(c net.Conn) {
+		_, _ = c.Write([]byte{0x7f, 0xff, 0xff, 0xff}) // a 2 GiB answer announced
+		_, _ = c.Write(make([]byte, 1<<20))
+	})
+	httpish := hostileBroker(t, func(c net.Conn) { _, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n")) })
+	silent := hostileBroker(t, func(c net.Conn) { time.Sleep(10 * time.Second) })
+
+	ts := newTestSamples(t, func(o *Options) { o.RequestTimeout = time.Second })
+	for _, tt := range []struct{ addr, want string }{
+		{huge, "answer larger than the operator's limit"},
+		{httpish, "not a Kafka broker (it answered HTTP)"},
+		{silent, "timed out"},
+	} {
+		start := time.Now()
+		got := ts.Sample(t.Context(), lag.Key{Namespace: "x", Name: tt.addr, UID: "u"}, spec([]string{tt.addr}), 1)
+		if want := "Kafka at " + tt.addr + ": " + tt.want; got.Error != want {
+			t.Errorf("Error %q, want %q", got.Error, want)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s: the read took %s with a 1s timeout", tt.want, d)
+		}
+	}
+}

@@ -94,7 +94,7 @@ e2e: ## End-to-end test: the demo as a Go test, its page in headless chromium (a
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" CHROMIUM="$$($(TOOLS) path chromium)" KONSUMERATOR_E2E=1 $(GO) test -p 1 -count=1 -timeout 30m -v ./internal/cluster/... ./e2e/...
 
 .PHONY: bench
-bench: ## Measure converging 100 and 1,000 instances against envtest (minutes; BENCH_FLAGS=-quick for a short run).
+bench: ## Measure converging, and resizing in place, 100 and 1,000 instances against envtest (minutes; BENCH_FLAGS=-quick for a short run).
 	KUBEBUILDER_ASSETS="$$($(TOOLS) envtest)" $(GO) run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: tools

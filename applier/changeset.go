@@ -352,7 +352,7 @@ func conditionEvents(s *model.Snapshot, final []metav1.Condition) []event {
 }
 
 // describe renders the actions of a plan for its log line, one "kind Deployment/namespace/name: reason
-// (restart: reason) [changes]" each, "resize Pod/namespace/name: …" for a pod. Without all, only the writes and the held-back changes are listed.
+// (restart: reason) [changes]" each, "resize Pod/namespace/name: …" for an action on a pod. Without all, only the writes and the held-back changes are listed.
 func describe(actions []model.Action, all bool) []string {
 	out := make([]string, 0, len(actions))
 	for _, a := range actions {
@@ -360,7 +360,7 @@ func describe(actions []model.Action, all bool) []string {
 			continue
 		}
 		kind := "Deployment"
-		if a.Kind == model.ActionResize {
+		if a.Kind == model.ActionResize || a.Kind == model.ActionDeletePod {
 			kind = "Pod"
 		}
 		line := fmt.Sprintf("%s %s/%s/%s: %s", a.Kind, kind, a.Namespace, a.Name, a.Reason)

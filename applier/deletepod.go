@@ -33,7 +33,19 @@ func (a *Applier) deletePod(ctx context.Context, s *model.Snapshot, act model.Ac
 		opts = append(opts, client.DryRunAll)
 	}
 	target := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: act.Namespace, Name: act.Name}}
-	err := withRetry(ctx, func() error { return a.Client.Delete(ctx, target, opts...) })
+	// A conflict on a delete is the UID precondition failing: final, not worth a retry.
+	var replaced error
+	err := withRetry(ctx, func() error {
+		err := a.Client.Delete(ctx, target, opts...)
+		if apierrors.IsConflict(err) {
+			replaced = err
+			return nil
+		}
+		return err
+	})
+	if replaced != nil {
+		err = replaced
+	}
 	switch {
 	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
 		// Gone already, or replaced under the same name (the UID precondition failed): nothing of ours to delete.

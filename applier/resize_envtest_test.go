@@ -215,4 +215,3 @@ func TestResizeDryRunChangesNothing(t *testing.T) {
 	_, err = f.applier.Apply(ctx, f.owner, f.snapshot(t), refused)
 	assert.ErrorContains(t, err, "QOS", "the dry run still reports what the API server would refuse")
 }
-

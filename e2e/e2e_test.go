@@ -206,9 +206,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	t.Logf("closed loop, production %.0f/s throughout, read up to %.0f/s at %s cpu (%.0f/s at %s): %s",
 		spikeRate, in.Reads, in.PodCPU(), d.Exporter.PerCore()*steadyCores.AsApproximateFloat64(), steadyCPU, report)
 
-	// Recovery: the backlog is worked off; once demo-1 no longer lags, a pending scale-down gives CPU back. Not
-	// necessarily all of it: a scale-down keeps room to work off, within recoveryTime, the backlog its own restart
-	// leaves (a minute of production; with the demo's one-minute recoveryTime that doubles the steady need).
+	// Recovery: the backlog is worked off; once demo-1 no longer lags, a pending scale-down gives CPU back, in
+	// place (in Restart mode it would keep room for the backlog of its own restart).
 	spikeCPU := in.CPU
 	d.Exporter.SetPhase(exporter.Recovery)
 	h.waitFor(fmt.Sprintf("%s scaled down from %s after recovery (pendingScaleDownDuration %s)", lagging, spikeCPU, pendingDown),

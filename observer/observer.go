@@ -69,8 +69,8 @@ func FromConsumer(c *konsumeratorv1.Consumer) Owned {
 	}
 }
 
-// Snapshot completes an owner with its Deployments (and, in updateMode InPlace, their ReplicaSets and Pods), its
-// metrics sample and the time.
+// Snapshot completes an owner with its Deployments, their ReplicaSets and Pods (unless the spec is unreadable),
+// its metrics sample and the time.
 func (o *Observer) Snapshot(ctx context.Context, owned Owned) (*model.Snapshot, error) {
 	deployments, err := o.deployments(ctx, owned)
 	if err != nil {

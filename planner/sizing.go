@@ -226,8 +226,8 @@ const (
 
 // countOwnCost revises a scale decision by what the resize itself costs:
 //   - up: sized with upHeadroom above the load;
-//   - down: sized with restartAllowance of production as backlog to work off, and only when it gives back
-//     downMargin of the CPU.
+//   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
+//     it restarts nothing), and only when it gives back downMargin of the CPU.
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
@@ -235,7 +235,8 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
-		if pl.st.recovery > 0 {
+		// In place a scale-down restarts nothing, so it leaves no backlog to keep room for.
+		if pl.st.recovery > 0 && !pl.inPlace {
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
 		est := pl.st.estimateMilli(need)

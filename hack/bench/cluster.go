@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -358,7 +359,7 @@ func (c *cluster) baseline(ctx context.Context, namespace string, n, workers int
 	var failed atomic.Value
 	start := time.Now()
 	forEach(ctx, workers, len(applies), func(i int) {
-		err := c.client.Apply(ctx, applies[i].Desired, client.FieldOwner("bench-baseline"), client.ForceOwnership)
+		err := c.client.Apply(ctx, &detached{applies[i].Desired}, client.FieldOwner("bench-baseline"), client.ForceOwnership)
 		if err != nil {
 			failed.CompareAndSwap(nil, err)
 		}
@@ -369,6 +370,18 @@ func (c *cluster) baseline(ctx context.Context, namespace string, n, workers int
 	}
 	return took, nil
 }
+
+// detached sends a planner's desired object as it is but keeps the API server's answer out of it, as the
+// applier does: the client decodes the answer of an apply into the object it was given, and the planner's
+// objects share parts with one another, so concurrent answers would write into the same maps.
+type detached struct {
+	*appsv1ac.DeploymentApplyConfiguration
+}
+
+func (d *detached) MarshalJSON() ([]byte, error) { return json.Marshal(d.DeploymentApplyConfiguration) }
+
+// UnmarshalJSON drops the answer.
+func (d *detached) UnmarshalJSON([]byte) error { return nil }
 
 // describeInstances says how far the instances of a namespace are from the desired ones, for a run that did
 // not converge.

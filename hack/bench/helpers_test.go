@@ -71,6 +71,9 @@ func TestProcParsers(t *testing.T) {
 	if got, err := parseVmHWM(status); err != nil || got != 50<<20 {
 		t.Errorf("VmHWM = %d, %v; want 50 MiB", got, err)
 	}
+	if got, err := parseStatusKB(status, "VmRSS"); err != nil || got != 40000*1024 {
+		t.Errorf("VmRSS = %d, %v", got, err)
+	}
 	if _, err := parseVmHWM("Name:\tx\n"); err == nil {
 		t.Error("a status without VmHWM parsed")
 	}
@@ -94,6 +97,21 @@ func TestMedianAndSizes(t *testing.T) {
 	}
 	for _, bad := range []string{"", "0", "x", "-5"} {
 		if _, err := parseSizes(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestParseScenarios(t *testing.T) {
+	got, err := parseScenarios("create, resize")
+	if err != nil || !got[scenarioCreate] || !got[scenarioResize] || len(got) != 2 {
+		t.Errorf("scenarios = %v, %v", got, err)
+	}
+	if got, err := parseScenarios("resize"); err != nil || got[scenarioCreate] || !got[scenarioResize] {
+		t.Errorf("resize alone = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", ",", "delete", "create,restart"} {
+		if _, err := parseScenarios(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
 	}

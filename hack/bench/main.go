@@ -14,8 +14,16 @@
 //
 // first in an empty cluster, then with -unrelated Deployments that have nothing to do with the operator.
 //
-//	go run ./hack/bench                       # N = 100 and 1,000, 3 runs, 10,000 unrelated Deployments
-//	go run ./hack/bench -quick                # one run of N = 100 with 1,000 unrelated Deployments
+// The resize scenario gives each of the N instances of an autoscaled Consumer (updateMode InPlace) a running pod
+// — the bench plays the Deployment and ReplicaSet controllers and the kubelet, which envtest does not run — and
+// then makes one decision that resizes every pod: it raises the container policy's minimum cpu of a Consumer
+// whose metrics never arrive. It reports the wall time until every pod's spec has the new resources against
+// the same N pods/resize patches from a bare client, the writes (resizes, Deployment writes, template changes),
+// the restarts, and the operator's peak RSS with the pods in its cache.
+//
+//	go run ./hack/bench                       # both scenarios: N = 100 and 1,000, 3 runs, 10,000 unrelated Deployments
+//	go run ./hack/bench -quick                # one run of N = 100 each, with 1,000 unrelated Deployments
+//	go run ./hack/bench -scenarios resize -n 1000 -runs 2
 //	go run ./hack/bench -n 1000 -runs 5 -operator-args='--kube-api-qps=-1'
 //
 // It takes minutes, so it is a program and not a test; nothing in it asserts timings.
@@ -37,6 +45,7 @@ import (
 )
 
 type options struct {
+	scenarios       map[string]bool
 	sizes           []int
 	runs            int
 	unrelated       int
@@ -51,17 +60,19 @@ func main() {
 	var (
 		o            options
 		sizes        string
+		scenarios    string
 		operatorArgs string
 		quick        bool
 	)
+	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize")
 	flag.StringVar(&sizes, "n", "100,1000", "instance counts to measure, comma separated")
 	flag.IntVar(&o.runs, "runs", 3, "runs per instance count; the table shows medians")
-	flag.IntVar(&o.unrelated, "unrelated", 10000, "unrelated Deployments for the second set of runs (0: skip that set)")
+	flag.IntVar(&o.unrelated, "unrelated", 10000, "unrelated Deployments for the second set of create runs (0: skip that set)")
 	flag.IntVar(&o.baselineWorkers, "baseline-workers", 8, "concurrent applies of the bare-client baseline")
 	flag.IntVar(&o.touches, "touches", 3, "reconciles triggered at steady state to count their writes")
 	flag.StringVar(&operatorArgs, "operator-args", "", "extra flags for `konsumerator run`, space separated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (operator logs, kubeconfig) after the run")
-	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 5*time.Minute, "give up on a run that has not converged by then")
+	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 5*time.Minute, "give up on a run that has not converged (or resized) by then")
 	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2")
 	flag.Parse()
 	if quick {
@@ -69,6 +80,10 @@ func main() {
 	}
 	var err error
 	if o.sizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if o.scenarios, err = parseScenarios(scenarios); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
@@ -127,20 +142,9 @@ func run(ctx context.Context, o options) (err error) {
 		return fmt.Errorf("warm-up run: %w", err)
 	}
 
-	unrelatedSets := []int{0}
-	if o.unrelated > 0 {
-		unrelatedSets = append(unrelatedSets, o.unrelated)
-	}
 	var rows []scenario
-	for _, unrelated := range unrelatedSets {
-		if unrelated > 0 {
-			progress("creating %d unrelated Deployments", unrelated)
-			t := time.Now()
-			if err := c.ensureUnrelated(ctx, unrelated); err != nil {
-				return err
-			}
-			progress("created them in %s", time.Since(t).Round(time.Millisecond))
-		}
+	var resizeRows []resizeScenario
+	createRuns := func(unrelated int) error {
 		for _, n := range o.sizes {
 			sc := scenario{instances: n, unrelated: unrelated}
 			for r := 1; r <= o.runs; r++ {
@@ -153,8 +157,43 @@ func run(ctx context.Context, o options) (err error) {
 			}
 			rows = append(rows, sc)
 		}
+		return nil
 	}
-	report(os.Stdout, rows, o, environment{
+	if o.scenarios[scenarioCreate] {
+		if err := createRuns(0); err != nil {
+			return err
+		}
+	}
+	// The resize scenario runs before the unrelated Deployments exist, so that its memory figure is the pods'.
+	if o.scenarios[scenarioResize] {
+		if err := c.registerNode(ctx); err != nil {
+			return err
+		}
+		for _, n := range o.sizes {
+			sc := resizeScenario{instances: n}
+			for r := 1; r <= o.runs; r++ {
+				res, err := measureResize(ctx, c, bin, dir, o, n, r)
+				if err != nil {
+					return fmt.Errorf("resize N=%d run %d: %w", n, r, err)
+				}
+				progress("resize N=%d run %d/%d: %s", n, r, o.runs, res)
+				sc.runs = append(sc.runs, res)
+			}
+			resizeRows = append(resizeRows, sc)
+		}
+	}
+	if o.scenarios[scenarioCreate] && o.unrelated > 0 {
+		progress("creating %d unrelated Deployments", o.unrelated)
+		t := time.Now()
+		if err := c.ensureUnrelated(ctx, o.unrelated); err != nil {
+			return err
+		}
+		progress("created them in %s", time.Since(t).Round(time.Millisecond))
+		if err := createRuns(o.unrelated); err != nil {
+			return err
+		}
+	}
+	report(os.Stdout, rows, resizeRows, o, environment{
 		loadBefore: loadBefore, loadAfter: loadAverage(), took: time.Since(started),
 	})
 	return nil

@@ -129,24 +129,49 @@ type controllerState struct {
 }
 
 func (op *operator) state(ctx context.Context) (controllerState, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, op.metricsURL, nil)
+	samples, err := op.metrics(ctx)
 	if err != nil {
 		return controllerState{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return controllerState{}, fmt.Errorf("reading the operator's metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	samples, err := parseText(resp.Body)
-	if err != nil {
-		return controllerState{}, fmt.Errorf("parsing the operator's metrics: %w", err)
 	}
 	var st controllerState
 	st.reconciles, _ = sum(samples, "controller_runtime_reconcile_total", map[string]string{"controller": "consumer"})
 	st.depth, _ = sum(samples, "workqueue_depth", map[string]string{"name": "consumer"})
 	st.active, _ = sum(samples, "controller_runtime_active_workers", map[string]string{"controller": "consumer"})
 	return st, nil
+}
+
+// metrics reads the operator's own /metrics.
+func (op *operator) metrics(ctx context.Context) ([]sample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, op.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reading the operator's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	samples, err := parseText(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the operator's metrics: %w", err)
+	}
+	return samples, nil
+}
+
+// usage is the operator's resource use so far: peak RSS and CPU time since it started.
+type usage struct {
+	peakRSS int64
+	cpu     float64
+}
+
+func (op *operator) usage() (usage, error) {
+	var u usage
+	var err error
+	if u.peakRSS, err = peakRSSBytes(op.pid()); err != nil {
+		return u, err
+	}
+	u.cpu, err = cpuSeconds(op.pid())
+	return u, err
 }
 
 // waitIdle waits until the Consumer controller has had nothing queued nor running for quiet, with at least

@@ -20,23 +20,35 @@ func peakRSSBytes(pid int) (int64, error) {
 	return parseVmHWM(string(raw))
 }
 
-func parseVmHWM(status string) (int64, error) {
+// rssBytes reads VmRSS, the resident set size now, from /proc/<pid>/status.
+func rssBytes(pid int) (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusKB(string(raw), "VmRSS")
+}
+
+func parseVmHWM(status string) (int64, error) { return parseStatusKB(status, "VmHWM") }
+
+// parseStatusKB reads a "Field:   1234 kB" line of /proc/<pid>/status, in bytes.
+func parseStatusKB(status, field string) (int64, error) {
 	for _, line := range strings.Split(status, "\n") {
-		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		rest, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		fields := strings.Fields(rest)
 		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, fmt.Errorf("unexpected VmHWM line %q", line)
+			return 0, fmt.Errorf("unexpected %s line %q", field, line)
 		}
 		kb, err := strconv.ParseInt(fields[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("VmHWM %q: %w", fields[0], err)
+			return 0, fmt.Errorf("%s %q: %w", field, fields[0], err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // cpuSeconds reads the user and system CPU time of a process from /proc/<pid>/stat.

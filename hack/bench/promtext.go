@@ -157,6 +157,22 @@ func (w writeCounts) of(resource string) float64 {
 	return total
 }
 
+// total sums every count.
+func (w writeCounts) total() float64 {
+	t := 0.0
+	for _, v := range w {
+		t += v
+	}
+	return t
+}
+
+// remove takes n writes of a key away (writes that are not the operator's), dropping the key at zero.
+func (w writeCounts) remove(key string, n float64) {
+	if w[key] -= n; w[key] <= 0 {
+		delete(w, key)
+	}
+}
+
 // String lists the counts sorted by key, e.g. "consumers/status APPLY=1 deployments APPLY=1000".
 func (w writeCounts) String() string {
 	keys := make([]string, 0, len(w))

@@ -60,13 +60,23 @@ type environment struct {
 	took                  time.Duration
 }
 
-func report(w io.Writer, rows []scenario, o options, env environment) {
+func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, o options, env environment) {
 	fmt.Fprintf(w, "\nkonsumerator bench: medians of %d run(s); %d CPUs, %s memory; load average %s before, %s after; %s in all\n",
 		o.runs, runtime.NumCPU(), memTotal(), env.loadBefore, env.loadAfter, env.took.Round(time.Second))
-	fmt.Fprintf(w, "baseline: the same N server-side applies from a bare client with %d workers; ratio = converge / baseline (median of per-run ratios)\n", o.baselineWorkers)
 	if len(o.operatorArgs) > 0 {
 		fmt.Fprintf(w, "operator flags: %s\n", strings.Join(o.operatorArgs, " "))
 	}
+	if len(rows) > 0 {
+		reportCreate(w, rows, o)
+	}
+	if len(resizeRows) > 0 {
+		reportResize(w, resizeRows, o)
+	}
+}
+
+func reportCreate(w io.Writer, rows []scenario, o options) {
+	fmt.Fprintf(w, "\ncreate: a new Consumer of N instances\n")
+	fmt.Fprintf(w, "baseline: the same N server-side applies from a bare client with %d workers; ratio = converge / baseline (median of per-run ratios)\n", o.baselineWorkers)
 	fmt.Fprintln(w)
 	header := []string{"instances", "unrelated", "baseline s", "converge s", "ratio", "deployment writes",
 		"status writes", "event writes", "writes/reconcile (steady)", "peak RSS MiB", "CPU s", "plan create ms CPU", "plan steady ms CPU"}
@@ -84,20 +94,14 @@ func report(w io.Writer, rows []scenario, o options, env environment) {
 	writeTable(w, table)
 
 	fmt.Fprintln(w, "\ntargets (read from the figures above, not asserted):")
-	for _, line := range targets(rows) {
+	for _, line := range createTargets(rows) {
 		fmt.Fprintln(w, "  "+line)
 	}
 }
 
-// targets compares the figures with the goals of the scale work.
-func targets(rows []scenario) []string {
+// createTargets compares the figures with the goals of the scale work.
+func createTargets(rows []scenario) []string {
 	var out []string
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "MISSED"
-	}
 	byKey := map[[2]int]scenario{}
 	for _, s := range rows {
 		byKey[[2]int{s.instances, s.unrelated}] = s
@@ -129,8 +133,177 @@ func targets(rows []scenario) []string {
 	return out
 }
 
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// resizeScenario is one instance count of the resize scenario, over all runs.
+type resizeScenario struct {
+	instances int
+	runs      []resizeResult
+}
+
+func (s resizeScenario) median(f func(resizeResult) float64) float64 {
+	values := make([]float64, 0, len(s.runs))
+	for _, r := range s.runs {
+		values = append(values, f(r))
+	}
+	return median(values)
+}
+
+// worst is the largest value over the runs: one restart in one run is one too many.
+func (s resizeScenario) worst(f func(resizeResult) float64) float64 {
+	out := 0.0
+	for _, r := range s.runs {
+		out = max(out, f(r))
+	}
+	return out
+}
+
+func (s resizeScenario) baseline() float64 {
+	return s.median(func(r resizeResult) float64 { return r.baseline.Seconds() })
+}
+func (s resizeScenario) resize() float64 {
+	return s.median(func(r resizeResult) float64 { return r.resize.Seconds() })
+}
+func (s resizeScenario) records() float64 {
+	return s.median(func(r resizeResult) float64 { return r.records.Seconds() })
+}
+func (s resizeScenario) ratio() float64 { return s.median(resizeResult.ratio) }
+func (s resizeScenario) ratioWithRecords() float64 {
+	return s.median(resizeResult.ratioWithRecords)
+}
+func (s resizeScenario) recorded() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.recorded) })
+}
+func (s resizeScenario) resizeWrites() float64 {
+	return s.median(func(r resizeResult) float64 { return r.resizeWrites() })
+}
+func (s resizeScenario) deploymentWrites() float64 {
+	return s.median(func(r resizeResult) float64 { return r.deploymentWrites() })
+}
+func (s resizeScenario) statusWrites() float64 {
+	return s.median(func(r resizeResult) float64 { return r.writes.of("consumers/status") })
+}
+func (s resizeScenario) eventWrites() float64 {
+	return s.median(func(r resizeResult) float64 { return r.writes.of("events") })
+}
+func (s resizeScenario) otherWrites() float64 {
+	return s.worst(func(r resizeResult) float64 { return r.otherWrites() })
+}
+func (s resizeScenario) templateChanges() float64 {
+	return s.worst(func(r resizeResult) float64 { return float64(r.templateChanges) })
+}
+func (s resizeScenario) restarts() float64 {
+	return s.worst(func(r resizeResult) float64 { return float64(r.restarts) })
+}
+func (s resizeScenario) notResized() float64 {
+	return s.worst(func(r resizeResult) float64 { return float64(r.pods - r.resized) })
+}
+func (s resizeScenario) settleWrites() float64 {
+	return s.worst(func(r resizeResult) float64 { return r.settleWrites.total() })
+}
+func (s resizeScenario) peakRSS() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.endUsage.peakRSS) })
+}
+func (s resizeScenario) peakRSSStart() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.startUsage.peakRSS) })
+}
+func (s resizeScenario) liveHeapEnd() float64 {
+	return s.median(func(r resizeResult) float64 { return r.liveHeapEnd })
+}
+func (s resizeScenario) peakRSSInstances() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.instancesUsage.peakRSS) })
+}
+func (s resizeScenario) peakRSSPods() float64 {
+	return s.median(func(r resizeResult) float64 { return float64(r.podsUsage.peakRSS) })
+}
+func (s resizeScenario) rssEnd() float64 {
+	return s.median(func(r resizeResult) float64 { return r.rssEnd })
+}
+func (s resizeScenario) heapEnd() float64 {
+	return s.median(func(r resizeResult) float64 { return r.heapEnd })
+}
+func (s resizeScenario) cpu() float64 {
+	return s.median(func(r resizeResult) float64 { return r.endUsage.cpu })
+}
+
+// decisionCPU is the operator's CPU time from the decision to the end of the run.
+func (s resizeScenario) decisionCPU() float64 {
+	return s.median(func(r resizeResult) float64 { return r.endUsage.cpu - r.podsUsage.cpu })
+}
+
+func reportResize(w io.Writer, rows []resizeScenario, o options) {
+	fmt.Fprintf(w, "\nresize: one decision (the policy's minimum cpu %s -> %s) resizes the running pod of each of N instances in place\n",
+		resizeMinCPUBefore, resizeMinCPUAfter)
+	fmt.Fprintf(w, "baseline: the same N pods/resize patches from a bare client with %d workers; ratio = resize / baseline (median of per-run ratios)\n", o.baselineWorkers)
+	fmt.Fprintf(w, "records: the same client then applies the N Deployments with the new decision recorded, the write the operator makes first; ratio with records = resize / (baseline + records)\n")
+	fmt.Fprintln(w, "template changes, restarts, pods not resized, other writes and writes after the kubelet: the worst run; the rest: medians")
+	fmt.Fprintln(w)
+	table := [][]string{{"instances", "baseline s", "records s", "resize s", "ratio", "ratio with records", "resize writes",
+		"deployment writes", "template changes", "restarts", "not resized", "status writes", "event writes", "other writes",
+		"writes after kubelet", "peak RSS MiB", "CPU s"}}
+	memory := [][]string{{"instances", "peak RSS MiB: started", "+ instances", "+ pods", "+ resize", "RSS idle at end MiB",
+		"Go heap in use MiB", "heap left by last GC MiB", "CPU s: whole run", "decision"}}
+	for _, s := range rows {
+		table = append(table, []string{
+			fmt.Sprint(s.instances),
+			fmt.Sprintf("%.2f", s.baseline()), fmt.Sprintf("%.2f", s.records()), fmt.Sprintf("%.2f", s.resize()),
+			fmt.Sprintf("%.2fx", s.ratio()), fmt.Sprintf("%.2fx", s.ratioWithRecords()),
+			fmt.Sprintf("%g", s.resizeWrites()), fmt.Sprintf("%g", s.deploymentWrites()),
+			fmt.Sprintf("%g", s.templateChanges()), fmt.Sprintf("%g", s.restarts()), fmt.Sprintf("%g", s.notResized()),
+			fmt.Sprintf("%g", s.statusWrites()), fmt.Sprintf("%g", s.eventWrites()), fmt.Sprintf("%g", s.otherWrites()),
+			fmt.Sprintf("%g", s.settleWrites()), mib(s.peakRSS()), fmt.Sprintf("%.2f", s.cpu()),
+		})
+		memory = append(memory, []string{fmt.Sprint(s.instances), mib(s.peakRSSStart()), mib(s.peakRSSInstances()),
+			mib(s.peakRSSPods()), mib(s.peakRSS()), mib(s.rssEnd()), mib(s.heapEnd()), mib(s.liveHeapEnd()),
+			fmt.Sprintf("%.2f", s.cpu()), fmt.Sprintf("%.2f", s.decisionCPU())})
+	}
+	writeTableLeft(w, table, 1)
+	fmt.Fprintln(w, "\nthe operator's memory and CPU by phase: peak RSS once started (caches synced, nothing to do), once the instances exist, once each has its running pod, and at the end (the whole run);")
+	fmt.Fprintln(w, "idle at the end: RSS, Go heap in use, and the heap the last garbage collection left; CPU of the whole run and from the decision on")
+	fmt.Fprintln(w)
+	writeTableLeft(w, memory, 1)
+
+	fmt.Fprintln(w, "\ntargets (read from the figures above, not asserted):")
+	for _, line := range resizeTargets(rows) {
+		fmt.Fprintln(w, "  "+line)
+	}
+}
+
+// resizeTargets compares the figures with the goals of in-place resizing.
+func resizeTargets(rows []resizeScenario) []string {
+	var out []string
+	for _, s := range rows {
+		label := fmt.Sprintf("resize N=%d", s.instances)
+		n := float64(s.instances)
+		if s.instances >= 1000 {
+			out = append(out, fmt.Sprintf("%s: within 1.5x the bare client: %.2fx, %s", label, s.ratio(), verdict(s.ratio() <= 1.5)))
+		}
+		out = append(out, fmt.Sprintf("%s: exactly one resize per pod, every pod resized: %g resizes, %g not resized, %s",
+			label, s.resizeWrites(), s.notResized(), verdict(s.resizeWrites() == n && s.notResized() == 0)))
+		out = append(out, fmt.Sprintf("%s: 0 template writes and 0 restarts: %g and %g, %s",
+			label, s.templateChanges(), s.restarts(), verdict(s.templateChanges() == 0 && s.restarts() == 0)))
+		out = append(out, fmt.Sprintf("%s: one instance write per instance, the recorded decision: %g writes, %g records, %s",
+			label, s.deploymentWrites(), s.recorded(), verdict(s.deploymentWrites() == n && s.recorded() == n)))
+		out = append(out, fmt.Sprintf("%s: nothing else written, nothing once the kubelet is done: %g and %g, %s",
+			label, s.otherWrites(), s.settleWrites(), verdict(s.otherWrites() == 0 && s.settleWrites() == 0)))
+		if s.instances >= 1000 {
+			rss := s.peakRSS() / (1 << 20)
+			out = append(out, fmt.Sprintf("%s: peak RSS with the pods in the cache at most 100 MiB: %.1f MiB, %s", label, rss, verdict(rss <= 100)))
+		}
+	}
+	return out
+}
+
 // writeTable prints a Markdown table with aligned columns, readable as text and pasteable into the docs.
-func writeTable(w io.Writer, rows [][]string) {
+func writeTable(w io.Writer, rows [][]string) { writeTableLeft(w, rows, 2) }
+
+// writeTableLeft is writeTable with the first left columns aligned left, the others right.
+func writeTableLeft(w io.Writer, rows [][]string, left int) {
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, cell := range r {
@@ -140,7 +313,7 @@ func writeTable(w io.Writer, rows [][]string) {
 	line := func(cells []string) {
 		parts := make([]string, len(cells))
 		for i, c := range cells {
-			if i < 2 {
+			if i < left {
 				parts[i] = fmt.Sprintf("%-*s", widths[i], c)
 			} else {
 				parts[i] = fmt.Sprintf("%*s", widths[i], c)
@@ -151,7 +324,7 @@ func writeTable(w io.Writer, rows [][]string) {
 	line(rows[0])
 	sep := make([]string, len(widths))
 	for i, n := range widths {
-		if i < 2 {
+		if i < left {
 			sep[i] = strings.Repeat("-", n)
 		} else {
 			sep[i] = strings.Repeat("-", n-1) + ":"

@@ -43,3 +43,27 @@ func parseSizes(s string) ([]int, error) {
 
 // mib formats bytes as MiB with one decimal.
 func mib(bytes float64) string { return fmt.Sprintf("%.1f", bytes/(1<<20)) }
+
+// The scenarios -scenarios chooses from.
+const (
+	scenarioCreate = "create"
+	scenarioResize = "resize"
+)
+
+// parseScenarios reads a list like "create,resize".
+func parseScenarios(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		switch part = strings.TrimSpace(part); part {
+		case "":
+		case scenarioCreate, scenarioResize:
+			out[part] = true
+		default:
+			return nil, fmt.Errorf("unknown scenario %q: want %s or %s", part, scenarioCreate, scenarioResize)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no scenario in %q", s)
+	}
+	return out, nil
+}

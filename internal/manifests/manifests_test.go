@@ -467,14 +467,14 @@ func operatorNeeds(home, apps string, guest bool) []permission {
 	}
 	ps = append(ps, perms(watchNS, "apps", "deployments", "", "list", "watch")...)
 	ps = append(ps, perms(apps, "apps", "deployments", "", "get", "create", "patch", "delete")...)
+	// Pods and ReplicaSets (metadata) of instances in the cache; resizes of running pods (updateMode InPlace).
+	ps = append(ps, perms(watchNS, "", "pods", "", "list", "watch")...)
+	ps = append(ps, perms(watchNS, "apps", "replicasets", "", "list", "watch")...)
+	ps = append(ps, perms(apps, "", "pods", "resize", "patch")...)
+	// --stuck-pod-after: a pod of an instance stuck on a node that is gone.
+	ps = append(ps, perms(apps, "", "pods", "", "delete")...)
 	ps = append(ps, perms(apps, "events.k8s.io", "events", "", "create", "patch")...)
 	ps = append(ps, perms(apps, "", "secrets", "", "get")...)
-	// The pods of instances: read from the cache (their ReplicaSets as metadata), resized in place, and deleted
-	// when stuck on a node that is gone (--stuck-pod-after).
-	ps = append(ps, perms(watchNS, "", "pods", "", "list", "watch")...)
-	ps = append(ps, perms(apps, "", "pods", "", "delete")...)
-	ps = append(ps, perms(apps, "", "pods", "resize", "patch")...)
-	ps = append(ps, perms(watchNS, "apps", "replicasets", "", "list", "watch")...)
 	ps = append(ps, perms(home, "coordination.k8s.io", "leases", "", "create")...)
 	ps = append(ps, named(perms(home, "coordination.k8s.io", "leases", "", "get", "update"), leaseName)...)
 	ps = append(ps, perms(home, "", "events", "", "create", "patch")...)
@@ -493,7 +493,9 @@ func operatorMustNot(home, apps, other string, guest bool) []permission {
 		{namespace: apps, resource: "pods", verb: "update"},
 		{namespace: apps, resource: "pods", verb: "patch"},
 		{namespace: apps, resource: "pods", verb: "deletecollection"},
+		{namespace: apps, resource: "pods", subresource: "status", verb: "patch"},
 		{namespace: apps, resource: "pods", subresource: "eviction", verb: "create"},
+		{namespace: apps, group: "apps", resource: "replicasets", verb: "patch"},
 		{namespace: apps, group: "apps", resource: "replicasets", verb: "delete"},
 		{namespace: home, group: "coordination.k8s.io", resource: "leases", verb: "update", name: "someone-elses-lease"},
 		{namespace: home, group: "coordination.k8s.io", resource: "leases", verb: "delete", name: leaseName},

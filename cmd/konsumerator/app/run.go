@@ -86,7 +86,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.namespace, "namespace", "", "guest mode: watch only this namespace and read Consumers from annotated ConfigMaps")
 	fs.Float64Var(&f.qps, "kube-api-qps", defaultQPS, "requests per second to the API server, for each kind of object (negative: no client-side limit)")
 	fs.IntVar(&f.burst, "kube-api-burst", defaultBurst, "burst of requests to the API server, for each kind of object")
-	fs.IntVar(&f.applyWorkers, "apply-workers", 8, "writes of one plan carried out at once")
+	fs.IntVar(&f.applyWorkers, "apply-workers", 8, "writes of one plan carried out at once (Deployment applies, pod resizes, deletes): also the bound on concurrent pods/resize calls")
 	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Consumers reconciled at once")
 	fs.DurationVar(&f.syncPeriod, "sync-period", time.Minute, "how often a Consumer without minSyncPeriod is looked at without any event")
 	fs.StringVar(&f.recordDir, "record-dir", "", "write the snapshot and plan of every reconcile that changes something to this directory")

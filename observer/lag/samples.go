@@ -62,6 +62,9 @@ func (c *Samples[S]) Read(ctx context.Context, key Key, spec *konsumeratorv1.Con
 	}
 	s, ok := c.src.Of(spec.Autoscaler)
 	if !ok {
+		// The Consumer may have used this source before its mode changed: its entry here would go on reporting a
+		// second, growing sample age beside the one of its new source.
+		c.drop(key)
 		return nil, false
 	}
 	return c.Sample(ctx, key, s, spec.NumPartitions), true
@@ -209,6 +212,19 @@ func (c *Samples[S]) Forget(key Key) {
 	if gone {
 		c.src.Forget(key)
 		c.shared.forgetConsumer(key.Namespace, key.Name)
+	}
+}
+
+// drop forgets a Consumer's entry and what the source keeps for it, leaving the shared series to the cache of
+// the source it uses now.
+func (c *Samples[S]) drop(key Key) {
+	name := types.NamespacedName{Namespace: key.Namespace, Name: key.Name}
+	c.mu.Lock()
+	_, had := c.entries[name]
+	delete(c.entries, name)
+	c.mu.Unlock()
+	if had {
+		c.src.Forget(key)
 	}
 }
 

@@ -140,3 +140,38 @@ func TestReadersAskTheSourceTheModeSelects(t *testing.T) {
 		t.Errorf("%d sample age series after Forget, want 0", n)
 	}
 }
+
+// otherStub serves mode "other", so that a Consumer can move between two sources.
+type otherStub struct{ stubSource }
+
+func (*otherStub) Of(a *konsumeratorv1.AutoscalerSpec) (stubSpec, bool) {
+	if a == nil || a.Mode != "other" {
+		return stubSpec{}, false
+	}
+	return stubSpec{what: "o", period: time.Minute}, true
+}
+
+// A Consumer whose mode changes is held by the new source's cache only: two caches reporting an age for the same
+// Consumer would make the scrape fail (two series with the same labels).
+func TestAModeChangeLeavesOneEntry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	shared, err := NewInstruments(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	a, b := &stubSource{}, &otherStub{}
+	readers := Readers{NewSamples[stubSpec](a, shared, clock.Now), NewSamples[stubSpec](b, shared, clock.Now)}
+	spec := &konsumeratorv1.ConsumerSpec{NumPartitions: 1, Autoscaler: &konsumeratorv1.AutoscalerSpec{Mode: "stub"}}
+	readers.Sample(t.Context(), testKey, spec)
+	spec.Autoscaler.Mode = "other"
+	if s := readers.Sample(t.Context(), testKey, spec); s == nil || b.reads.Load() != 1 {
+		t.Fatalf("after the mode change: sample %+v, %d reads of the new source", s, b.reads.Load())
+	}
+	if a.forgotten.Load() != 1 {
+		t.Errorf("the old source was told %d times that the Consumer left it, want 1", a.forgotten.Load())
+	}
+	if n, err := testutil.GatherAndCount(reg, "konsumerator_metrics_sample_age_seconds"); err != nil || n != 1 {
+		t.Errorf("%d sample age series (%v), want 1", n, err)
+	}
+}

@@ -45,20 +45,22 @@ type Reader interface {
 	Forget(key Key)
 }
 
-// Readers asks each reader in turn; the first whose source the spec selects answers.
+// Readers are the caches of all sources; the one whose source the spec selects answers.
 type Readers []Reader
 
-// Sample returns the Consumer's sample from the reader of its source; nil when no reader serves its mode.
+// Sample returns the Consumer's sample from the reader of its source; nil when no reader serves its mode. Every
+// reader is asked, so that those the Consumer no longer uses drop what they hold for it.
 func (rs Readers) Sample(ctx context.Context, key Key, spec *konsumeratorv1.ConsumerSpec) *model.MetricsSample {
+	var out *model.MetricsSample
 	for _, r := range rs {
 		if r == nil {
 			continue
 		}
-		if s, ok := r.Read(ctx, key, spec); ok {
-			return s
+		if s, ok := r.Read(ctx, key, spec); ok && out == nil {
+			out = s
 		}
 	}
-	return nil
+	return out
 }
 
 // Forget drops the Consumer from every reader: its mode may have changed since it was last read.

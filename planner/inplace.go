@@ -499,7 +499,7 @@ func (pl *planner) annotationResourceLines(c *changeSet, in *instance, live stri
 // resized instead. Anything else — a new instance, updateMode Restart, a template edited by hand or made by
 // another tool — gets the decided resources.
 func (pl *planner) templateResources(in *instance) {
-	in.tmplRes, in.tmplIsLive, in.liveProcs = in.decided, false, false
+	in.tmplRes, in.tmplIsLive, in.liveProcs = pl.startResources(in.decided), false, false
 	if !pl.inPlace || in.observed == nil || !sameNames(in.observed.Spec.Template.Spec.Containers, pl.names) {
 		return
 	}
@@ -513,10 +513,42 @@ func (pl *planner) templateResources(in *instance) {
 	}
 }
 
+// startResources are the resources a pod template starts pods with in updateMode InPlace: the decided ones, but a
+// pod that would start Guaranteed (every request at its limit, as at the policy's maximum) keeps one cpu request 1m
+// under its limit, so that it is Burstable and its later scale-downs can be done in place (pods/resize cannot
+// change the QoS class).
+func (pl *planner) startResources(decided []corev1.ResourceRequirements) []corev1.ResourceRequirements {
+	if !pl.inPlace {
+		return decided
+	}
+	pod := &corev1.Pod{Spec: *pl.tmpl.Template.Spec.DeepCopy()}
+	wants := make([]model.ContainerResize, 0, len(pl.names))
+	for i := range pl.names {
+		if i < len(decided) && i < len(pod.Spec.Containers) {
+			pod.Spec.Containers[i].Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{}}
+			wants = append(wants, model.ContainerResize{Index: i, Name: pl.names[i], Resources: decided[i]})
+		}
+	}
+	if podQoS(pod, wants) != corev1.PodQOSGuaranteed {
+		return decided
+	}
+	// As from a Burstable pod: keepBurstable changes the first cpu request at its limit.
+	pod.Spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}}
+	if !keepBurstable(pod, wants) {
+		return decided
+	}
+	out := make([]corev1.ResourceRequirements, len(decided))
+	copy(out, decided)
+	for _, w := range wants {
+		out[w.Index] = w.Resources
+	}
+	return out
+}
+
 // rollTemplate gives the template the decided resources, for a rollout that happens anyway or one an in-place
 // resize falls back to, and diffs again; the pods it replaces need no resize.
 func (pl *planner) rollTemplate(in *instance, p *instanceParts, ch *changeSet) {
-	in.tmplRes, in.tmplIsLive = in.decided, false
+	in.tmplRes, in.tmplIsLive = pl.startResources(in.decided), false
 	if in.resize.fallback != "" {
 		in.resourcesNote = "restart to reach the decided resources, " + in.resize.fallbackNote
 	} else {

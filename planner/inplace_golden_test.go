@@ -156,6 +156,13 @@ func inPlaceScenarios() []scenario {
 				p.OwnerReferences[0].UID = "uid-someone-elses-replicaset"
 			})
 		}},
+		{name: "inplace-new-instance-at-max-starts-burstable", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
+			// Critical lag: new instances start at the policy's maximum, every request at its limit. Their pods
+			// would be Guaranteed and no scale-down could be done in place; the template keeps a cpu request 1m
+			// under its limit (the decision, in the annotation, is the maximum).
+			c := inPlaceOrders().Partitions(1)
+			return builder.Snapshot(c.Obj()).Metrics(load(1, 800, 800, 800*7200)).Obj()
+		}},
 		{name: "inplace-restart-mode-removes-annotation", snap: func(t testing.TB) *model.Snapshot {
 			// Back to updateMode Restart: the template is the truth again (the annotation goes); the pods keep
 			// their in-place size until the next decision restarts them.

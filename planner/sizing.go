@@ -222,6 +222,9 @@ const (
 	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
 	// also costs few steps.
 	downMargin = 0.25
+	// In place (updateMode InPlace) a step restarts nothing: small margins, so the CPU follows the load.
+	inPlaceUpHeadroom = 0.05
+	inPlaceDownMargin = 0.10
 )
 
 // countOwnCost revises a scale decision by what the resize itself costs:
@@ -231,7 +234,7 @@ const (
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
-		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+upHeadroom)), false))
+		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+pl.upHeadroom())), false))
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
@@ -240,7 +243,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
 		est := pl.st.estimateMilli(need)
-		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-downMargin) {
+		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
 			est = cur
@@ -485,4 +488,20 @@ func rolloutInProgress(d *appsv1.Deployment) bool {
 		want = *d.Spec.Replicas
 	}
 	return st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.UnavailableReplicas > 0
+}
+
+// upHeadroom and downMargin as they apply to this plan: in updateMode InPlace a resize restarts nothing and costs
+// one API call per pod, so steps can be smaller and follow the load more closely (less CPU held in reserve).
+func (pl *planner) upHeadroom() float64 {
+	if pl.inPlace {
+		return inPlaceUpHeadroom
+	}
+	return upHeadroom
+}
+
+func (pl *planner) downMargin() float64 {
+	if pl.inPlace {
+		return inPlaceDownMargin
+	}
+	return downMargin
 }

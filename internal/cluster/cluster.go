@@ -1,7 +1,8 @@
 // Package cluster runs a small Kubernetes cluster on loopback for the demo and the end-to-end test: etcd and
 // kube-apiserver (envtest, with the Consumer CRD installed), kube-controller-manager with the controllers that
 // turn Deployments into Pods and the garbage collector, kube-scheduler, and kwok, which plays the kubelet of a few fake Nodes so that
-// Pods are scheduled, become Ready and Deployments become Available, without containers or images.
+// Pods are scheduled, become Ready and Deployments become Available, without containers or images. A pod whose
+// image ends in BrokenImageSuffix crash-loops instead, for trying a bad rollout.
 package cluster
 
 import (
@@ -118,7 +119,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, fmt.Errorf("kwok's stages (made by hack/tools.sh next to the binary): %w", err)
 	}
 	ownStages := filepath.Join(c.Dir, "kwok-stages.yaml")
-	if err := os.WriteFile(ownStages, podResourcesStage, 0o644); err != nil {
+	if err := os.WriteFile(ownStages, bytes.Join([][]byte{podResourcesStage, podCrashLoopStage}, []byte("\n---\n")), 0o644); err != nil {
 		return c, err
 	}
 
@@ -194,6 +195,16 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 //
 //go:embed stages/pod-resources.yaml
 var podResourcesStage []byte
+
+// podCrashLoopStage makes kwok report a pod with a container image ending in BrokenImageSuffix as crash-looping
+// (see the file).
+//
+//go:embed stages/pod-crashloop.yaml
+var podCrashLoopStage []byte
+
+// BrokenImageSuffix marks an image kwok reports as crash-looping: a container with such an image waits in
+// CrashLoopBackOff and its pod never becomes Ready.
+const BrokenImageSuffix = ":broken"
 
 // StartProcess starts a process that belongs to the cluster's lifetime: its output goes to logs/NAME.log and
 // to log (when set), and Stop ends it before the control plane.

@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -79,6 +80,7 @@ func TestDeploymentBecomesAvailableAndTeardownLeavesNoProcess(t *testing.T) {
 	}
 
 	resizeInPlace(ctx, t, c)
+	crashLoop(ctx, t, c)
 	checkGarbageCollection(ctx, t, c, d)
 
 	procs := c.Processes()
@@ -143,6 +145,100 @@ func resizeInPlace(ctx context.Context, t *testing.T, c *Cluster) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// crashLoop checks that kwok reports a pod with a broken image as a kubelet reports a container that keeps
+// failing: Running, not Ready, the broken container waiting in CrashLoopBackOff after a restart, the other one
+// running; and that it stays so (kwok's own pod-ready stage must not take it over).
+func crashLoop(ctx context.Context, t *testing.T, c *Cluster) {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "consumer", Image: "busybox" + BrokenImageSuffix},
+			{Name: "sidecar", Image: "busybox"},
+		}},
+	}
+	if err := c.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	crashLooping := func(p *corev1.Pod) bool {
+		if p.Status.Phase != corev1.PodRunning || podReady(p) || len(p.Status.ContainerStatuses) != 2 {
+			return false
+		}
+		for _, st := range p.Status.ContainerStatuses {
+			switch st.Name {
+			case "consumer":
+				if st.Ready || st.RestartCount < 1 || st.State.Waiting == nil || st.State.Waiting.Reason != "CrashLoopBackOff" ||
+					st.LastTerminationState.Terminated == nil || st.LastTerminationState.Terminated.ExitCode == 0 {
+					return false
+				}
+			case "sidecar":
+				if !st.Ready || st.State.Running == nil {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			t.Fatal(err)
+		}
+		if crashLooping(pod) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s (image busybox%s) not reported crash-looping within 30s: phase %s, ready %t, containers %+v",
+				pod.Name, BrokenImageSuffix, pod.Status.Phase, podReady(pod), pod.Status.ContainerStatuses)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// No other stage may turn it Ready later (the container resources stage may still add what it reports).
+	time.Sleep(3 * time.Second)
+	if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+		t.Fatal(err)
+	}
+	if !crashLooping(pod) {
+		t.Fatalf("pod %s stopped crash-looping 3s later: phase %s, ready %t, containers %+v",
+			pod.Name, pod.Status.Phase, podReady(pod), pod.Status.ContainerStatuses)
+	}
+	t.Logf("kwok reports pod %s crash-looping: %s", pod.Name, containerStates(pod))
+	if err := c.Client.Delete(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(ctx, t, c, "the crash-looping pod", func() (int, error) {
+		err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+		if apierrors.IsNotFound(err) {
+			return 0, nil
+		}
+		return 1, err
+	})
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func containerStates(p *corev1.Pod) string {
+	out := make([]string, 0, len(p.Status.ContainerStatuses))
+	for _, st := range p.Status.ContainerStatuses {
+		state := "running"
+		switch {
+		case st.State.Waiting != nil:
+			state = "waiting " + st.State.Waiting.Reason
+		case st.State.Terminated != nil:
+			state = "terminated " + st.State.Terminated.Reason
+		}
+		out = append(out, fmt.Sprintf("%s %s ready=%t restarts=%d", st.Name, state, st.Ready, st.RestartCount))
+	}
+	return strings.Join(out, ", ")
 }
 
 func podStates(pods []corev1.Pod) string {

@@ -75,6 +75,8 @@ type Options struct {
 	MetricsAddress string
 	// OnOperatorRestart, when set, is told each time the operator exited and is about to be started again.
 	OnOperatorRestart func(exit error, after time.Duration)
+	// OperatorArgs are added to the operator's command line (`konsumerator run`), e.g. its rollout flags.
+	OperatorArgs []string
 	// Kafka also runs a Kafka-mode Consumer (KafkaConsumer) next to the Prometheus one, reading the offsets of
 	// an in-process Kafka cluster that mirrors the exporter (KafkaMirror).
 	Kafka bool
@@ -158,12 +160,13 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	if err != nil {
 		return d, err
 	}
-	d.Operator, err = c.StartSupervised("konsumerator", opts.OperatorLog, []string{"KUBECONFIG=" + c.Kubeconfig},
-		opts.OnOperatorRestart, operator, "run",
+	args := append([]string{"run",
 		// Plain HTTP on loopback, so that curl and the demo's Prometheus can read it without a token: a
 		// cluster's operator keeps the default, HTTPS for callers the API server vouches for.
-		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
-		"--zap-encoder=console", "--zap-time-encoding=rfc3339")
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
+		"--zap-encoder=console", "--zap-time-encoding=rfc3339"}, opts.OperatorArgs...)
+	d.Operator, err = c.StartSupervised("konsumerator", opts.OperatorLog, []string{"KUBECONFIG=" + c.Kubeconfig},
+		opts.OnOperatorRestart, operator, args...)
 	if err != nil {
 		return d, err
 	}

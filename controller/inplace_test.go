@@ -601,3 +601,28 @@ func TestQoSChangeRestartsTheInstance(t *testing.T) {
 	assert.Contains(t, fallback[0], "c-0: ResizeChangesQoS")
 	assert.Contains(t, fallback[0], "QoS class from Guaranteed to Burstable")
 }
+
+// TestOutOfMemoryKillBumpsMemoryInPlace: a container killed for running out of memory gets more memory within one
+// reconcile, in place (the same pod), and the floor is remembered: the same kill does not bump again.
+func TestOutOfMemoryKillBumpsMemoryInPlace(t *testing.T) {
+	ns := namespace(t, "inplace-oom")
+	w, r, key, events := startInPlace(t, ns, nil)
+	before := w.onlyPod()
+	startMemory := memory(before.Spec.Containers[0].Resources.Limits)
+
+	require.NoError(t, w.kubelet.Kill(context.Background(), ns, before.Name, "busybox", "OOMKilled", 137))
+	passes := w.converge(r, key)
+	require.NotEmpty(t, passes, "the kill is acted on")
+	assert.Equal(t, 1, countWrites(passes, "/pods/"+before.Name+"/resize"), "one resize of the pod: %v", passes)
+
+	after := w.onlyPod()
+	assert.Equal(t, before.UID, after.UID, "the same pod")
+	// 1.5 × 100M is 150M, but the step is at least 64Mi: 100M + 64Mi, rounded up to whole MiB.
+	assert.Equal(t, "160Mi", memory(after.Spec.Containers[0].Resources.Limits), "from %s", startMemory)
+	d := deployments(t, ns)["c-0"]
+	assert.Contains(t, d.Annotations[konsumeratorv1.AnnotationMemoryFloor], `"memory":"160Mi"`)
+	assert.Len(t, events.with("Normal/MemoryBumped"), 1, "%v", events.all)
+
+	// The same kill, seen again, bumps nothing.
+	assert.Empty(t, w.step(r, key), "no write for a kill already counted")
+}

@@ -68,6 +68,7 @@ func (pl *planner) readFloors(in *instance) {
 		}
 		cur := memoryOf(in.current[i])
 		v := cur.Value() + max(int64(float64(cur.Value())*(oomBumpFactor-1)), oomMinStep.Value())
+		v = roundUp(v, 1<<20) // whole MiB: a quantity a person reads at a glance
 		if m, ok := pl.st.policies[name].max[corev1.ResourceMemory]; ok {
 			v = min(v, m)
 		}

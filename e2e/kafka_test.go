@@ -60,7 +60,7 @@ func TestKafkaModeEndToEnd(t *testing.T) {
 	}
 
 	// Created before the second read (no rates yet: no data), the instances start at the policy minimum and are
-	// scaled up once the offsets have moved: to the steady load's cpu, plus the headroom of a scale-up.
+	// scaled up once the offsets have moved: to the steady load's cpu, with whatever headroom a scale-up carries.
 	st := waitFor("every kafka-mode instance Available, scaled up to at least "+steadyCPU+" from the offsets",
 		3*time.Minute, func(st demo.State) bool {
 			return allRunning(st) && allCPU(st, st.Instances[0].CPU) && !cpuAbove(t, steadyCPU, st.Instances[0].CPU) &&

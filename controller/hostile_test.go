@@ -26,7 +26,7 @@ import (
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/observer"
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -97,12 +97,12 @@ func TestHostileMetricsSourcesHurtNoOtherConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	samples, err := metrics.NewCache(metrics.Options{Registerer: reg, RequestTimeout: 2 * time.Second,
+	samples, err := lag.NewCache(lag.Options{Registerer: reg, RequestTimeout: 2 * time.Second,
 		Secrets: observer.SecretKeys{Reader: m.GetAPIReader()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	source := observer.PrometheusSamples{Cache: samples}
+	source := observer.Samples{Sources: lag.Readers{samples}, Usable: planner.Usable}
 	r, err := Setup(m, Config{Planner: planner.Plan, Metrics: source, Samples: source, Registry: reg,
 		ApplyWorkers: 4, SyncPeriod: time.Second})
 	if err != nil {
@@ -217,11 +217,11 @@ func TestOnlyTheNamedSecretKeyInTheConsumersNamespaceIsRead(t *testing.T) {
 	spec.Address = []string{prom.URL}
 	spec.BearerTokenSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "prom"}, Key: "token"}
 	sample := func(secrets observer.SecretKeys, ns string) string {
-		c, err := metrics.NewCache(metrics.Options{Registerer: prometheus.NewRegistry(), Secrets: secrets})
+		c, err := lag.NewCache(lag.Options{Registerer: prometheus.NewRegistry(), Secrets: secrets})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.Sample(ctx, metrics.Key{Namespace: ns, Name: "c", UID: types.UID(ns)}, spec, 3).Error
+		return c.Sample(ctx, lag.Key{Namespace: ns, Name: "c", UID: types.UID(ns)}, spec, 3).Error
 	}
 
 	if got := sample(observer.SecretKeys{Reader: reads}, nsA); got != "" {

@@ -144,14 +144,14 @@ func (r *Reconciler) forget(namespace, name string) {
 }
 
 // requeueAfter is the sync period with up to 10% jitter, so that many Consumers created together do not query
-// Prometheus in lockstep, or sooner when the plan waits for a pending decision to ripen.
+// their metrics source in lockstep, or sooner when the plan waits for a pending decision to ripen.
 func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duration {
 	period := r.SyncPeriod
 	if period <= 0 {
 		period = time.Minute
 	}
-	if a := s.Spec.Autoscaler; a != nil && a.Prometheus != nil && a.Prometheus.MinSyncPeriod != nil && a.Prometheus.MinSyncPeriod.Duration > 0 {
-		period = a.Prometheus.MinSyncPeriod.Duration
+	if d := s.Spec.Autoscaler.MinSyncPeriod(); d != nil && d.Duration > 0 {
+		period = d.Duration
 	}
 	period += time.Duration(rand.Float64() * 0.1 * float64(period))
 	if ripe := time.Duration(p.RequeueAfter); ripe > 0 && ripe < period {

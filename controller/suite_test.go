@@ -89,7 +89,7 @@ func zapLevel() int8 {
 	return 1 // errors only, unless asked
 }
 
-// fakeSamples stands in for the Prometheus cache (tested against a real Prometheus in observer/metrics): the
+// fakeSamples stands in for the Prometheus cache (tested against a real Prometheus in observer/lag): the
 // tests decide what the metrics say.
 type fakeSamples struct {
 	mu      sync.Mutex

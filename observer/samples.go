@@ -5,24 +5,31 @@ import (
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
 )
 
-// PrometheusSamples hands out samples from the shared Prometheus cache.
-type PrometheusSamples struct {
-	Cache *metrics.Cache
+// Samples hands out samples from the shared caches of the metrics sources, each Consumer from the source its
+// mode selects.
+type Samples struct {
+	Sources lag.Readers
+	// Usable, when set, says whether the planner can use a spec at all (planner.Usable). A spec it cannot use
+	// reads nothing: its sample would not be used, and reading a source costs the source and the operator.
+	Usable func(owner model.Owner, spec *konsumeratorv1.ConsumerSpec) bool
 }
 
-// Sample returns the owner's cached sample; nil when the spec does not use Prometheus.
-func (p PrometheusSamples) Sample(ctx context.Context, owner model.Owner, spec *konsumeratorv1.ConsumerSpec) *model.MetricsSample {
-	if spec.Autoscaler == nil || spec.Autoscaler.Prometheus == nil {
+// Sample returns the owner's cached sample; nil when no source serves the spec or the spec is not usable.
+func (s Samples) Sample(ctx context.Context, owner model.Owner, spec *konsumeratorv1.ConsumerSpec) *model.MetricsSample {
+	if spec.Autoscaler == nil || (s.Usable != nil && !s.Usable(owner, spec)) {
 		return nil
 	}
-	return p.Cache.Sample(ctx, metrics.Key{Namespace: owner.Namespace, Name: owner.Name, UID: owner.UID},
-		spec.Autoscaler.Prometheus, spec.NumPartitions)
+	return s.Sources.Sample(ctx, keyOf(owner), spec)
 }
 
-// Forget drops the cached sample of a deleted owner.
-func (p PrometheusSamples) Forget(owner model.Owner) {
-	p.Cache.Forget(metrics.Key{Namespace: owner.Namespace, Name: owner.Name, UID: owner.UID})
+// Forget drops the cached samples of a deleted owner.
+func (s Samples) Forget(owner model.Owner) {
+	s.Sources.Forget(keyOf(owner))
+}
+
+func keyOf(owner model.Owner) lag.Key {
+	return lag.Key{Namespace: owner.Namespace, Name: owner.Name, UID: owner.UID}
 }

@@ -45,13 +45,18 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 	if a.UpdateMode == "" {
 		a.UpdateMode = konsumeratorv1.UpdateInPlace
 	}
-	p := a.Prometheus
-	if p == nil {
-		return out
-	}
-	if p.MinSyncPeriod == nil {
-		p.MinSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
-	}
+	// Every source block present, not only the selected one: the API server defaults them all.
+	a.EachSource(func(_ konsumeratorv1.AutoscalerType, minSyncPeriod **metav1.Duration, sizing *konsumeratorv1.SizingSettings) {
+		if *minSyncPeriod == nil {
+			*minSyncPeriod = &metav1.Duration{Duration: DefaultMinSyncPeriod}
+		}
+		sizingDefaults(sizing)
+	})
+	return out
+}
+
+// sizingDefaults fills the defaults of the sizing settings every source's block shares.
+func sizingDefaults(p *konsumeratorv1.SizingSettings) {
 	if p.CpuIncrement == nil {
 		q := resource.MustParse(DefaultCPUIncrement)
 		p.CpuIncrement = &q
@@ -60,5 +65,4 @@ func WithDefaults(spec konsumeratorv1.ConsumerSpec) konsumeratorv1.ConsumerSpec 
 		min := konsumeratorv1.FallbackStrategyMin
 		p.FallbackStrategy = &min
 	}
-	return out
 }

@@ -27,6 +27,9 @@ var plannerOnly = map[string]func(*konsumeratorv1.ConsumerSpec){
 	"autoscaler.prometheus.fallbackStrategy": func(s *konsumeratorv1.ConsumerSpec) {
 		s.Autoscaler.Prometheus.FallbackStrategy = nil
 	},
+	"autoscaler.kafka.fallbackStrategy": func(s *konsumeratorv1.ConsumerSpec) {
+		s.Autoscaler.Kafka.FallbackStrategy = nil
+	},
 }
 
 // TestDefaultsMatchCRD ties planner.WithDefaults to the generated CRD: a spec holding every object the CRD has

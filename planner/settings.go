@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -133,16 +134,17 @@ func newSettings(s *model.Snapshot) (*settings, string, string) {
 }
 
 func (st *settings) readAutoscaler(a *konsumeratorv1.AutoscalerSpec, opts model.Options) {
-	if a == nil || a.Mode != konsumeratorv1.AutoscalerTypePrometheus || a.Prometheus == nil {
+	// The one place sizing settings are read, whatever the source.
+	p := a.Sizing()
+	if p == nil {
 		return
 	}
-	p := a.Prometheus
 	st.autoscale = true
 	st.pendingUp = nonNegative(a.PendingScaleUpDuration.Duration)
 	st.pendingDown = nonNegative(a.PendingScaleDownDuration.Duration)
-	minSync := p.MinSyncPeriod.Duration
-	if minSync <= 0 {
-		minSync = DefaultMinSyncPeriod
+	minSync := DefaultMinSyncPeriod
+	if d := a.MinSyncPeriod(); d != nil && d.Duration > 0 {
+		minSync = d.Duration
 	}
 	st.staleAfter = time.Duration(opts.MetricsStaleAfter)
 	if st.staleAfter <= 0 {
@@ -224,9 +226,9 @@ func validateSpec(spec *konsumeratorv1.ConsumerSpec) []string {
 			problems = append(problems, "partitionEnvKey must not be one of the variables the operator sets itself")
 		}
 	}
-	if a := spec.Autoscaler; a != nil && a.Mode == konsumeratorv1.AutoscalerTypePrometheus {
-		if p := a.Prometheus; p == nil {
-			problems = append(problems, "autoscaler.prometheus is required when mode is prometheus")
+	if a := spec.Autoscaler; a != nil && slices.Contains(konsumeratorv1.AutoscalerTypes, a.Mode) {
+		if p := a.Sizing(); p == nil {
+			problems = append(problems, fmt.Sprintf("autoscaler.%s is required when mode is %s", a.Mode, a.Mode))
 		} else if p.RamPerCore.Sign() <= 0 {
 			problems = append(problems, "ramPerCore must be positive")
 		}

@@ -402,7 +402,7 @@ func TestNeverPanics(t *testing.T) {
 		{Spec: konsumeratorv1.ConsumerSpec{NumPartitions: math.MaxInt32, Name: "x"}},
 		{Spec: konsumeratorv1.ConsumerSpec{NumPartitions: 2, Name: "x", Autoscaler: &konsumeratorv1.AutoscalerSpec{Mode: "prometheus"}}},
 		{Spec: konsumeratorv1.ConsumerSpec{NumPartitions: 2, Name: "x", DeploymentTemplate: builder.Consumer("x").Obj().Spec.DeploymentTemplate,
-			Autoscaler: &konsumeratorv1.AutoscalerSpec{Mode: "prometheus", Prometheus: &konsumeratorv1.PrometheusAutoscalerSpec{RamPerCore: resource.MustParse("1")}}},
+			Autoscaler: &konsumeratorv1.AutoscalerSpec{Mode: "prometheus", Prometheus: &konsumeratorv1.PrometheusAutoscalerSpec{SizingSettings: konsumeratorv1.SizingSettings{RamPerCore: resource.MustParse("1")}}}},
 			Metrics: &model.MetricsSample{Time: builder.Epoch, Partitions: []model.PartitionMetrics{{Partition: 99}, {Partition: -1}}}},
 	} {
 		p := plan(s)

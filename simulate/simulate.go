@@ -106,8 +106,8 @@ func ProfileOf(c *konsumeratorv1.Consumer, o Options) (Profile, error) {
 	spec := planner.WithDefaults(c.Spec)
 	p := Profile{NumPartitions: spec.NumPartitions, PerInstance: max(1, *spec.NumPartitionsPerInstance), CeilingCores: 1}
 	p.RatePerCore = o.CapacityPerCore
-	if a := spec.Autoscaler; p.RatePerCore <= 0 && a != nil && a.Prometheus != nil && a.Prometheus.RatePerCore != nil {
-		p.RatePerCore = float64(*a.Prometheus.RatePerCore)
+	if sz := spec.Autoscaler.Sizing(); p.RatePerCore <= 0 && sz != nil && sz.RatePerCore != nil {
+		p.RatePerCore = float64(*sz.RatePerCore)
 	}
 	if p.RatePerCore <= 0 {
 		return p, errors.New("the Consumer has no ratePerCore: give the consumer's capacity per core")
@@ -246,8 +246,8 @@ func newSim(c *konsumeratorv1.Consumer, tr *Trace, o Options) (*sim, error) {
 	period := o.SyncPeriod
 	if period <= 0 {
 		period = planner.DefaultMinSyncPeriod
-		if a := spec.Autoscaler; a != nil && a.Prometheus != nil && a.Prometheus.MinSyncPeriod != nil && a.Prometheus.MinSyncPeriod.Duration > 0 {
-			period = a.Prometheus.MinSyncPeriod.Duration
+		if d := spec.Autoscaler.MinSyncPeriod(); d != nil && d.Duration > 0 {
+			period = d.Duration
 		}
 	}
 	if o.Duration <= 0 {
@@ -270,8 +270,8 @@ func newSim(c *konsumeratorv1.Consumer, tr *Trace, o Options) (*sim, error) {
 	if sm.plan == nil {
 		sm.plan = planner.Plan
 	}
-	if a := spec.Autoscaler; a != nil && a.Prometheus != nil && a.Prometheus.TolerableLag != nil {
-		sm.toler = a.Prometheus.TolerableLag.Duration
+	if sz := spec.Autoscaler.Sizing(); sz != nil && sz.TolerableLag != nil {
+		sm.toler = sz.TolerableLag.Duration
 	}
 	sm.gaps = append(append([]Gap(nil), tr.Gaps...), o.Gaps...)
 	sm.resizes = append([]Resize(nil), tr.Resizes...)

@@ -8,7 +8,7 @@ import (
 )
 
 // AutoscalerType names the source of the load figures used to size instances.
-// +kubebuilder:validation:Enum=prometheus
+// +kubebuilder:validation:Enum=prometheus;kafka
 type AutoscalerType string
 
 // ContainerScalingMode controls whether the autoscaler sets a container's resources.
@@ -21,6 +21,7 @@ type FallbackStrategy string
 
 const (
 	AutoscalerTypePrometheus AutoscalerType = "prometheus"
+	AutoscalerTypeKafka      AutoscalerType = "kafka"
 
 	// ContainerScalingModeAuto lets the autoscaler set the container's resources (the default).
 	ContainerScalingModeAuto ContainerScalingMode = "Auto"
@@ -30,6 +31,9 @@ const (
 	FallbackStrategyMin FallbackStrategy = "min"
 	FallbackStrategyMax FallbackStrategy = "max"
 )
+
+// AutoscalerTypes are the modes this version knows, each with its block in AutoscalerSpec.
+var AutoscalerTypes = []AutoscalerType{AutoscalerTypePrometheus, AutoscalerTypeKafka}
 
 // ConsumerSpec is the desired state of a Kafka consumer group run as one Deployment per group of partitions.
 type ConsumerSpec struct {
@@ -131,8 +135,10 @@ type ContainerResourcePolicy struct {
 
 // AutoscalerSpec configures how instances are sized.
 // +kubebuilder:validation:XValidation:rule="self.mode != 'prometheus' || has(self.prometheus)",message="autoscaler.prometheus is required when mode is prometheus",fieldPath=".prometheus"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'kafka' || has(self.kafka)",message="autoscaler.kafka is required when mode is kafka",fieldPath=".kafka"
 type AutoscalerSpec struct {
-	// Mode is the source of load figures; only prometheus exists today.
+	// Mode is the source of load figures: prometheus (three queries) or kafka (the group's offsets, read from the
+	// brokers).
 	Mode AutoscalerType `json:"mode"`
 
 	// PendingScaleUpDuration is how long the need for more resources must last before an instance is scaled up.
@@ -162,6 +168,10 @@ type AutoscalerSpec struct {
 	// Prometheus configures the Prometheus source; required when mode is prometheus.
 	// +optional
 	Prometheus *PrometheusAutoscalerSpec `json:"prometheus,omitempty"`
+
+	// Kafka configures the Kafka source; required when mode is kafka.
+	// +optional
+	Kafka *KafkaAutoscalerSpec `json:"kafka,omitempty"`
 }
 
 // ResourceUpdateMode is how decided resources reach running pods.
@@ -175,7 +185,6 @@ const (
 )
 
 // PrometheusAutoscalerSpec reads the lag of every partition from Prometheus.
-// +kubebuilder:validation:XValidation:rule="!has(self.tolerableLag) || !has(self.criticalLag) || duration(self.tolerableLag) <= duration(self.criticalLag)",message="tolerableLag must not exceed criticalLag",fieldPath=".tolerableLag"
 // +kubebuilder:validation:XValidation:rule="!(has(self.bearerTokenSecret) && has(self.basicAuth))",message="bearerTokenSecret and basicAuth are mutually exclusive",fieldPath=".basicAuth"
 type PrometheusAutoscalerSpec struct {
 	// Address lists Prometheus servers (replicas of one another). They are tried so that one that is down or
@@ -201,6 +210,27 @@ type PrometheusAutoscalerSpec struct {
 	// Consumption returns the consumption rate (messages per second) per partition.
 	Consumption PrometheusQuery `json:"consumption"`
 
+	// SizingSettings say how the figures become resources; the same Go type in every source's block.
+	SizingSettings `json:",inline"`
+
+	// BearerTokenSecret is a key of a Secret in the Consumer's namespace holding a bearer token for Prometheus.
+	// +optional
+	BearerTokenSecret *corev1.SecretKeySelector `json:"bearerTokenSecret,omitempty"`
+
+	// BasicAuth reads a username and password for Prometheus from Secrets in the Consumer's namespace.
+	// +optional
+	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
+
+	// TLS configures how the Prometheus server's certificate is verified.
+	// +optional
+	TLS *PrometheusTLS `json:"tls,omitempty"`
+}
+
+// SizingSettings are how the load figures of a source become resources. Every source's block embeds them, so
+// they mean the same and are validated the same whatever the source (the planner reads them through
+// AutoscalerSpec.Sizing).
+// +kubebuilder:validation:XValidation:rule="!has(self.tolerableLag) || !has(self.criticalLag) || duration(self.tolerableLag) <= duration(self.criticalLag)",message="tolerableLag must not exceed criticalLag",fieldPath=".tolerableLag"
+type SizingSettings struct {
 	// FallbackStrategy gives a new instance without metrics the min (default) or max of its container policy.
 	// +optional
 	FallbackStrategy *FallbackStrategy `json:"fallbackStrategy,omitempty"`
@@ -237,18 +267,94 @@ type PrometheusAutoscalerSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="recoveryTime must be positive"
 	RecoveryTime *metav1.Duration `json:"recoveryTime"`
+}
 
-	// BearerTokenSecret is a key of a Secret in the Consumer's namespace holding a bearer token for Prometheus.
-	// +optional
-	BearerTokenSecret *corev1.SecretKeySelector `json:"bearerTokenSecret,omitempty"`
+// KafkaAutoscalerSpec reads the lag of every partition straight from Kafka: the log end offsets of the topic
+// and the offsets the consumer group committed. The backlog is their difference; the production and
+// consumption rates are how fast each moved between reads.
+type KafkaAutoscalerSpec struct {
+	// Brokers are bootstrap brokers of one cluster, as host:port. The operator also connects to the brokers they
+	// name in their metadata; the operator's address policy applies to every one.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=261
+	// +kubebuilder:validation:items:Pattern=`^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?):[0-9]{1,5}$`
+	Brokers []string `json:"brokers"`
 
-	// BasicAuth reads a username and password for Prometheus from Secrets in the Consumer's namespace.
-	// +optional
-	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
+	// Topic is the topic the group consumes; its partitions are the Consumer's partitions.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=249
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]+$`
+	Topic string `json:"topic"`
 
-	// TLS configures how the Prometheus server's certificate is verified.
+	// ConsumerGroup is the group whose committed offsets are read.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	ConsumerGroup string `json:"consumerGroup"`
+
+	// MinSyncPeriod is the least time between two reads of the offsets for this Consumer. Rates are measured
+	// between reads, so they come from the second read on.
 	// +optional
-	TLS *PrometheusTLS `json:"tls,omitempty"`
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="minSyncPeriod must be at least 1s"
+	MinSyncPeriod *metav1.Duration `json:"minSyncPeriod,omitempty"`
+
+	// SizingSettings say how the figures become resources; the same Go type as in the prometheus block.
+	SizingSettings `json:",inline"`
+
+	// TLS turns TLS on towards the brokers (present, even empty: on) and says how certificates are checked.
+	// +optional
+	TLS *KafkaTLS `json:"tls,omitempty"`
+
+	// SASL authenticates to the brokers with a username and password from Secrets in the Consumer's namespace.
+	// +optional
+	SASL *KafkaSASL `json:"sasl,omitempty"`
+}
+
+// KafkaTLS configures TLS towards the brokers.
+// +kubebuilder:validation:XValidation:rule="has(self.certSecret) == has(self.keySecret)",message="certSecret and keySecret go together",fieldPath=".keySecret"
+type KafkaTLS struct {
+	// CASecret is a key of a Secret in the Consumer's namespace holding a PEM CA bundle; without it the system's
+	// CAs are used.
+	// +optional
+	CASecret *corev1.SecretKeySelector `json:"caSecret,omitempty"`
+	// CertSecret is a key of a Secret in the Consumer's namespace holding a PEM client certificate (mutual TLS).
+	// +optional
+	CertSecret *corev1.SecretKeySelector `json:"certSecret,omitempty"`
+	// KeySecret is a key of a Secret in the Consumer's namespace holding the PEM private key of CertSecret.
+	// +optional
+	KeySecret *corev1.SecretKeySelector `json:"keySecret,omitempty"`
+	// ServerName overrides the name the brokers' certificates are checked against.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServerName string `json:"serverName,omitempty"`
+	// InsecureSkipVerify turns certificate verification off.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}
+
+// KafkaSASLMechanism names a SASL mechanism.
+// +kubebuilder:validation:Enum=PLAIN;SCRAM-SHA-256;SCRAM-SHA-512
+type KafkaSASLMechanism string
+
+const (
+	SASLPlain       KafkaSASLMechanism = "PLAIN"
+	SASLScramSHA256 KafkaSASLMechanism = "SCRAM-SHA-256"
+	SASLScramSHA512 KafkaSASLMechanism = "SCRAM-SHA-512"
+)
+
+// KafkaSASL is a SASL mechanism with its credentials.
+type KafkaSASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. PLAIN sends the password as it is: use it with tls.
+	Mechanism KafkaSASLMechanism `json:"mechanism"`
+	// Username is a key of a Secret in the Consumer's namespace.
+	Username corev1.SecretKeySelector `json:"username"`
+	// Password is a key of a Secret in the Consumer's namespace.
+	Password corev1.SecretKeySelector `json:"password"`
 }
 
 // PrometheusQuery is an instant query returning one series per partition.

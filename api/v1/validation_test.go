@@ -144,3 +144,34 @@ func TestOriginalManifestsStayValid(t *testing.T) {
 		})
 	}
 }
+
+// TestKafkaExampleAppliesInBothVersions stores the Kafka-mode example (TLS, SASL) in each version with strict
+// field validation, and reads the defaults back.
+func TestKafkaExampleAppliesInBothVersions(t *testing.T) {
+	ctx := context.Background()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "examples", "kafka-consumer.yaml"))
+	require.NoError(t, err)
+	docs := strings.Split(string(raw), "\n---\n")
+	require.Len(t, docs, 2)
+	for _, version := range []string{"v1", "v1alpha1"} {
+		t.Run(version, func(t *testing.T) {
+			obj := &unstructured.Unstructured{}
+			require.NoError(t, yaml.Unmarshal([]byte(docs[1]), &obj.Object))
+			obj.SetAPIVersion("konsumerator.lwolf.org/" + version)
+			obj.SetNamespace("default")
+			obj.SetName("kafka-" + version)
+			unstructured.RemoveNestedField(obj.Object, "spec", "autoscaler", "kafka", "minSyncPeriod")
+			require.NoError(t, env.Client.Create(ctx, obj, client.FieldValidation("Strict")))
+			t.Cleanup(func() { _ = env.Client.Delete(ctx, obj) })
+			back := &unstructured.Unstructured{}
+			back.SetGroupVersionKind(obj.GroupVersionKind())
+			require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(obj), back))
+			for field, want := range map[string]string{"minSyncPeriod": "1m", "cpuIncrement": "100m", "topic": "orders"} {
+				got, _, _ := unstructured.NestedString(back.Object, "spec", "autoscaler", "kafka", field)
+				assert.Equal(t, want, got, field)
+			}
+			mechanism, _, _ := unstructured.NestedString(back.Object, "spec", "autoscaler", "kafka", "sasl", "mechanism")
+			assert.Equal(t, "SCRAM-SHA-512", mechanism)
+		})
+	}
+}

@@ -31,6 +31,7 @@ func run() (code int) {
 	quiet := flag.Bool("quiet", false, "do not print the operator's log (it is still written to <dir>/logs/konsumerator.log)")
 	pageAddr := flag.String("page-address", "127.0.0.1:0", "where the demo page listens (default: a free loopback port)")
 	metricsAddr := flag.String("metrics-address", "127.0.0.1:0", "where the operator serves its metrics, in plain HTTP (default: a free loopback port)")
+	withKafka := flag.Bool("kafka", false, "also run Consumer demo-kafka/demo-kafka in kafka mode, reading the same offsets from an in-process Kafka cluster")
 	flag.Parse()
 
 	// The first Ctrl-C starts the teardown; the handler stays installed so a second one cannot cut it short
@@ -43,6 +44,7 @@ func run() (code int) {
 		operatorLog = &demo.PrefixWriter{Prefix: "operator | ", Out: os.Stdout}
 	}
 	opts := demo.Options{Progress: os.Stdout, Dir: *dir, PageAddress: *pageAddr, MetricsAddress: *metricsAddr,
+		Kafka: *withKafka,
 		OnOperatorRestart: func(exit error, after time.Duration) {
 			fmt.Printf("demo: the operator exited (%v); starting it again in %s, as its Deployment would\n", exit, after)
 		}}
@@ -98,7 +100,11 @@ container starts (nothing while it restarts); production is %g/s per partition, 
 	go d.Exporter.Cycle(ctx, demo.Timeline(), func(ph exporter.Phase) {
 		fmt.Printf("demo: --- scenario phase: %s ---\n", ph)
 	})
-	last, pid := "", d.Operator.Current().Pid()
+	if d.KafkaConsumer != nil {
+		fmt.Printf("Kafka mode: Consumer %s/%s reads the same offsets from Kafka at %s (kubectl get consumers -A)\n\n",
+			d.KafkaConsumer.Namespace, d.KafkaConsumer.Name, d.Kafka.Addrs[0])
+	}
+	last, lastKafka, pid := "", "", d.Operator.Current().Pid()
 	var prev demo.State
 	const lagEvery = 6 * time.Second
 	lastLag, lagAt := "", time.Time{}
@@ -126,6 +132,14 @@ container starts (nothing while it restarts); production is %g/s per partition, 
 			if s := st.Summary(); s != last {
 				fmt.Printf("demo: %s\n", s)
 				last = s
+			}
+			if d.KafkaConsumer != nil {
+				if st, err := d.ObserveConsumer(ctx, d.KafkaConsumer); err == nil {
+					if s := st.Summary(); s != lastKafka {
+						fmt.Printf("demo (kafka mode): %s\n", s)
+						lastKafka = s
+					}
+				}
 			}
 			// The lag in figures every few seconds while it moves: the backlog growing, then worked off.
 			if time.Since(lagAt) >= lagEvery {

@@ -41,15 +41,17 @@ func resizeConsumer(namespace string, n int, minCPU string) *konsumeratorv1.Cons
 		Mode:       konsumeratorv1.AutoscalerTypePrometheus,
 		UpdateMode: konsumeratorv1.UpdateInPlace,
 		Prometheus: &konsumeratorv1.PrometheusAutoscalerSpec{
-			Address:      []string{unreachablePrometheus},
-			Offset:       q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
-			Production:   q("sum(rate(production_offset[2m])) by (partition)"),
-			Consumption:  q("sum(rate(consumption_offset[2m])) by (partition)"),
-			RatePerCore:  &ratePerCore,
-			RamPerCore:   resource.MustParse("256Mi"),
-			TolerableLag: &metav1.Duration{Duration: 5 * time.Minute},
-			CriticalLag:  &metav1.Duration{Duration: time.Hour},
-			RecoveryTime: &metav1.Duration{Duration: 30 * time.Minute},
+			Address:     []string{unreachablePrometheus},
+			Offset:      q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
+			Production:  q("sum(rate(production_offset[2m])) by (partition)"),
+			Consumption: q("sum(rate(consumption_offset[2m])) by (partition)"),
+			SizingSettings: konsumeratorv1.SizingSettings{
+				RatePerCore:  &ratePerCore,
+				RamPerCore:   resource.MustParse("256Mi"),
+				TolerableLag: &metav1.Duration{Duration: 5 * time.Minute},
+				CriticalLag:  &metav1.Duration{Duration: time.Hour},
+				RecoveryTime: &metav1.Duration{Duration: 30 * time.Minute},
+			},
 		},
 	}
 	c.Spec.ResourcePolicy = &konsumeratorv1.ResourcePolicy{ContainerPolicies: []konsumeratorv1.ContainerResourcePolicy{

@@ -189,15 +189,17 @@ func (w *ConsumerWrapper) Prometheus(ratePerCore int64, ramPerCore string) *Cons
 		// Most scenarios were written for resizes that restart; InPlace opts in to the API's default.
 		UpdateMode: konsumeratorv1.UpdateRestart,
 		Prometheus: &konsumeratorv1.PrometheusAutoscalerSpec{
-			Address:      []string{"http://prometheus.monitoring.svc:9090"},
-			Offset:       q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
-			Production:   q("sum(rate(production_offset[2m])) by (partition)"),
-			Consumption:  q("sum(rate(consumption_offset[2m])) by (partition)"),
-			RatePerCore:  &ratePerCore,
-			RamPerCore:   resource.MustParse(ramPerCore),
-			TolerableLag: &metav1.Duration{Duration: 5 * time.Minute},
-			CriticalLag:  &metav1.Duration{Duration: 60 * time.Minute},
-			RecoveryTime: &metav1.Duration{Duration: 30 * time.Minute},
+			Address:     []string{"http://prometheus.monitoring.svc:9090"},
+			Offset:      q("max(production_offset) by (partition) - max(consumption_offset) by (partition)"),
+			Production:  q("sum(rate(production_offset[2m])) by (partition)"),
+			Consumption: q("sum(rate(consumption_offset[2m])) by (partition)"),
+			SizingSettings: konsumeratorv1.SizingSettings{
+				RatePerCore:  &ratePerCore,
+				RamPerCore:   resource.MustParse(ramPerCore),
+				TolerableLag: &metav1.Duration{Duration: 5 * time.Minute},
+				CriticalLag:  &metav1.Duration{Duration: 60 * time.Minute},
+				RecoveryTime: &metav1.Duration{Duration: 30 * time.Minute},
+			},
 		},
 	}
 	return w
@@ -309,5 +311,18 @@ func (w *ConsumerWrapper) InPlace() *ConsumerWrapper {
 	if w.c.Spec.Autoscaler != nil {
 		w.c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateInPlace
 	}
+	return w
+}
+
+// Kafka switches the autoscaler to the Kafka source, keeping the sizing settings and minSyncPeriod set so far
+// (call it last).
+func (w *ConsumerWrapper) Kafka(brokers []string, topic, group string) *ConsumerWrapper {
+	p := w.prom()
+	w.c.Spec.Autoscaler.Mode = konsumeratorv1.AutoscalerTypeKafka
+	w.c.Spec.Autoscaler.Kafka = &konsumeratorv1.KafkaAutoscalerSpec{
+		Brokers: brokers, Topic: topic, ConsumerGroup: group,
+		MinSyncPeriod: p.MinSyncPeriod, SizingSettings: p.SizingSettings,
+	}
+	w.c.Spec.Autoscaler.Prometheus = nil
 	return w
 }

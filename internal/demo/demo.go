@@ -20,7 +20,7 @@ import (
 	"github.com/konsumerator/konsumerator/internal/cluster"
 	"github.com/konsumerator/konsumerator/internal/exporter"
 	"github.com/konsumerator/konsumerator/internal/testenv"
-	"github.com/konsumerator/konsumerator/observer/metrics/promtest"
+	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 )
 
 // ConsumerFile is the demo Consumer, relative to the checkout.
@@ -77,6 +77,9 @@ type Options struct {
 	OnOperatorRestart func(exit error, after time.Duration)
 	// OperatorArgs are added to the operator's command line (`konsumerator run`), e.g. its rollout flags.
 	OperatorArgs []string
+	// Kafka also runs a Kafka-mode Consumer (KafkaConsumer) next to the Prometheus one, reading the offsets of
+	// an in-process Kafka cluster that mirrors the exporter (KafkaMirror).
+	Kafka bool
 }
 
 // Demo is a running demo.
@@ -92,6 +95,9 @@ type Demo struct {
 	MetricsURL string
 	// Consumer is the demo Consumer as it was created.
 	Consumer *konsumeratorv1.Consumer
+	// Kafka and KafkaConsumer are set with Options.Kafka.
+	Kafka         *KafkaMirror
+	KafkaConsumer *konsumeratorv1.Consumer
 }
 
 // Start brings everything up and creates the demo Consumer once Prometheus has data for every partition (so
@@ -176,6 +182,22 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
 	c.OnStop(func() error { stopFollowing(); return nil })
 	go d.follow(followCtx, created)
+
+	if opts.Kafka {
+		if d.Kafka, err = StartKafkaMirror(d.Exporter, consumer.Spec.NumPartitions); err != nil {
+			return d, err
+		}
+		c.OnStop(func() error { d.Kafka.Stop(); return nil })
+		if err := c.Client.Create(ctx, kafkaNamespace()); err != nil {
+			return d, fmt.Errorf("creating namespace %s: %w", KafkaNamespace, err)
+		}
+		kc := KafkaConsumer(consumer, d.Kafka.Addrs)
+		fmt.Fprintf(progress, "demo: creating Consumer %s/%s (Kafka at %s)\n", kc.Namespace, kc.Name, d.Kafka.Addrs[0])
+		if err := c.Client.Create(ctx, kc); err != nil {
+			return d, fmt.Errorf("creating the Kafka-mode Consumer: %w", err)
+		}
+		d.KafkaConsumer = kc
+	}
 
 	addr := opts.PageAddress
 	if addr == "" {

@@ -16,8 +16,8 @@ import (
 	"github.com/konsumerator/konsumerator/internal/exporter"
 	"github.com/konsumerator/konsumerator/internal/testenv"
 	"github.com/konsumerator/konsumerator/model"
-	"github.com/konsumerator/konsumerator/observer/metrics"
-	"github.com/konsumerator/konsumerator/observer/metrics/promtest"
+	"github.com/konsumerator/konsumerator/observer/lag"
+	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -75,12 +75,12 @@ func TestDemoConsumerReadsTheExporterThroughPrometheus(t *testing.T) {
 		}
 	}
 
-	cache, err := metrics.NewCache(metrics.Options{Registerer: prometheus.NewRegistry()})
+	cache, err := lag.NewCache(lag.Options{Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	prom.Address = []string{server.URL}
-	sample := cache.Sample(ctx, metrics.Key{Namespace: "default", Name: consumer.Name, UID: "demo"}, prom, consumer.Spec.NumPartitions)
+	sample := cache.Sample(ctx, lag.Key{Namespace: "default", Name: consumer.Name, UID: "demo"}, prom, consumer.Spec.NumPartitions)
 	if sample.Error != "" || len(sample.Problems) > 0 {
 		t.Fatalf("sample error %q, problems %v", sample.Error, sample.Problems)
 	}

@@ -50,10 +50,13 @@ type Instance struct {
 }
 
 // Observe reads the demo Consumer and the Deployments it controls.
-func (d *Demo) Observe(ctx context.Context) (State, error) {
+func (d *Demo) Observe(ctx context.Context) (State, error) { return d.ObserveConsumer(ctx, d.Consumer) }
+
+// ObserveConsumer reads a Consumer of the demo (d.Consumer or d.KafkaConsumer) and the Deployments it controls.
+func (d *Demo) ObserveConsumer(ctx context.Context, consumer *konsumeratorv1.Consumer) (State, error) {
 	var st State
 	var c konsumeratorv1.Consumer
-	if err := d.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(d.Consumer), &c); err != nil {
+	if err := d.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(consumer), &c); err != nil {
 		return st, err
 	}
 	st.Consumer = &c

@@ -459,3 +459,16 @@ func (e *Exporter) Cycle(ctx context.Context, steps []Step, onPhase func(Phase))
 		}
 	}
 }
+
+// Offsets returns the production and consumption offsets of every partition, now.
+func (e *Exporter) Offsets() (produced, consumed []float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sim.AdvanceTo(e.clock())
+	produced = make([]float64, len(e.sim.partitions))
+	consumed = make([]float64, len(e.sim.partitions))
+	for p := range produced {
+		produced[p], consumed[p] = e.sim.Offsets(int32(p))
+	}
+	return produced, consumed
+}

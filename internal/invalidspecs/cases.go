@@ -55,6 +55,26 @@ func Cases() []Case {
 				"password": map[string]any{"name": "s", "key": "pass"},
 			})(u)
 		}, "spec.autoscaler.prometheus.basicAuth", "mutually exclusive"},
+		{"kafka mode without kafka", kafkaMode(remove("spec", "autoscaler", "kafka")), "spec.autoscaler.kafka", "autoscaler.kafka is required"},
+		{"kafka without brokers", kafka("brokers", []any{}), "spec.autoscaler.kafka.brokers", "should have at least 1 items"},
+		{"kafka broker without port", kafka("brokers", []any{"kafka-0"}), "spec.autoscaler.kafka.brokers[0]", "should match"},
+		{"kafka broker as a URL", kafka("brokers", []any{"http://kafka-0:9092"}), "spec.autoscaler.kafka.brokers[0]", "should match"},
+		{"kafka too many brokers", kafka("brokers", []any{"a:1", "b:1", "c:1", "d:1", "e:1", "f:1", "g:1", "h:1", "i:1"}), "spec.autoscaler.kafka.brokers", "must have at most 8 items"},
+		{"kafka topic with a slash", kafka("topic", "a/b"), "spec.autoscaler.kafka.topic", "should match"},
+		{"kafka missing group", kafkaMode(remove("spec", "autoscaler", "kafka", "consumerGroup")), "spec.autoscaler.kafka.consumerGroup", "Required value"},
+		{"kafka group with a newline", kafka("consumerGroup", "a\nb"), "spec.autoscaler.kafka.consumerGroup", "should match"},
+		{"kafka missing rate per core", kafkaMode(remove("spec", "autoscaler", "kafka", "ratePerCore")), "spec.autoscaler.kafka.ratePerCore", "Required value"},
+		{"kafka zero ram per core", kafka("ramPerCore", "0"), "spec.autoscaler.kafka.ramPerCore", "ramPerCore must be a positive quantity"},
+		{"kafka tolerable lag above critical lag", kafka("tolerableLag", "90m"), "spec.autoscaler.kafka.tolerableLag", "tolerableLag must not exceed criticalLag"},
+		{"kafka zero recovery time", kafka("recoveryTime", "0s"), "spec.autoscaler.kafka.recoveryTime", "recoveryTime must be positive"},
+		{"kafka sync period below a second", kafka("minSyncPeriod", "10ms"), "spec.autoscaler.kafka.minSyncPeriod", "minSyncPeriod must be at least 1s"},
+		{"kafka unknown SASL mechanism", kafka("sasl", map[string]any{"mechanism": "GSSAPI",
+			"username": map[string]any{"name": "s", "key": "u"}, "password": map[string]any{"name": "s", "key": "p"}}),
+			"spec.autoscaler.kafka.sasl.mechanism", "Unsupported value"},
+		{"kafka SASL without password", kafka("sasl", map[string]any{"mechanism": "PLAIN",
+			"username": map[string]any{"name": "s", "key": "u"}}), "spec.autoscaler.kafka.sasl.password", "Required value"},
+		{"kafka client certificate without key", kafka("tls", map[string]any{"certSecret": map[string]any{"name": "s", "key": "tls.crt"}}),
+			"spec.autoscaler.kafka.tls.keySecret", "certSecret and keySecret go together"},
 		{"duplicate container policy", policy(1, "containerName", "busybox"), "spec.resourcePolicy.containerPolicies[1]", "Duplicate value"},
 		{"container policy without name", func(u *unstructured.Unstructured) {
 			policies, _, _ := unstructured.NestedSlice(u.Object, "spec", "resourcePolicy", "containerPolicies")
@@ -84,6 +104,29 @@ func remove(path ...string) func(*unstructured.Unstructured) {
 
 func prom(field string, value any) func(*unstructured.Unstructured) {
 	return set(value, "spec", "autoscaler", "prometheus", field)
+}
+
+// kafkaMode switches the sample to a valid kafka block before mutate runs.
+func kafkaMode(mutate func(*unstructured.Unstructured)) func(*unstructured.Unstructured) {
+	return func(u *unstructured.Unstructured) {
+		set("kafka", "spec", "autoscaler", "mode")(u)
+		remove("spec", "autoscaler", "prometheus")(u)
+		set(map[string]any{
+			"brokers":       []any{"kafka-0.kafka.svc:9092", "[fd00::1]:9093"},
+			"topic":         "orders",
+			"consumerGroup": "orders-consumer",
+			"ratePerCore":   int64(1000),
+			"ramPerCore":    "100M",
+			"tolerableLag":  "5m",
+			"criticalLag":   "60m",
+			"recoveryTime":  "30m",
+		}, "spec", "autoscaler", "kafka")(u)
+		mutate(u)
+	}
+}
+
+func kafka(field string, value any) func(*unstructured.Unstructured) {
+	return kafkaMode(set(value, "spec", "autoscaler", "kafka", field))
 }
 
 func policy(i int, field string, value any) func(*unstructured.Unstructured) {

@@ -24,7 +24,8 @@ import (
 	"github.com/konsumerator/konsumerator/internal/testenv"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
+	"github.com/konsumerator/konsumerator/observer/lag/kafka"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -107,7 +108,14 @@ func registeredMetrics(t *testing.T) describer {
 	d := describer{}
 	controller.NewMetrics(d, 0)
 	applier.NewMetrics(d)
-	if _, err := metrics.NewCache(metrics.Options{Registerer: d}); err != nil {
+	shared, err := lag.NewInstruments(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lag.NewCache(lag.Options{Registerer: d, Instruments: shared}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kafka.New(kafka.Options{Registerer: d, Instruments: shared}); err != nil {
 		t.Fatal(err)
 	}
 	names := slices.Sorted(maps.Keys(d))
@@ -243,7 +251,7 @@ func checkDashboardLabels(t *testing.T, exprs []string) {
 	has := func(metric, label string) bool {
 		base := metric
 		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
-			if b, ok := strings.CutSuffix(metric, suffix); ok && registered[b] != nil {
+			if b, ok := strings.CutSuffix(metric, suffix); ok && hasKey(registered, b) {
 				base = b
 				if suffix == "_bucket" && label == "le" {
 					return true
@@ -268,6 +276,12 @@ func checkDashboardLabels(t *testing.T, exprs []string) {
 			}
 		}
 	}
+}
+
+// hasKey tells a registered metric without labels (nil) from one that is not registered.
+func hasKey(m describer, name string) bool {
+	_, ok := m[name]
+	return ok
 }
 
 // TestGuestModeExample: the ConfigMap in docs/guest-mode.md is the checked-in example, applies, holds a valid

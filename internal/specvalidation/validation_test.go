@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -83,4 +84,21 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestKafkaSpecInGuestMode: the kafka block of the example is accepted and defaulted as the API server does it.
+func TestKafkaSpecInGuestMode(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "examples", "kafka-consumer.yaml"))
+	require.NoError(t, err)
+	docs := strings.Split(string(raw), "\n---\n")
+	require.Len(t, docs, 2)
+	obj := &unstructured.Unstructured{}
+	require.NoError(t, yaml.Unmarshal([]byte(docs[1]), &obj.Object))
+	unstructured.RemoveNestedField(obj.Object, "spec", "autoscaler", "kafka", "minSyncPeriod")
+	spec, err := Consumer(context.Background(), specYAML(t, obj))
+	require.NoError(t, err)
+	require.NotNil(t, spec.Autoscaler.Kafka)
+	assert.Equal(t, "1m0s", spec.Autoscaler.Kafka.MinSyncPeriod.Duration.String())
+	assert.Equal(t, "100m", spec.Autoscaler.Kafka.CpuIncrement.String())
+	assert.Equal(t, "orders", spec.Autoscaler.Kafka.ConsumerGroup)
 }

@@ -23,7 +23,8 @@ import (
 	"github.com/konsumerator/konsumerator/internal/scheme"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
+	"github.com/konsumerator/konsumerator/observer/lag/kafka"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -59,6 +60,8 @@ type runFlags struct {
 	metricsStaleAfter        time.Duration
 	prometheusTimeout        time.Duration
 	prometheusMaxConcurrency int
+	kafkaTimeout             time.Duration
+	kafkaMaxConcurrency      int
 	gracefulShutdownTimeout  time.Duration
 	kubeconfig               string
 	maxResponseBytes         int64
@@ -92,14 +95,16 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.unschedulableAfter, "unschedulable-after", 5*time.Minute, "how long a pod may stay unschedulable before its instance counts as failed")
 	fs.DurationVar(&f.stuckPodAfter, "stuck-pod-after", 0, "delete an instance's pod that has been in phase Unknown, or terminating past its grace period, this long (0: never)")
 	fs.DurationVar(&f.metricsStaleAfter, "metrics-stale-after", 0, "age from which a metrics sample is not used (0: three times minSyncPeriod)")
-	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", metrics.DefaultRequestTimeout, "timeout of one Prometheus query")
-	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", metrics.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
+	fs.DurationVar(&f.prometheusTimeout, "prometheus-timeout", lag.DefaultRequestTimeout, "timeout of one Prometheus query")
+	fs.IntVar(&f.prometheusMaxConcurrency, "prometheus-max-concurrency", lag.DefaultMaxConcurrentRequests, "Prometheus queries in flight, for all Consumers")
+	fs.DurationVar(&f.kafkaTimeout, "kafka-timeout", kafka.DefaultRequestTimeout, "timeout of one read of a Consumer's offsets from Kafka")
+	fs.IntVar(&f.kafkaMaxConcurrency, "kafka-max-concurrency", kafka.DefaultMaxConcurrentReads, "reads of offsets from Kafka in flight, for all Consumers")
 	fs.DurationVar(&f.gracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "time given to running reconciles on shutdown")
-	fs.Int64Var(&f.maxResponseBytes, "metrics-source-max-response-bytes", metrics.DefaultMaxResponseBytes,
+	fs.Int64Var(&f.maxResponseBytes, "metrics-source-max-response-bytes", lag.DefaultMaxResponseBytes,
 		"largest answer read from a metrics source; a larger one fails the read (size it as numPartitions x the bytes of one series)")
 	fs.StringVar(&f.sourceAllow, "metrics-source-allow", "",
 		"comma-separated CIDRs, IPs, host names and *.domain patterns a metrics source address must match (empty: any address not denied)")
-	fs.StringVar(&f.sourceDeny, "metrics-source-deny", metrics.DefaultDeniedAddresses,
+	fs.StringVar(&f.sourceDeny, "metrics-source-deny", lag.DefaultDeniedAddresses,
 		"comma-separated CIDRs, IPs, host names and *.domain patterns never queried; checked against the resolved IP when dialing (the default denies cloud metadata addresses)")
 	fs.StringVar(&f.secretNamespaces, "secret-namespaces", "",
 		"comma-separated namespaces Secrets named by Consumers may be read from (empty: any Consumer's own namespace; guest mode: its namespace)")
@@ -198,8 +203,13 @@ func run(ctx context.Context, f runFlags) error {
 		// A guest reads nothing outside its namespace; saying so keeps a request from being sent at all.
 		secrets.Namespaces = []string{f.namespace}
 	}
-	samples, err := metrics.NewCache(metrics.Options{
+	shared, err := lag.NewInstruments(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	samples, err := lag.NewCache(lag.Options{
 		Registerer:            crmetrics.Registry,
+		Instruments:           shared,
 		Secrets:               secrets,
 		RequestTimeout:        f.prometheusTimeout,
 		MaxConcurrentRequests: f.prometheusMaxConcurrency,
@@ -209,7 +219,20 @@ func run(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	source := observer.PrometheusSamples{Cache: samples}
+	offsets, err := kafka.New(kafka.Options{
+		Registerer:         crmetrics.Registry,
+		Instruments:        shared,
+		Secrets:            secrets,
+		RequestTimeout:     f.kafkaTimeout,
+		MaxConcurrentReads: f.kafkaMaxConcurrency,
+		MaxResponseBytes:   f.maxResponseBytes,
+		AddressPolicy:      policy,
+	})
+	if err != nil {
+		return err
+	}
+	// One reader per source; a new source is one more entry here.
+	source := observer.Samples{Sources: lag.Readers{samples, offsets}, Usable: planner.Usable}
 	rc := controller.Config{
 		Planner: planner.Plan,
 		PlannerOptions: model.Options{
@@ -264,16 +287,16 @@ func metricsOptions(f runFlags) metricsserver.Options {
 }
 
 // addressPolicy reads --metrics-source-allow and --metrics-source-deny.
-func addressPolicy(allow, deny string) (*metrics.AddressPolicy, error) {
-	a, err := metrics.ParseAddressRules(allow)
+func addressPolicy(allow, deny string) (*lag.AddressPolicy, error) {
+	a, err := lag.ParseAddressRules(allow)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-source-allow: %w", err)
 	}
-	d, err := metrics.ParseAddressRules(deny)
+	d, err := lag.ParseAddressRules(deny)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-source-deny: %w", err)
 	}
-	return &metrics.AddressPolicy{Allow: a, Deny: d}, nil
+	return &lag.AddressPolicy{Allow: a, Deny: d}, nil
 }
 
 func splitList(s string) []string {

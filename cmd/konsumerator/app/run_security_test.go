@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
 )
 
 func parseRunFlags(t *testing.T, args ...string) runFlags {
@@ -27,7 +27,7 @@ func TestSecureByDefault(t *testing.T) {
 	if !o.SecureServing || o.FilterProvider == nil || o.BindAddress != ":8443" {
 		t.Errorf("default metrics options: secure %v, filter %v, address %q", o.SecureServing, o.FilterProvider != nil, o.BindAddress)
 	}
-	if f.maxResponseBytes != metrics.DefaultMaxResponseBytes || f.sourceDeny != metrics.DefaultDeniedAddresses {
+	if f.maxResponseBytes != lag.DefaultMaxResponseBytes || f.sourceDeny != lag.DefaultDeniedAddresses {
 		t.Errorf("defaults: max %d, deny %q", f.maxResponseBytes, f.sourceDeny)
 	}
 	o = metricsOptions(parseRunFlags(t, "--metrics-secure=false"))

@@ -1,4 +1,4 @@
-package metrics_test
+package lag_test
 
 import (
 	"context"
@@ -9,16 +9,16 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
-	"github.com/konsumerator/konsumerator/observer/metrics"
+	"github.com/konsumerator/konsumerator/observer/lag"
 )
 
 // The operator builds one Cache at start-up, registers its metrics with controller-runtime's registry, and
 // gives it Secrets through an uncached reader (so it does not watch every Secret in the cluster).
 func ExampleNewCache() {
 	var secretsReader client.Reader // mgr.GetAPIReader()
-	cache, err := metrics.NewCache(metrics.Options{
+	cache, err := lag.NewCache(lag.Options{
 		Registerer: ctrlmetrics.Registry,
-		Secrets: metrics.SecretGetterFunc(func(ctx context.Context, namespace, name, key string) ([]byte, error) {
+		Secrets: lag.SecretGetterFunc(func(ctx context.Context, namespace, name, key string) ([]byte, error) {
 			var secret corev1.Secret
 			if err := secretsReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &secret); err != nil {
 				return nil, err
@@ -36,12 +36,12 @@ func ExampleNewCache() {
 
 	// In the observer, once per reconcile:
 	var consumer konsumeratorv1.Consumer
-	key := metrics.Key{Namespace: consumer.Namespace, Name: consumer.Name, UID: consumer.UID}
+	key := lag.Key{Namespace: consumer.Namespace, Name: consumer.Name, UID: consumer.UID}
 	if consumer.Spec.Autoscaler != nil && consumer.Spec.Autoscaler.Prometheus != nil {
 		sample := cache.Sample(context.TODO(), key, consumer.Spec.Autoscaler.Prometheus, consumer.Spec.NumPartitions)
 		_ = sample // goes into model.Snapshot.Metrics
 	}
 
 	// When the Consumer is gone (its UID may no longer be known):
-	cache.Forget(metrics.Key{Namespace: "team-a", Name: "orders"})
+	cache.Forget(lag.Key{Namespace: "team-a", Name: "orders"})
 }

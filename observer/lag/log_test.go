@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"strings"
@@ -9,7 +9,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/konsumerator/konsumerator/observer/metrics/promtest"
+	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 )
 
 func TestEveryProblemAndFailureIsLogged(t *testing.T) {

@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"errors"
@@ -140,3 +140,6 @@ func isTooLarge(err error) (*ResponseTooLargeError, bool) {
 	var e *ResponseTooLargeError
 	return e, errors.As(err, &e)
 }
+
+// Excerpt is excerpt for other sources: remote text made fit to quote in a status.
+func Excerpt(s string, n int) string { return excerpt(s, n) }

@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"net/http"
@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/konsumerator/konsumerator/model"
-	"github.com/konsumerator/konsumerator/observer/metrics/promtest"
+	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 )
 
 func goodReplies() map[string]reply {

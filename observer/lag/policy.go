@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"fmt"
@@ -162,4 +162,16 @@ func (p *AddressPolicy) dialControl(hostAllowed bool) func(network, address stri
 		}
 		return p.checkIP(ip.Unmap(), hostAllowed)
 	}
+}
+
+// CheckHost is checkHost for a source that names hosts as host:port (a Kafka broker) rather than by URL. It
+// returns whether an allow rule names the host, which DialControl needs.
+func (p *AddressPolicy) CheckHost(hostPort string) (hostAllowed bool, err error) {
+	return p.checkHost(&url.URL{Host: hostPort})
+}
+
+// DialControl is dialControl for other sources: set it as a net.Dialer's Control, so that every IP a name
+// resolves to is checked before the connect.
+func (p *AddressPolicy) DialControl(hostAllowed bool) func(network, address string, c syscall.RawConn) error {
+	return p.dialControl(hostAllowed)
 }

@@ -12,4 +12,4 @@
 //     clients are built once per distinct address and credentials and reused.
 //   - Cache, the only entry point, asks the provider at most once per minSyncPeriod per Consumer, shares one fetch between concurrent
 //     callers, keeps the last good values when a fetch fails, and exposes the age of each sample as a metric.
-package metrics
+package lag

@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
-	"github.com/konsumerator/konsumerator/observer/metrics/promtest"
+	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 )
 
 // These tests run against a real Prometheus scraping an exporter whose values they set. One server and one

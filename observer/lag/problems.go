@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"fmt"
@@ -37,6 +37,21 @@ const (
 // MaxProblems bounds the problem texts in a sample; the rest are summed up in one last line, so that a
 // Consumer with thousands of bad series still gets a short, readable status.
 const MaxProblems = 10
+
+// Problems collects what was wrong with the data of one read, for every source: the texts go into the sample,
+// the kinds into konsumerator_metrics_problems_total.
+type Problems = problemSet
+
+// NewProblems returns an empty set.
+func NewProblems() *Problems { return newProblemSet() }
+
+// Add records one problem; the same text twice counts once.
+func (ps *problemSet) Add(kind ProblemKind, format string, args ...any) {
+	ps.add(kind, format, args...)
+}
+
+// List returns the texts sorted, at most MaxProblems of them followed by a line counting the rest.
+func (ps *problemSet) List() []string { return ps.list() }
 
 // problemSet collects problem texts without duplicates, remembering the kind of each for the metrics and logs.
 type problemSet struct {
@@ -101,3 +116,16 @@ func (ps *problemSet) byKindCounts() []ProblemKind {
 	}
 	return kinds
 }
+
+// Problems only a Kafka source meets (the label values stay one fixed set for all sources).
+const (
+	// ProblemPartitionCountMismatch: the topic has another number of partitions than numPartitions.
+	ProblemPartitionCountMismatch ProblemKind = "partition_count_mismatch"
+	// ProblemNoCommittedOffset: the group has committed no offset for a partition, so its backlog is unknown.
+	ProblemNoCommittedOffset ProblemKind = "no_committed_offset"
+	// ProblemPartitionError: the broker answered with an error for one partition.
+	ProblemPartitionError ProblemKind = "partition_error"
+	// ProblemOffsetMovedBack: an end or committed offset went backwards between two reads (a topic made anew, an
+	// offset reset), so no rate is given for it until the next read.
+	ProblemOffsetMovedBack ProblemKind = "offset_moved_back"
+)

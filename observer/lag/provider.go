@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"context"
@@ -47,15 +47,6 @@ type cachedClient struct {
 	lastUsed  time.Time
 }
 
-// fetchResult is what one fetch found. failed means at least one query got no answer from any address; the
-// values are then not to be used and the cache keeps the last good ones.
-type fetchResult struct {
-	partitions []model.PartitionMetrics
-	problems   *problemSet
-	failed     bool
-	errText    string
-}
-
 // answer is one address's reply to one query.
 type answer struct {
 	address string
@@ -66,7 +57,7 @@ type answer struct {
 }
 
 func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.PrometheusAutoscalerSpec,
-	numPartitions int32) fetchResult {
+	numPartitions int32) Result {
 	logger := log.FromContext(ctx).WithValues("namespace", key.Namespace, "consumer", key.Name)
 	problems := newProblemSet()
 
@@ -74,7 +65,7 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 	if err != nil {
 		logger.Error(err, "Cannot read the credentials for Prometheus", "problem", ProblemCredentialsUnavailable)
 		problems.add(ProblemCredentialsUnavailable, "%s", err.Error())
-		return fetchResult{problems: problems, failed: true, errText: "credentials for Prometheus: " + err.Error()}
+		return Result{Problems: problems, Failed: true, Error: "credentials for Prometheus: " + err.Error()}
 	}
 
 	queries := map[QueryKind]konsumeratorv1.PrometheusQuery{
@@ -122,14 +113,15 @@ func (p *provider) fetch(ctx context.Context, key Key, spec *konsumeratorv1.Prom
 
 	logProblems(logger, problems)
 	if len(failed) > 0 {
-		return fetchResult{problems: problems, failed: true, errText: describeFailures(failed)}
+		// At least one query got no answer from any address: the values are not to be used.
+		return Result{Problems: problems, Failed: true, Error: describeFailures(failed)}
 	}
 	var partitions []model.PartitionMetrics
 	for _, pm := range byPartition {
 		partitions = append(partitions, *pm)
 	}
 	sort.Slice(partitions, func(i, j int) bool { return partitions[i].Partition < partitions[j].Partition })
-	return fetchResult{partitions: partitions, problems: problems}
+	return Result{Partitions: partitions, Problems: problems}
 }
 
 // queryAll sends every query to every address at once: a replica that is down or slow costs one timeout, not

@@ -1,4 +1,4 @@
-package metrics
+package lag
 
 import (
 	"context"
@@ -267,7 +267,7 @@ func TestSampleAgeGrowsDuringAnOutage(t *testing.T) {
 	tc.clock.Advance(30 * time.Second)
 
 	want := `
-# HELP konsumerator_metrics_sample_age_seconds Age of the values in a Consumer's metrics sample: time since the last successful read of Prometheus.
+# HELP konsumerator_metrics_sample_age_seconds Age of the values in a Consumer's metrics sample: time since the last successful read of its metrics source.
 # TYPE konsumerator_metrics_sample_age_seconds gauge
 konsumerator_metrics_sample_age_seconds{consumer="orders",namespace="team-a"} 120
 `

@@ -385,6 +385,7 @@ func (h *harness) teardown() {
 			h.t.Errorf("process group of %s (%d) still has processes after teardown", p.Name, p.Pid())
 		}
 	}
+	cluster.ReapExited()
 	if left := cluster.LiveChildren(); len(left) > 0 {
 		h.t.Errorf("processes left behind after teardown: %v", left)
 	}

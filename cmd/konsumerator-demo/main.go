@@ -62,6 +62,7 @@ func run() (code int) {
 			fmt.Fprintf(os.Stderr, "demo: teardown: %v\n", err)
 			code = 1
 		}
+		cluster.ReapExited()
 		if left := cluster.LiveChildren(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "demo: processes left behind: %v\n", left)
 			code = 1

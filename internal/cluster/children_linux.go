@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Child is a child process of this one.
@@ -47,4 +48,15 @@ func LiveChildren() []Child {
 		}
 	}
 	return out
+}
+
+// ReapExited collects the exit status of children that have exited (zombies). A process that a child left behind
+// may be handed to this one (a subreaper) and exit later: it is gone, only its status waits to be read, and it
+// must not count as left running.
+func ReapExited() {
+	for _, c := range LiveChildren() {
+		if strings.HasPrefix(c.State, "Z") {
+			_, _ = syscall.Wait4(c.Pid, nil, syscall.WNOHANG, nil)
+		}
+	}
 }

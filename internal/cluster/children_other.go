@@ -14,3 +14,6 @@ func (c Child) String() string { return fmt.Sprintf("%d %s (%s)", c.Pid, c.Name,
 
 // LiveChildren cannot list children without /proc; it reports none.
 func LiveChildren() []Child { return nil }
+
+// ReapExited has nothing to do without /proc.
+func ReapExited() {}

@@ -36,19 +36,16 @@ const (
 	poll    = 250 * time.Millisecond
 )
 
-var instances = []string{"demo-0", "demo-1", "demo-2"}
-
-func TestDemoEndToEnd(t *testing.T) {
-	requireEnabled(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-
-	// The component logs stay when the test fails; the directory goes when it passes.
-	dir, err := os.MkdirTemp("", "konsumerator-e2e-")
+// startDemo starts the demo in a directory of its own, with the test's output as its progress, and the harness
+// that tears it down: the component logs stay when the test fails, the directory goes when it passes.
+func startDemo(ctx context.Context, t *testing.T, prefix string, o demo.Options) *harness {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := demo.Start(ctx, demo.Options{Progress: testWriter{t}, Dir: dir})
+	o.Progress, o.Dir = testWriter{t}, dir
+	d, err := demo.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("%v\n(component logs in %s)", err, dir)
 	}
@@ -61,6 +58,18 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		_ = os.RemoveAll(dir)
 	})
+	return h
+}
+
+var instances = []string{"demo-0", "demo-1", "demo-2"}
+
+func TestDemoEndToEnd(t *testing.T) {
+	requireEnabled(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	h := startDemo(ctx, t, "konsumerator-e2e-", demo.Options{})
+	d := h.d
 	autoscaler := d.Consumer.Spec.Autoscaler
 	pendingUp, pendingDown := autoscaler.PendingScaleUpDuration.Duration, autoscaler.PendingScaleDownDuration.Duration
 

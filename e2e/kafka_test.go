@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,23 +16,8 @@ func TestKafkaModeEndToEnd(t *testing.T) {
 	requireEnabled(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "konsumerator-e2e-kafka-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := demo.Start(ctx, demo.Options{Progress: testWriter{t}, Dir: dir, Kafka: true})
-	if err != nil {
-		t.Fatalf("%v\n(component logs in %s)", err, dir)
-	}
-	h := &harness{t: t, d: d}
-	t.Cleanup(func() {
-		h.teardown()
-		if t.Failed() {
-			t.Logf("component logs kept in %s", filepath.Join(dir, "logs"))
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
+	h := startDemo(ctx, t, "konsumerator-e2e-kafka-", demo.Options{Kafka: true})
+	d := h.d
 	const laggingKafka = "demo-kafka-1"
 	pendingUp := d.KafkaConsumer.Spec.Autoscaler.PendingScaleUpDuration.Duration
 
@@ -42,6 +25,7 @@ func TestKafkaModeEndToEnd(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		var st demo.State
+		var err error
 		for time.Since(start) < timeout {
 			obs, cancel := context.WithTimeout(ctx, 10*time.Second)
 			st, err = d.ObserveConsumer(obs, d.KafkaConsumer)

@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -45,26 +43,11 @@ func TestBadImageRolloutHalts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "konsumerator-e2e-rollout-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := demo.Start(ctx, demo.Options{Progress: testWriter{t}, Dir: dir, OperatorArgs: []string{
+	h := startDemo(ctx, t, "konsumerator-e2e-rollout-", demo.Options{OperatorArgs: []string{
 		fmt.Sprintf("--rollout-failure-threshold=%d", failureThreshold),
 		fmt.Sprintf("--max-rollouts-in-flight=%d", maxInFlight),
 	}})
-	if err != nil {
-		t.Fatalf("%v\n(component logs in %s)", err, dir)
-	}
-	h := &harness{t: t, d: d}
-	t.Cleanup(func() {
-		h.teardown()
-		if t.Failed() {
-			t.Logf("component logs kept in %s", filepath.Join(dir, "logs"))
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
+	d := h.d
 	r := &rolloutHarness{h: h, ctx: ctx, events: kubernetes.NewForConfigOrDie(d.Cluster.Config)}
 	consumer := d.Consumer.Spec.DeploymentTemplate.Template.Spec.Containers[0].Name
 	oldImage := d.Consumer.Spec.DeploymentTemplate.Template.Spec.Containers[0].Image

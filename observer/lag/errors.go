@@ -52,10 +52,6 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 	f := &requestFailure{detail: err.Error()}
 	var apiErr *promv1.Error
 	isAPIErr := errors.As(err, &apiErr)
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var verification *tls.CertificateVerificationError
 	var recordHeader tls.RecordHeaderError
 	var syntax *json.SyntaxError
 	var unmarshalType *json.UnmarshalTypeError
@@ -64,6 +60,7 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 	var redirect *RedirectError
 	tooLarge, isTooLarge := isTooLarge(err)
 
+	cert := CertificateText(err)
 	switch {
 	case isTooLarge:
 		f.reason, f.text = reasonTooLarge, tooLarge.Error()
@@ -76,14 +73,8 @@ func classify(ctx context.Context, err error, status int) *requestFailure {
 		f.reason, f.text = reasonTimeout, "timed out"
 	case errors.Is(err, context.Canceled) || (isAPIErr && apiErr.Type == promv1.ErrCanceled):
 		f.reason, f.text = reasonCanceled, "canceled"
-	case errors.As(err, &unknownAuthority):
-		f.reason, f.text = reasonTLS, "TLS: certificate signed by an unknown authority"
-	case errors.As(err, &hostname):
-		f.reason, f.text = reasonTLS, "TLS: certificate is not valid for the server name"
-	case errors.As(err, &invalid):
-		f.reason, f.text = reasonTLS, "TLS: certificate is not valid"
-	case errors.As(err, &verification):
-		f.reason, f.text = reasonTLS, "TLS: certificate verification failed"
+	case cert != "":
+		f.reason, f.text = reasonTLS, cert
 	case errors.As(err, &recordHeader) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		f.reason, f.text = reasonTLS, "TLS: the server does not speak TLS"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -151,4 +142,24 @@ func (rt statusRoundTripper) RoundTrip(req *http.Request) (*http.Response, error
 		}
 	}
 	return resp, err
+}
+
+// CertificateText is the fixed text of a certificate that failed verification, "" for any other error: the same
+// words whichever source met it.
+func CertificateText(err error) string {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verification *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknownAuthority):
+		return "TLS: certificate signed by an unknown authority"
+	case errors.As(err, &hostname):
+		return "TLS: certificate is not valid for the server name"
+	case errors.As(err, &invalid):
+		return "TLS: certificate is not valid"
+	case errors.As(err, &verification):
+		return "TLS: certificate verification failed"
+	}
+	return ""
 }

@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -45,16 +44,13 @@ type failure struct {
 func classify(ctx context.Context, err error, spec *konsumeratorv1.KafkaAutoscalerSpec) failure {
 	f := failure{detail: err.Error()}
 	var denied *lag.AddressDeniedError
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var verification *tls.CertificateVerificationError
 	var recordHeader tls.RecordHeaderError
 	var group *groupError
 	isGroup := errors.As(err, &group)
 	var build *buildError
 	msg := err.Error()
 
+	cert := lag.CertificateText(err)
 	switch {
 	case errors.As(err, &denied):
 		f.reason, f.text = reasonDenied, denied.Error()
@@ -72,14 +68,8 @@ func classify(ctx context.Context, err error, spec *konsumeratorv1.KafkaAutoscal
 		f.reason, f.text = reasonUnauthorized, fmt.Sprintf("the brokers do not offer SASL mechanism %s", spec.SASL.Mechanism)
 	case errors.Is(err, kerr.IllegalSaslState):
 		f.reason, f.text = reasonUnauthorized, "SASL: the brokers did not expect authentication"
-	case errors.As(err, &unknownAuthority):
-		f.reason, f.text = reasonTLS, "TLS: certificate signed by an unknown authority"
-	case errors.As(err, &hostname):
-		f.reason, f.text = reasonTLS, "TLS: certificate is not valid for the server name"
-	case errors.As(err, &invalid):
-		f.reason, f.text = reasonTLS, "TLS: certificate is not valid"
-	case errors.As(err, &verification):
-		f.reason, f.text = reasonTLS, "TLS: certificate verification failed"
+	case cert != "":
+		f.reason, f.text = reasonTLS, cert
 	case errors.As(err, &recordHeader):
 		f.reason, f.text = reasonTLS, "TLS: the broker does not speak TLS"
 	case strings.Contains(msg, "invalid large response size") && strings.Contains(msg, "HTTP"):

@@ -54,6 +54,7 @@ type options struct {
 	operatorArgs    []string
 	keep            bool
 	convergeTimeout time.Duration
+	many            manyOptions
 }
 
 func main() {
@@ -64,7 +65,7 @@ func main() {
 		operatorArgs string
 		quick        bool
 	)
-	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize")
+	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize, many")
 	flag.StringVar(&sizes, "n", "100,1000", "instance counts to measure, comma separated")
 	flag.IntVar(&o.runs, "runs", 3, "runs per instance count; the table shows medians")
 	flag.IntVar(&o.unrelated, "unrelated", 10000, "unrelated Deployments for the second set of create runs (0: skip that set)")
@@ -73,10 +74,17 @@ func main() {
 	flag.StringVar(&operatorArgs, "operator-args", "", "extra flags for `konsumerator run`, space separated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (operator logs, kubeconfig) after the run")
 	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 5*time.Minute, "give up on a run that has not converged (or resized) by then")
-	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2")
+	flag.IntVar(&o.many.consumers, "many-consumers", 1000, "many: Consumers")
+	flag.IntVar(&o.many.instances, "many-instances", 5, "many: instances (and partitions) of each Consumer")
+	flag.IntVar(&o.many.namespaces, "many-namespaces", 50, "many: namespaces the Consumers are spread over")
+	flag.DurationVar(&o.many.syncPeriod, "many-sync-period", 30*time.Second, "many: every Consumer's minSyncPeriod")
+	flag.IntVar(&o.many.periods, "many-periods", 3, "many: sync periods of the steady window")
+	flag.IntVar(&o.many.runs, "many-runs", 1, "many: runs (each takes minutes; the table shows medians)")
+	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2; many: 100 Consumers in 10 namespaces, 10s periods")
 	flag.Parse()
 	if quick {
 		sizes, o.runs, o.unrelated, o.touches = "100", 1, 1000, 2
+		o.many.consumers, o.many.namespaces, o.many.syncPeriod = 100, 10, 10*time.Second
 	}
 	var err error
 	if o.sizes, err = parseSizes(sizes); err != nil {
@@ -89,6 +97,10 @@ func main() {
 	}
 	if o.runs < 1 || o.baselineWorkers < 1 || o.touches < 1 {
 		fmt.Fprintln(os.Stderr, "-runs, -baseline-workers and -touches must be at least 1")
+		os.Exit(2)
+	}
+	if m := o.many; m.consumers < 1 || m.instances < 1 || m.namespaces < 1 || m.periods < 1 || m.runs < 1 || m.syncPeriod < time.Second {
+		fmt.Fprintln(os.Stderr, "-many-consumers, -many-instances, -many-namespaces and -many-periods must be at least 1, -many-sync-period at least 1s")
 		os.Exit(2)
 	}
 	o.operatorArgs = strings.Fields(operatorArgs)
@@ -182,6 +194,18 @@ func run(ctx context.Context, o options) (err error) {
 			resizeRows = append(resizeRows, sc)
 		}
 	}
+	// The many scenario runs before the unrelated Deployments exist too; it has its own namespaces.
+	var manyRows []manyResult
+	if o.scenarios[scenarioMany] {
+		for r := 1; r <= o.many.runs; r++ {
+			res, err := measureMany(ctx, c, bin, dir, o)
+			if err != nil {
+				return fmt.Errorf("many run %d: %w", r, err)
+			}
+			progress("many run %d/%d: %s", r, o.many.runs, res)
+			manyRows = append(manyRows, res)
+		}
+	}
 	if o.scenarios[scenarioCreate] && o.unrelated > 0 {
 		progress("creating %d unrelated Deployments", o.unrelated)
 		t := time.Now()
@@ -193,7 +217,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	report(os.Stdout, rows, resizeRows, o, environment{
+	report(os.Stdout, rows, resizeRows, manyRows, o, environment{
 		loadBefore: loadBefore, loadAfter: loadAverage(), took: time.Since(started),
 	})
 	return nil

@@ -60,7 +60,7 @@ type environment struct {
 	took                  time.Duration
 }
 
-func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, o options, env environment) {
+func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows []manyResult, o options, env environment) {
 	fmt.Fprintf(w, "\nkonsumerator bench: medians of %d run(s); %d CPUs, %s memory; load average %s before, %s after; %s in all\n",
 		o.runs, runtime.NumCPU(), memTotal(), env.loadBefore, env.loadAfter, env.took.Round(time.Second))
 	if len(o.operatorArgs) > 0 {
@@ -71,6 +71,9 @@ func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, o options
 	}
 	if len(resizeRows) > 0 {
 		reportResize(w, resizeRows, o)
+	}
+	if len(manyRows) > 0 {
+		reportMany(w, manyRows, o)
 	}
 }
 

@@ -48,6 +48,7 @@ func mib(bytes float64) string { return fmt.Sprintf("%.1f", bytes/(1<<20)) }
 const (
 	scenarioCreate = "create"
 	scenarioResize = "resize"
+	scenarioMany   = "many"
 )
 
 // parseScenarios reads a list like "create,resize".
@@ -56,10 +57,10 @@ func parseScenarios(s string) (map[string]bool, error) {
 	for _, part := range strings.Split(s, ",") {
 		switch part = strings.TrimSpace(part); part {
 		case "":
-		case scenarioCreate, scenarioResize:
+		case scenarioCreate, scenarioResize, scenarioMany:
 			out[part] = true
 		default:
-			return nil, fmt.Errorf("unknown scenario %q: want %s or %s", part, scenarioCreate, scenarioResize)
+			return nil, fmt.Errorf("unknown scenario %q: want %s, %s or %s", part, scenarioCreate, scenarioResize, scenarioMany)
 		}
 	}
 	if len(out) == 0 {

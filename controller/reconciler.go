@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,6 +54,9 @@ type Reconciler struct {
 	SyncPeriod time.Duration
 	// MaxConcurrentReconciles bounds how many Consumers are reconciled at once.
 	MaxConcurrentReconciles int
+	// Reads, when set, says when each Consumer's metrics source will next be read, so that the next periodic
+	// reconcile comes then.
+	Reads NextReader
 }
 
 // +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers,verbs=get;list;watch
@@ -143,8 +147,15 @@ func (r *Reconciler) forget(namespace, name string) {
 	}
 }
 
-// requeueAfter is the sync period with up to 10% jitter, so that many Consumers created together do not query
-// their metrics source in lockstep, or sooner when the plan waits for a pending decision to ripen.
+// NextReader says when an owner's metrics source will next be read (observer.Samples).
+type NextReader interface {
+	NextRead(owner model.Owner) (time.Time, bool)
+}
+
+// requeueAfter is when the Consumer is next looked at without any event: when its metrics source may be read
+// again (counted from the last read, not from this reconcile, so that reconciles for other reasons do not push
+// the reads back), moved to the Consumer's own slot in the period (see spread), or sooner when the plan waits
+// for a pending decision to ripen.
 func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duration {
 	period := r.SyncPeriod
 	if period <= 0 {
@@ -153,11 +164,48 @@ func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duratio
 	if d := s.Spec.Autoscaler.MinSyncPeriod(); d != nil && d.Duration > 0 {
 		period = d.Duration
 	}
-	period += time.Duration(rand.Float64() * 0.1 * float64(period))
-	if ripe := time.Duration(p.RequeueAfter); ripe > 0 && ripe < period {
+	now := s.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	earliest := now.Add(period)
+	if r.Reads != nil && s.Metrics != nil {
+		if next, ok := r.Reads.NextRead(s.Owner); ok {
+			earliest = next
+		}
+	}
+	wait := max(earliest.Sub(now)+spread(s.Owner.UID, earliest, period), minRequeue)
+	if ripe := time.Duration(p.RequeueAfter); ripe > 0 && ripe < wait {
 		return ripe
 	}
-	return period
+	return wait
+}
+
+// minRequeue keeps a requeue from being zero (which would mean none) or a busy loop.
+const minRequeue = 100 * time.Millisecond
+
+// spreadTolerance is how far past its slot a Consumer may run before it is moved to the next one, as a part of
+// the period.
+const spreadTolerance = 10
+
+// spread is how long after earliest a Consumer should run so that Consumers created or changed together do not
+// read their metrics sources in bursts: each Consumer has its own slot in the period, from a hash of its UID, and
+// runs at earliest when that is at most a tenth of the period past its slot, otherwise at its next slot. After
+// one period Consumers that were bunched are spread evenly over it, and from then on each reads once a period
+// (plus the lateness of its reconciles, which moves it to its next slot once it adds up to a tenth).
+func spread(uid types.UID, earliest time.Time, period time.Duration) time.Duration {
+	if period <= 0 || uid == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(uid))
+	p := uint64(period)
+	slot := h.Sum64() % p
+	behind := (uint64(earliest.UnixNano()) + p - slot) % p
+	if behind <= p/spreadTolerance {
+		return 0
+	}
+	return time.Duration(p - behind)
 }
 
 // record writes the snapshot and its plan, so that `konsumerator plan --snapshot FILE -o yaml` can replay the

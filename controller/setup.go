@@ -71,6 +71,7 @@ func Setup(mgr ctrl.Manager, cfg Config) (*Reconciler, error) {
 func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *Reconciler {
 	// The planner must know the policy too: under respect, yielded fields are not drift.
 	cfg.PlannerOptions.ConflictPolicy = cfg.ConflictPolicy
+	reads, _ := cfg.Samples.(NextReader)
 	return &Reconciler{
 		Client: mgr.GetClient(),
 		Observer: &observer.Observer{
@@ -96,5 +97,6 @@ func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *R
 		RecordDir:               cfg.RecordDir,
 		SyncPeriod:              cfg.SyncPeriod,
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		Reads:                   reads,
 	}
 }

@@ -2,6 +2,7 @@ package observer
 
 import (
 	"context"
+	"time"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
@@ -23,6 +24,11 @@ func (s Samples) Sample(ctx context.Context, owner model.Owner, spec *konsumerat
 		return nil
 	}
 	return s.Sources.Sample(ctx, keyOf(owner), spec)
+}
+
+// NextRead is when the owner's metrics source will next be read; false when nothing is cached for it.
+func (s Samples) NextRead(owner model.Owner) (time.Time, bool) {
+	return s.Sources.NextRead(keyOf(owner))
 }
 
 // Forget drops the cached samples of a deleted owner.

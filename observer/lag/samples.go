@@ -40,6 +40,8 @@ type entry struct {
 	// through a failed fetch: they would answer a different question.
 	queryHash string
 	attempted time.Time
+	// period is the sync period the last attempt was made under.
+	period time.Duration
 	// failures counts the failed reads in a row, for the back-off.
 	failures int
 	sample   *model.MetricsSample
@@ -193,8 +195,23 @@ func (c *Samples[S]) refresh(ctx context.Context, key Key, spec S, numPartitions
 			failures = e.failures + 1
 		}
 		e.sample, e.attempted, e.configHash, e.queryHash, e.failures = sample, start, configHash, queryHash, failures
+		e.period = period
 	}
 	return sample
+}
+
+// NextRead is the earliest time the Consumer's source will be read again (the last attempt plus the sync period,
+// or the back-off after failures), so that a reconcile can be scheduled for then and not a period after itself;
+// false when the Consumer has no entry.
+func (c *Samples[S]) NextRead(key Key) (time.Time, bool) {
+	name := types.NamespacedName{Namespace: key.Namespace, Name: key.Name}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[name]
+	if e == nil || e.uid != key.UID || e.attempted.IsZero() {
+		return time.Time{}, false
+	}
+	return e.attempted.Add(retryAfter(e.period, e.failures)), true
 }
 
 // Forget drops a Consumer's entry, what its source keeps for it, and its metrics series; call it when the

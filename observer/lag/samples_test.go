@@ -175,3 +175,46 @@ func TestAModeChangeLeavesOneEntry(t *testing.T) {
 		t.Errorf("%d sample age series (%v), want 1", n, err)
 	}
 }
+
+// NextRead says when the cache reads again: a sync period after the last attempt, or the back-off after
+// failures; a Sample asked for just before then reads nothing, and one at then reads.
+func TestNextReadIsWhenTheCacheReadsAgain(t *testing.T) {
+	c, src, clock, _ := newStubSamples(t)
+	spec := stubSpec{what: "q", period: time.Minute}
+	if _, ok := c.NextRead(testKey); ok {
+		t.Fatal("NextRead known before any read")
+	}
+	start := clock.Now()
+	c.Sample(t.Context(), testKey, spec, 1)
+	next, ok := c.NextRead(testKey)
+	if !ok || !next.Equal(start.Add(time.Minute)) {
+		t.Fatalf("NextRead = %s, %v; want %s", next, ok, start.Add(time.Minute))
+	}
+	clock.Advance(next.Sub(clock.Now()) - time.Millisecond)
+	c.Sample(t.Context(), testKey, spec, 1)
+	if got := src.reads.Load(); got != 1 {
+		t.Fatalf("%d reads just before NextRead, want 1", got)
+	}
+	clock.Advance(time.Millisecond)
+	c.Sample(t.Context(), testKey, spec, 1)
+	if got := src.reads.Load(); got != 2 {
+		t.Fatalf("%d reads at NextRead, want 2", got)
+	}
+
+	// Two failures in a row: the back-off doubles the wait, and NextRead says so.
+	src.fail.Store(true)
+	for range 2 {
+		next, _ = c.NextRead(testKey)
+		clock.Advance(next.Sub(clock.Now()))
+		c.Sample(t.Context(), testKey, spec, 1)
+	}
+	attempted := clock.Now()
+	if next, _ = c.NextRead(testKey); !next.Equal(attempted.Add(2 * time.Minute)) {
+		t.Errorf("NextRead after two failures = %s after the attempt, want 2m", next.Sub(attempted))
+	}
+	other := testKey
+	other.UID = "another"
+	if _, ok := c.NextRead(other); ok {
+		t.Error("NextRead known for a Consumer of the same name and another UID")
+	}
+}

@@ -159,6 +159,11 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 // read of each name: a new Consumer of 1,000 instances would otherwise cost 1,000 reads before its first write.
 const liveListAbove = 32
 
+// liveProbeLimit is the size of the one metadata page asked for when fewer names are missing: a namespace that
+// fits in it (most do) says in one request which names exist, so a new Consumer of 5 instances costs one list
+// instead of 5 reads that each answer 404; a larger namespace costs that page and then a read per name.
+const liveProbeLimit = 128
+
 // defaultLiveReadWorkers bounds concurrent live reads when LiveReadWorkers is not set.
 const defaultLiveReadWorkers = 8
 
@@ -167,12 +172,21 @@ func (o *Observer) readLive(ctx context.Context, namespace string, names []strin
 	if len(names) == 0 || o.Live == nil {
 		return nil, nil
 	}
-	if len(names) > liveListAbove {
-		existing, err := o.existingNames(ctx, namespace)
+	switch {
+	case len(names) > liveListAbove:
+		existing, _, err := o.existingNames(ctx, namespace, 0)
 		if err != nil {
 			return nil, err
 		}
 		names = slices.DeleteFunc(names, func(name string) bool { return !existing[name] })
+	case len(names) > 1:
+		existing, complete, err := o.existingNames(ctx, namespace, liveProbeLimit)
+		if err != nil {
+			return nil, err
+		}
+		if complete {
+			names = slices.DeleteFunc(names, func(name string) bool { return !existing[name] })
+		}
 	}
 	// One read per name, at most LiveReadWorkers at once; the first failure cancels the reads not yet done.
 	got := make([]*appsv1.Deployment, len(names))
@@ -204,20 +218,30 @@ func (o *Observer) readLive(ctx context.Context, namespace string, names []strin
 }
 
 // existingNames lists the names of the Deployments of a namespace, metadata only and in pages, so that the cost
-// stays small however many Deployments the namespace holds.
-func (o *Observer) existingNames(ctx context.Context, namespace string) (map[string]bool, error) {
-	names := map[string]bool{}
+// stays small however many Deployments the namespace holds. With a limit it reads one page of that size only,
+// and complete says whether that page held the whole namespace.
+func (o *Observer) existingNames(ctx context.Context, namespace string, limit int64) (names map[string]bool, complete bool, err error) {
+	names = map[string]bool{}
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("DeploymentList"))
+	pageSize := int64(500)
+	if limit > 0 {
+		pageSize = limit
+	}
 	for {
-		if err := o.Live.List(ctx, list, client.InNamespace(namespace), client.Limit(500), client.Continue(list.Continue)); err != nil {
-			return nil, fmt.Errorf("listing Deployments of %s: %w", namespace, err)
+		if err := o.Live.List(ctx, list, client.InNamespace(namespace), client.Limit(pageSize), client.Continue(list.Continue)); err != nil {
+			return nil, false, fmt.Errorf("listing Deployments of %s: %w", namespace, err)
 		}
 		for _, d := range list.Items {
 			names[d.Name] = true
 		}
 		if list.Continue == "" {
-			return names, nil
+			// A server (or test client) that ignores the limit answers whole: more items than asked for is a
+			// whole namespace too.
+			return names, true, nil
+		}
+		if limit > 0 {
+			return names, false, nil
 		}
 	}
 }

@@ -100,3 +100,30 @@ func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *R
 		Reads:                   reads,
 	}
 }
+
+// Watch restricts an operator to some of the cluster's Consumers, so that several operators (each with its own
+// leader election Lease) can share the Consumers of one cluster between them.
+type Watch struct {
+	// Selector selects the Consumers this operator reconciles by their labels; nil or empty selects all. The
+	// others are not in its cache: it neither reads nor writes them nor their instances.
+	Selector labels.Selector
+	// Namespaces are the only namespaces watched (Consumers, instances, pods); empty watches all.
+	Namespaces []string
+}
+
+// Restrict returns the cache options of an operator restricted to w.
+func (w Watch) Restrict(opts cache.Options) cache.Options {
+	if w.Selector != nil && !w.Selector.Empty() {
+		if opts.ByObject == nil {
+			opts.ByObject = map[client.Object]cache.ByObject{}
+		}
+		opts.ByObject[&konsumeratorv1.Consumer{}] = cache.ByObject{Label: w.Selector}
+	}
+	if len(w.Namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range w.Namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}

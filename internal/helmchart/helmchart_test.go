@@ -227,7 +227,8 @@ var everything = map[string]any{
 	"goMemLimit": "1800MiB",
 	"operator": map[string]any{"conflictPolicy": "respect", "maxRolloutsInFlight": 3, "kubeAPIQPS": 2500.5,
 		"kubeAPIBurst": 1000000, "applyWorkers": 16, "maxConcurrentReconciles": 8, "logLevel": "debug",
-		"logEncoder": "console"},
+		"logEncoder": "console", "watchSelector": "konsumerator.lwolf.org/shard in (a,b)", "watchNamespaces": "team-a,team-b",
+		"leaderElectionID": "konsumerator-shard-a"},
 	"extraArgs":         []any{"--sync-period=30s"},
 	"podAnnotations":    map[string]any{"example.com/team": "platform"},
 	"nodeSelector":      map[string]any{"kubernetes.io/os": "linux"},
@@ -272,7 +273,9 @@ func TestValuesReachThePod(t *testing.T) {
 	}
 	wantArgs := []string{"run", "--leader-elect", "--metrics-bind-address=:8443", "--health-probe-bind-address=:8081",
 		"--conflict-policy=respect", "--max-rollouts-in-flight=3", "--kube-api-qps=2500.5", "--kube-api-burst=1000000",
-		"--apply-workers=16", "--max-concurrent-reconciles=8", "--zap-log-level=debug", "--zap-encoder=console",
+		"--apply-workers=16", "--max-concurrent-reconciles=8",
+		"--watch-selector=konsumerator.lwolf.org/shard in (a,b)", "--watch-namespaces=team-a,team-b",
+		"--leader-election-id=konsumerator-shard-a", "--zap-log-level=debug", "--zap-encoder=console",
 		"--sync-period=30s"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args\n got %q\nwant %q", c.Args, wantArgs)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -68,6 +69,9 @@ type runFlags struct {
 	sourceAllow, sourceDeny  string
 	secretNamespaces         string
 	maxInstanceSeries        int
+	watchSelector            string
+	watchNamespaces          string
+	leaderElectionID         string
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
@@ -79,10 +83,16 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 		"instances that get per-instance metric series (lag, scaling state, requests; about 5 series each), over all Consumers; the rest are counted in konsumerator_instance_metrics_dropped (0: none)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica acts (on in the shipped manifests)")
+	fs.StringVar(&f.leaderElectionID, "leader-election-id", "konsumerator.lwolf.org",
+		"name of the leader election Lease; operators that share a cluster's Consumers (--watch-selector, --watch-namespaces) need one each")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the operator's own)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "log every plan and check it with a server-side dry run, but write nothing")
 	fs.StringVar(&f.conflictPolicy, "conflict-policy", string(applier.ConflictForce),
 		"what to do with fields of instances another field manager owns: force (take them back) or respect (leave them and report)")
+	fs.StringVar(&f.watchSelector, "watch-selector", "",
+		"label selector of the Consumers this operator reconciles, e.g. konsumerator.lwolf.org/shard=a (empty: all); the others and their instances are left alone")
+	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "",
+		"comma-separated namespaces whose Consumers this operator reconciles; only these are watched (empty: all)")
 	fs.StringVar(&f.namespace, "namespace", "", "guest mode: watch only this namespace and read Consumers from annotated ConfigMaps")
 	fs.Float64Var(&f.qps, "kube-api-qps", defaultQPS, "requests per second to the API server, for each kind of object (negative: no client-side limit)")
 	fs.IntVar(&f.burst, "kube-api-burst", defaultBurst, "burst of requests to the API server, for each kind of object")
@@ -163,8 +173,15 @@ func run(ctx context.Context, f runFlags) error {
 	}
 	cfg.QPS, cfg.Burst = float32(f.qps), f.burst
 
-	cacheOpts := controller.CacheOptions()
+	watch, err := parseWatch(f.watchSelector, f.watchNamespaces)
+	if err != nil {
+		return err
+	}
+	cacheOpts := watch.Restrict(controller.CacheOptions())
 	if f.namespace != "" {
+		if f.watchSelector != "" || f.watchNamespaces != "" {
+			return errors.New("--watch-selector and --watch-namespaces do not apply in guest mode (--namespace)")
+		}
 		cacheOpts = controller.GuestCacheOptions(f.namespace)
 		if f.leaderElectionNamespace == "" {
 			// A guest may only hold a Lease in its own namespace.
@@ -184,7 +201,7 @@ func run(ctx context.Context, f runFlags) error {
 		Metrics:                 metricsOptions(f),
 		HealthProbeBindAddress:  f.probeAddr,
 		LeaderElection:          f.leaderElect,
-		LeaderElectionID:        "konsumerator.lwolf.org",
+		LeaderElectionID:        f.leaderElectionID,
 		LeaderElectionNamespace: f.leaderElectionNamespace,
 		GracefulShutdownTimeout: &f.gracefulShutdownTimeout,
 	})
@@ -265,9 +282,23 @@ func run(ctx context.Context, f runFlags) error {
 		return fmt.Errorf("setting up the controller: %w", err)
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", Version, "dryRun", f.dryRun, "conflictPolicy", conflictPolicy,
-		"namespace", f.namespace, "metricsSecure", f.metricsSecure, "metricsSourceAllow", f.sourceAllow,
+		"namespace", f.namespace, "watchSelector", f.watchSelector, "watchNamespaces", watch.Namespaces, "metricsSecure", f.metricsSecure, "metricsSourceAllow", f.sourceAllow,
 		"metricsSourceDeny", f.sourceDeny, "secretNamespaces", secrets.Namespaces)
 	return mgr.Start(ctx)
+}
+
+// parseWatch reads --watch-selector and --watch-namespaces.
+func parseWatch(selector, namespaces string) (controller.Watch, error) {
+	var w controller.Watch
+	if strings.TrimSpace(selector) != "" {
+		sel, err := labels.Parse(selector)
+		if err != nil {
+			return w, fmt.Errorf("--watch-selector %q: %w", selector, err)
+		}
+		w.Selector = sel
+	}
+	w.Namespaces = splitList(namespaces)
+	return w, nil
 }
 
 // metricsOptions serves the operator's metrics the way kubebuilder projects do: over HTTPS, to callers the API

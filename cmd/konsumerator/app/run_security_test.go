@@ -49,3 +49,19 @@ func TestAddressPolicyFlags(t *testing.T) {
 		t.Errorf("splitList: %v", got)
 	}
 }
+
+func TestParseWatch(t *testing.T) {
+	w, err := parseWatch("konsumerator.lwolf.org/shard in (a,b),team!=x", " team-a, team-b ,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Selector.String() != "konsumerator.lwolf.org/shard in (a,b),team!=x" || len(w.Namespaces) != 2 || w.Namespaces[1] != "team-b" {
+		t.Errorf("parsed %q and %q", w.Selector, w.Namespaces)
+	}
+	if w, err := parseWatch("", ""); err != nil || w.Selector != nil || w.Namespaces != nil {
+		t.Errorf("empty flags: %+v, %v; want no restriction", w, err)
+	}
+	if _, err := parseWatch("shard in a", ""); err == nil {
+		t.Error("a malformed selector was accepted")
+	}
+}

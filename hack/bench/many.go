@@ -63,6 +63,8 @@ type manyResult struct {
 	reconciles, queueWait float64
 	peakRSS               int64
 	cpuTotal, cpuSteady   float64
+	// rssEnd and heapInUse are the operator's RSS and Go heap in use at the end of the steady window.
+	rssEnd, heapInUse float64
 }
 
 func (r manyResult) queriesPerConsumerPerPeriod() float64 {
@@ -73,11 +75,11 @@ func (r manyResult) queriesPerConsumerPerPeriod() float64 {
 func (r manyResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
 		"steady %.0fs: writes %s, %g queries (%.2f per Consumer per period, peak %g/s, mean %.1f/s), %g reconciles, queue wait %.3fs; "+
-		"peak RSS %s MiB, CPU %.2fs (steady %.2fs)",
+		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs)",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
 		r.writes, r.notFound, r.steadyWindow.Seconds(), r.steadyWrites, r.queries, r.queriesPerConsumerPerPeriod(),
 		r.peakQueriesPerSecond, r.queries/r.steadyWindow.Seconds(), r.reconciles, r.queueWait,
-		mib(float64(r.peakRSS)), r.cpuTotal, r.cpuSteady)
+		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady)
 }
 
 func manyNamespace(i int) string    { return fmt.Sprintf("many-%03d", i) }
@@ -219,11 +221,12 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	progress("many: %d instances of %d Consumers in %.2fs; waiting one sync period (%s) for the rest of the first reads",
+	progress("many: %d instances of %d Consumers in %.2fs; waiting two sync periods (%s each) for the Consumers to settle in their slots",
 		want, mo.consumers, res.converge.Seconds(), mo.syncPeriod)
-	// Every Consumer has been read and reconciled again after one more period: what is written by then is the
-	// cost of the converge; from then on nothing should be.
-	if err := sleepCtx(ctx, mo.syncPeriod+mo.syncPeriod/5); err != nil {
+	// Every Consumer has been read and reconciled again within two more periods (the first period after a read
+	// may be up to twice as long, to move the Consumer to its own slot): what is written by then is the cost of
+	// the converge; from then on nothing should be.
+	if err := sleepCtx(ctx, 2*mo.syncPeriod+mo.syncPeriod/5); err != nil {
 		return res, err
 	}
 	afterCreate, err := c.requests(ctx)
@@ -292,6 +295,12 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	if n1 > n0 {
 		res.queueWait = (s1 - s0) / (n1 - n0)
 	}
+	res.heapInUse, _ = sum(opAfter, "go_memstats_heap_inuse_bytes", nil)
+	rss, err := rssBytes(op.pid())
+	if err != nil {
+		return res, err
+	}
+	res.rssEnd = float64(rss)
 	res.peakRSS, err = peakRSSBytes(op.pid())
 	return res, err
 }
@@ -447,7 +456,7 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 	m := func(f func(manyResult) float64) float64 { return manyMedian(rows, f) }
 	header := []string{"consumers", "instances", "baseline s", "converge s", "ratio", "deployment writes",
 		"status writes", "event writes", "404 reads", "queries/consumer/period", "peak queries/s", "steady writes",
-		"queue wait s", "peak RSS MiB", "CPU s", "CPU s/period (steady)"}
+		"queue wait s", "peak RSS MiB", "RSS end MiB", "heap in use MiB", "CPU s", "CPU s/period (steady)"}
 	table := [][]string{header}
 	row := []string{
 		fmt.Sprint(mo.consumers), fmt.Sprint(mo.consumers * mo.instances),
@@ -463,6 +472,8 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 		fmt.Sprintf("%g", m(func(r manyResult) float64 { return steadyOperatorWrites(r.steadyWrites) })),
 		fmt.Sprintf("%.3f", m(func(r manyResult) float64 { return r.queueWait })),
 		mib(m(func(r manyResult) float64 { return float64(r.peakRSS) })),
+		mib(m(func(r manyResult) float64 { return r.rssEnd })),
+		mib(m(func(r manyResult) float64 { return r.heapInUse })),
 		fmt.Sprintf("%.1f", m(func(r manyResult) float64 { return r.cpuTotal })),
 		fmt.Sprintf("%.2f", m(func(r manyResult) float64 {
 			return r.cpuSteady / (r.steadyWindow.Seconds() / r.o.syncPeriod.Seconds())

@@ -61,8 +61,12 @@ type environment struct {
 }
 
 func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows []manyResult, o options, env environment) {
+	runs := o.runs
+	if len(rows) == 0 && len(resizeRows) == 0 {
+		runs = o.many.runs
+	}
 	fmt.Fprintf(w, "\nkonsumerator bench: medians of %d run(s); %d CPUs, %s memory; load average %s before, %s after; %s in all\n",
-		o.runs, runtime.NumCPU(), memTotal(), env.loadBefore, env.loadAfter, env.took.Round(time.Second))
+		runs, runtime.NumCPU(), memTotal(), env.loadBefore, env.loadAfter, env.took.Round(time.Second))
 	if len(o.operatorArgs) > 0 {
 		fmt.Fprintf(w, "operator flags: %s\n", strings.Join(o.operatorArgs, " "))
 	}

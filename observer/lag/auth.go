@@ -54,6 +54,17 @@ func (c credentials) fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// tlsFingerprint identifies what of the credentials shapes a connection (not the tokens and passwords, which go
+// into each request), so that clients with different tokens for one server share its connections.
+func (c credentials) tlsFingerprint() string {
+	h := sha256.New()
+	for _, part := range [][]byte{c.caBundle, []byte(c.serverName), {boolByte(c.insecureSkipVerify)}} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 func boolByte(b bool) byte {
 	if b {
 		return 1

@@ -4,15 +4,19 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
@@ -305,4 +309,57 @@ func secretsWith(entries map[string]string) *secretMap {
 		m.set(testKey.Namespace, name, key, v)
 	}
 	return m
+}
+
+// Many Consumers with their own tokens for one Prometheus share one connection pool: reading all of them opens
+// as many connections as queries run at once, not a pool per Consumer, and every request still carries its
+// own Consumer's token.
+func TestClientsOfOneServerShareTheirConnections(t *testing.T) {
+	const consumers = 50
+	var conns atomic.Int64
+	var wrongToken atomic.Int64
+	f := &fakeProm{replies: goodReplies(), auth: func(r *http.Request) bool {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer token-") {
+			wrongToken.Add(1)
+		}
+		return true
+	}}
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.Config.ErrorLog = quietLog
+	f.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	f.StartTLS()
+	t.Cleanup(f.Close)
+
+	secrets := &secretMap{}
+	secrets.set(testKey.Namespace, "prometheus-ca", "ca.crt", caPEM(f))
+	tc := newTestCache(t, func(o *Options) { o.Secrets = secrets })
+	for i := range consumers {
+		name := fmt.Sprintf("token-%d", i)
+		secrets.set(testKey.Namespace, name, "token", name)
+		spec := tlsSpec(f)
+		token := selector(name, "token")
+		spec.BearerTokenSecret = &token
+		key := Key{Namespace: testKey.Namespace, Name: fmt.Sprintf("c-%d", i), UID: types.UID(fmt.Sprintf("uid-%d", i))}
+		if got := tc.Sample(t.Context(), key, spec, 3); got.Error != "" {
+			t.Fatalf("%s: %s", key.Name, got.Error)
+		}
+	}
+	if n := tc.provider.clientCount(); n != consumers {
+		t.Errorf("%d clients, want one per token (%d)", n, consumers)
+	}
+	if n := tc.provider.transportCount(); n != 1 {
+		t.Errorf("%d transports, want 1 for one server", n)
+	}
+	// One read runs its 3 queries at once; reads one after another reuse those connections (a connection may be
+	// handed back a moment after the next read starts, hence twice that). A pool per client would open 3 each.
+	if n := conns.Load(); n > 6 {
+		t.Errorf("%d connections for %d Consumers read one after another, want at most 6", n, consumers)
+	}
+	if n := wrongToken.Load(); n != 0 {
+		t.Errorf("%d requests without their Consumer's token", n)
+	}
 }

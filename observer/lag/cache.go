@@ -99,14 +99,15 @@ func NewCache(opts Options) (*Cache, error) {
 		return nil, err
 	}
 	p := &provider{
-		secrets:  opts.Secrets,
-		timeout:  opts.RequestTimeout,
-		maxBytes: opts.MaxResponseBytes,
-		policy:   opts.AddressPolicy,
-		slots:    make(chan struct{}, opts.MaxConcurrentRequests),
-		clock:    opts.Clock,
-		in:       in,
-		clients:  map[string]*cachedClient{},
+		secrets:    opts.Secrets,
+		timeout:    opts.RequestTimeout,
+		maxBytes:   opts.MaxResponseBytes,
+		policy:     opts.AddressPolicy,
+		slots:      make(chan struct{}, opts.MaxConcurrentRequests),
+		clock:      opts.Clock,
+		in:         in,
+		clients:    map[string]*cachedClient{},
+		transports: map[string]*sharedTransport{},
 	}
 	return &Cache{Samples: NewSamples(prometheusSource{p}, shared, opts.Clock), provider: p, in: in}, nil
 }

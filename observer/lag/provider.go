@@ -36,13 +36,24 @@ type provider struct {
 	clock    func() time.Time
 	in       *instruments
 
-	mu        sync.Mutex
-	clients   map[string]*cachedClient
-	lastSweep time.Time
+	mu         sync.Mutex
+	clients    map[string]*cachedClient
+	transports map[string]*sharedTransport
+	lastSweep  time.Time
 }
 
+// cachedClient is the client of one address with one set of credentials. Clients of one server share its
+// transport, whatever their credentials (the auth round tripper adds those to each request), so that 1,000
+// Consumers with their own tokens for one Prometheus open as many connections as the queries in flight, not
+// 1,000 pools of them.
 type cachedClient struct {
 	api       promv1.API
+	transport *sharedTransport
+	lastUsed  time.Time
+}
+
+// sharedTransport is the connection pool to one server (scheme and host) under one TLS configuration.
+type sharedTransport struct {
 	transport *http.Transport
 	lastUsed  time.Time
 }
@@ -304,13 +315,18 @@ func (p *provider) client(address string, creds credentials) (promv1.API, error)
 		p.lastSweep = now
 		for k, c := range p.clients {
 			if now.Sub(c.lastUsed) > clientIdleTTL {
-				c.transport.CloseIdleConnections()
 				delete(p.clients, k)
+			}
+		}
+		for k, t := range p.transports {
+			if now.Sub(t.lastUsed) > clientIdleTTL {
+				t.transport.CloseIdleConnections()
+				delete(p.transports, k)
 			}
 		}
 	}
 	if c, ok := p.clients[key]; ok {
-		c.lastUsed = now
+		c.lastUsed, c.transport.lastUsed = now, now
 		return c.api, nil
 	}
 	u, err := url.Parse(address)
@@ -321,21 +337,31 @@ func (p *provider) client(address string, creds credentials) (promv1.API, error)
 	if err != nil {
 		return nil, err
 	}
-	transport := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   p.timeout,
-			KeepAlive: 30 * time.Second,
-			// After name resolution, before the connect: a name cannot smuggle in a denied IP.
-			Control: p.policy.dialControl(hostAllowed),
-		}).DialContext,
-		TLSClientConfig:        creds.tlsConfig(),
-		TLSHandshakeTimeout:    p.timeout,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConnsPerHost:    4,
-		IdleConnTimeout:        90 * time.Second,
-		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+	// The dial policy depends on the host, the TLS configuration on the credentials' CA, server name and
+	// verification: the pool is shared by everything else.
+	shared, ok := p.transports[u.Scheme+"://"+u.Host+"\x00"+creds.tlsFingerprint()]
+	if !ok {
+		shared = &sharedTransport{transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{
+				Timeout:   p.timeout,
+				KeepAlive: 30 * time.Second,
+				// After name resolution, before the connect: a name cannot smuggle in a denied IP.
+				Control: p.policy.dialControl(hostAllowed),
+			}).DialContext,
+			TLSClientConfig:     creds.tlsConfig(),
+			TLSHandshakeTimeout: p.timeout,
+			ForceAttemptHTTP2:   true,
+			// As many idle connections as queries may be in flight: a burst of reads reuses them instead of
+			// opening and closing connections.
+			MaxIdleConnsPerHost:    cap(p.slots),
+			IdleConnTimeout:        90 * time.Second,
+			MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		}}
+		p.transports[u.Scheme+"://"+u.Host+"\x00"+creds.tlsFingerprint()] = shared
 	}
+	shared.lastUsed = now
+	transport := shared.transport
 	client, err := promapi.NewClient(promapi.Config{
 		Address: address,
 		Client: &http.Client{
@@ -348,7 +374,7 @@ func (p *provider) client(address string, creds credentials) (promv1.API, error)
 		return nil, err
 	}
 	api := promv1.NewAPI(client)
-	p.clients[key] = &cachedClient{api: api, transport: transport, lastUsed: now}
+	p.clients[key] = &cachedClient{api: api, transport: shared, lastUsed: now}
 	return api, nil
 }
 
@@ -356,4 +382,10 @@ func (p *provider) clientCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.clients)
+}
+
+func (p *provider) transportCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.transports)
 }

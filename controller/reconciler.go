@@ -57,6 +57,9 @@ type Reconciler struct {
 	// Reads, when set, says when each Consumer's metrics source will next be read, so that the next periodic
 	// reconcile comes then.
 	Reads NextReader
+	// Clock is now for the requeue; time.Now when nil. The requeue counts from the end of the reconcile, when
+	// the work queue starts its wait.
+	Clock func() time.Time
 }
 
 // +kubebuilder:rbac:groups=konsumerator.lwolf.org,resources=consumers,verbs=get;list;watch
@@ -147,15 +150,19 @@ func (r *Reconciler) forget(namespace, name string) {
 	}
 }
 
-// NextReader says when an owner's metrics source will next be read (observer.Samples).
+// NextReader says when an owner's metrics source will next be read, and whether the last read was the first for
+// its current spec (observer.Samples).
 type NextReader interface {
-	NextRead(owner model.Owner) (time.Time, bool)
+	NextRead(owner model.Owner) (at time.Time, first, ok bool)
 }
 
 // requeueAfter is when the Consumer is next looked at without any event: when its metrics source may be read
-// again (counted from the last read, not from this reconcile, so that reconciles for other reasons do not push
-// the reads back), moved to the Consumer's own slot in the period (see spread), or sooner when the plan waits
-// for a pending decision to ripen.
+// again, counted from the last read and not from this reconcile, so that reconciles for other reasons (a pod
+// changed) do not push the reads back; or sooner when the plan waits for a pending decision to ripen.
+//
+// Consumers created or changed together read together. After such a first read, the next one is moved to the
+// Consumer's own slot in the period (see slotDelay), so that they spread evenly over it; from then on each reads
+// once a period. A Consumer without reads is looked at on its slot.
 func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duration {
 	period := r.SyncPeriod
 	if period <= 0 {
@@ -164,36 +171,37 @@ func (r *Reconciler) requeueAfter(s *model.Snapshot, p *model.Plan) time.Duratio
 	if d := s.Spec.Autoscaler.MinSyncPeriod(); d != nil && d.Duration > 0 {
 		period = d.Duration
 	}
-	now := s.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	earliest := now.Add(period)
+	now := r.now()
+	earliest, align := now.Add(period), true
 	if r.Reads != nil && s.Metrics != nil {
-		if next, ok := r.Reads.NextRead(s.Owner); ok {
-			earliest = next
+		if next, first, ok := r.Reads.NextRead(s.Owner); ok {
+			earliest, align = next, first
 		}
 	}
-	wait := max(earliest.Sub(now)+spread(s.Owner.UID, earliest, period), minRequeue)
+	wait := earliest.Sub(now)
+	if align {
+		wait += slotDelay(s.Owner.UID, earliest, period)
+	}
+	wait = max(wait, minRequeue)
 	if ripe := time.Duration(p.RequeueAfter); ripe > 0 && ripe < wait {
 		return ripe
 	}
 	return wait
 }
 
+func (r *Reconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}
+
 // minRequeue keeps a requeue from being zero (which would mean none) or a busy loop.
 const minRequeue = 100 * time.Millisecond
 
-// spreadTolerance is how far past its slot a Consumer may run before it is moved to the next one, as a part of
-// the period.
-const spreadTolerance = 10
-
-// spread is how long after earliest a Consumer should run so that Consumers created or changed together do not
-// read their metrics sources in bursts: each Consumer has its own slot in the period, from a hash of its UID, and
-// runs at earliest when that is at most a tenth of the period past its slot, otherwise at its next slot. After
-// one period Consumers that were bunched are spread evenly over it, and from then on each reads once a period
-// (plus the lateness of its reconciles, which moves it to its next slot once it adds up to a tenth).
-func spread(uid types.UID, earliest time.Time, period time.Duration) time.Duration {
+// slotDelay is how long after earliest the Consumer's own slot in the period comes: each Consumer has one, from a
+// hash of its UID, so Consumers that read together spread evenly over the period.
+func slotDelay(uid types.UID, earliest time.Time, period time.Duration) time.Duration {
 	if period <= 0 || uid == "" {
 		return 0
 	}
@@ -202,7 +210,7 @@ func spread(uid types.UID, earliest time.Time, period time.Duration) time.Durati
 	p := uint64(period)
 	slot := h.Sum64() % p
 	behind := (uint64(earliest.UnixNano()) + p - slot) % p
-	if behind <= p/spreadTolerance {
+	if behind == 0 {
 		return 0
 	}
 	return time.Duration(p - behind)

@@ -26,8 +26,9 @@ func (s Samples) Sample(ctx context.Context, owner model.Owner, spec *konsumerat
 	return s.Sources.Sample(ctx, keyOf(owner), spec)
 }
 
-// NextRead is when the owner's metrics source will next be read; false when nothing is cached for it.
-func (s Samples) NextRead(owner model.Owner) (time.Time, bool) {
+// NextRead is when the owner's metrics source will next be read, and whether the last read was the first for its
+// current spec; ok is false when nothing is cached for it.
+func (s Samples) NextRead(owner model.Owner) (at time.Time, first, ok bool) {
 	return s.Sources.NextRead(keyOf(owner))
 }
 

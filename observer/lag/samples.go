@@ -42,6 +42,8 @@ type entry struct {
 	attempted time.Time
 	// period is the sync period the last attempt was made under.
 	period time.Duration
+	// first says the last attempt was the first under its configHash (a new Consumer, or a changed spec).
+	first bool
 	// failures counts the failed reads in a row, for the back-off.
 	failures int
 	sample   *model.MetricsSample
@@ -194,6 +196,7 @@ func (c *Samples[S]) refresh(ctx context.Context, key Key, spec S, numPartitions
 		if res.Failed {
 			failures = e.failures + 1
 		}
+		e.first = e.configHash != configHash
 		e.sample, e.attempted, e.configHash, e.queryHash, e.failures = sample, start, configHash, queryHash, failures
 		e.period = period
 	}
@@ -201,17 +204,18 @@ func (c *Samples[S]) refresh(ctx context.Context, key Key, spec S, numPartitions
 }
 
 // NextRead is the earliest time the Consumer's source will be read again (the last attempt plus the sync period,
-// or the back-off after failures), so that a reconcile can be scheduled for then and not a period after itself;
-// false when the Consumer has no entry.
-func (c *Samples[S]) NextRead(key Key) (time.Time, bool) {
+// or the back-off after failures), so that a reconcile can be scheduled for then and not a period after itself.
+// first says the last attempt was the first for the Consumer's current spec (it was created or changed then, and
+// maybe many others with it). ok is false when the Consumer has no entry.
+func (c *Samples[S]) NextRead(key Key) (at time.Time, first, ok bool) {
 	name := types.NamespacedName{Namespace: key.Namespace, Name: key.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[name]
 	if e == nil || e.uid != key.UID || e.attempted.IsZero() {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
-	return e.attempted.Add(retryAfter(e.period, e.failures)), true
+	return e.attempted.Add(retryAfter(e.period, e.failures)), e.first, true
 }
 
 // Forget drops a Consumer's entry, what its source keeps for it, and its metrics series; call it when the

@@ -177,18 +177,19 @@ func TestAModeChangeLeavesOneEntry(t *testing.T) {
 }
 
 // NextRead says when the cache reads again: a sync period after the last attempt, or the back-off after
-// failures; a Sample asked for just before then reads nothing, and one at then reads.
+// failures; a Sample asked for just before then reads nothing, and one at then reads. It also says whether the
+// last read was the first for the spec.
 func TestNextReadIsWhenTheCacheReadsAgain(t *testing.T) {
 	c, src, clock, _ := newStubSamples(t)
 	spec := stubSpec{what: "q", period: time.Minute}
-	if _, ok := c.NextRead(testKey); ok {
+	if _, _, ok := c.NextRead(testKey); ok {
 		t.Fatal("NextRead known before any read")
 	}
 	start := clock.Now()
 	c.Sample(t.Context(), testKey, spec, 1)
-	next, ok := c.NextRead(testKey)
-	if !ok || !next.Equal(start.Add(time.Minute)) {
-		t.Fatalf("NextRead = %s, %v; want %s", next, ok, start.Add(time.Minute))
+	next, first, ok := c.NextRead(testKey)
+	if !ok || !first || !next.Equal(start.Add(time.Minute)) {
+		t.Fatalf("NextRead = %s, first %v, %v; want %s, first", next, first, ok, start.Add(time.Minute))
 	}
 	clock.Advance(next.Sub(clock.Now()) - time.Millisecond)
 	c.Sample(t.Context(), testKey, spec, 1)
@@ -200,21 +201,31 @@ func TestNextReadIsWhenTheCacheReadsAgain(t *testing.T) {
 	if got := src.reads.Load(); got != 2 {
 		t.Fatalf("%d reads at NextRead, want 2", got)
 	}
+	if _, first, _ = c.NextRead(testKey); first {
+		t.Error("the second read of an unchanged spec counts as the first")
+	}
 
 	// Two failures in a row: the back-off doubles the wait, and NextRead says so.
 	src.fail.Store(true)
 	for range 2 {
-		next, _ = c.NextRead(testKey)
+		next, _, _ = c.NextRead(testKey)
 		clock.Advance(next.Sub(clock.Now()))
 		c.Sample(t.Context(), testKey, spec, 1)
 	}
 	attempted := clock.Now()
-	if next, _ = c.NextRead(testKey); !next.Equal(attempted.Add(2 * time.Minute)) {
+	if next, _, _ = c.NextRead(testKey); !next.Equal(attempted.Add(2 * time.Minute)) {
 		t.Errorf("NextRead after two failures = %s after the attempt, want 2m", next.Sub(attempted))
+	}
+
+	// A changed spec reads at once, and that read is a first again.
+	src.fail.Store(false)
+	c.Sample(t.Context(), testKey, stubSpec{what: "other", period: time.Minute}, 1)
+	if _, first, _ = c.NextRead(testKey); !first {
+		t.Error("the first read of a changed spec does not count as the first")
 	}
 	other := testKey
 	other.UID = "another"
-	if _, ok := c.NextRead(other); ok {
+	if _, _, ok := c.NextRead(other); ok {
 		t.Error("NextRead known for a Consumer of the same name and another UID")
 	}
 }

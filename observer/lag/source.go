@@ -74,17 +74,18 @@ func (rs Readers) Forget(key Key) {
 
 // NextReader is a Reader that can say when it will next read a Consumer's source (Samples does).
 type NextReader interface {
-	NextRead(key Key) (time.Time, bool)
+	NextRead(key Key) (at time.Time, first, ok bool)
 }
 
-// NextRead asks the readers that can tell when the Consumer's source will next be read; false when none knows.
-func (rs Readers) NextRead(key Key) (time.Time, bool) {
+// NextRead asks the readers that can tell when the Consumer's source will next be read; ok is false when none
+// knows.
+func (rs Readers) NextRead(key Key) (at time.Time, first, ok bool) {
 	for _, r := range rs {
-		if nr, ok := r.(NextReader); ok {
-			if t, known := nr.NextRead(key); known {
-				return t, true
+		if nr, isNext := r.(NextReader); isNext {
+			if at, first, ok := nr.NextRead(key); ok {
+				return at, first, true
 			}
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, false, false
 }

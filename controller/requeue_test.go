@@ -16,7 +16,9 @@ type fixedReads struct {
 	first bool
 }
 
-func (f fixedReads) NextRead(model.Owner) (time.Time, bool, bool) { return f.next, f.first, !f.next.IsZero() }
+func (f fixedReads) NextRead(model.Owner) (time.Time, bool, bool) {
+	return f.next, f.first, !f.next.IsZero()
+}
 
 func requeueSnapshot(uid string) *model.Snapshot {
 	return &model.Snapshot{Owner: model.Owner{Namespace: "ns", Name: "c", UID: types.UID(uid)},

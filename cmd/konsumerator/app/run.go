@@ -97,7 +97,8 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.Float64Var(&f.qps, "kube-api-qps", defaultQPS, "requests per second to the API server, for each kind of object (negative: no client-side limit)")
 	fs.IntVar(&f.burst, "kube-api-burst", defaultBurst, "burst of requests to the API server, for each kind of object")
 	fs.IntVar(&f.applyWorkers, "apply-workers", 8, "writes of one plan carried out at once (Deployment applies, pod resizes, deletes): also the bound on concurrent pods/resize calls")
-	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Consumers reconciled at once")
+	fs.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 16,
+		"Consumers reconciled at once (a small Consumer's reconcile mostly waits for its metrics source and the API server)")
 	fs.DurationVar(&f.syncPeriod, "sync-period", time.Minute, "how often a Consumer without minSyncPeriod is looked at without any event")
 	fs.StringVar(&f.recordDir, "record-dir", "", "write the snapshot and plan of every reconcile that changes something to this directory")
 	fs.IntVar(&f.maxRolloutsInFlight, "max-rollouts-in-flight", 0, "instances of one Consumer restarting at once (0: a tenth of the instances, at least one)")

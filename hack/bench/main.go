@@ -79,7 +79,7 @@ func main() {
 	flag.IntVar(&o.many.namespaces, "many-namespaces", 50, "many: namespaces the Consumers are spread over")
 	flag.DurationVar(&o.many.syncPeriod, "many-sync-period", 30*time.Second, "many: every Consumer's minSyncPeriod")
 	flag.IntVar(&o.many.periods, "many-periods", 3, "many: sync periods of the steady window")
-	flag.BoolVar(&o.many.createFirst, "many-create-first", true, "many: create the Consumers before the operator starts and time the converge from its start (false: from the first create, the operator running)")
+	flag.BoolVar(&o.many.createFirst, "many-create-first", false, "many: create the Consumers before the operator starts and time the converge from its start (false: from the first create, the operator running)")
 	flag.IntVar(&o.many.runs, "many-runs", 1, "many: runs (each takes minutes; the table shows medians)")
 	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2; many: 100 Consumers in 10 namespaces, 10s periods")
 	flag.Parse()

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,6 +68,8 @@ type manyResult struct {
 	reconciles, queueWait float64
 	peakRSS               int64
 	cpuTotal, cpuSteady   float64
+	// failedScrapes counts the exporter's scrapes that failed from the converge to the end of the steady window.
+	failedScrapes float64
 	// rssEnd and heapInUse are the operator's RSS and Go heap in use at the end of the steady window.
 	rssEnd, heapInUse float64
 }
@@ -76,10 +81,10 @@ func (r manyResult) queriesPerConsumerPerPeriod() float64 {
 
 func (r manyResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
-		"steady %.0fs: writes %s, %g queries (%.2f per Consumer per period, peak %g/s, mean %.1f/s), %g reconciles, queue wait %.3fs; "+
+		"steady %.0fs: failed scrapes %g, writes %s, %g queries (%.2f per Consumer per period, peak %g/s, mean %.1f/s), %g reconciles, queue wait %.3fs; "+
 		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs)",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
-		r.writes, r.notFound, r.steadyWindow.Seconds(), r.steadyWrites, r.queries, r.queriesPerConsumerPerPeriod(),
+		r.writes, r.notFound, r.steadyWindow.Seconds(), r.failedScrapes, r.steadyWrites, r.queries, r.queriesPerConsumerPerPeriod(),
 		r.peakQueriesPerSecond, r.queries/r.steadyWindow.Seconds(), r.reconciles, r.queueWait,
 		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady)
 }
@@ -284,6 +289,12 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	}
 	res.steadyWindow = time.Since(windowStart)
 	res.queries = last - queriesBefore
+	// A scrape of the exporter that fails (its timeout is 1 s, and 15,000 series on a busy machine may take
+	// longer) marks every series stale: reads then find no data, and the Consumers' status says so. Counted
+	// here so that such writes are not taken for the operator's.
+	if res.failedScrapes, err = failedScrapes(ctx, prom.URL, res.steadyWindow+2*mo.syncPeriod); err != nil {
+		return res, err
+	}
 	afterSteady, err := c.requests(ctx)
 	if err != nil {
 		return res, err
@@ -377,6 +388,36 @@ func prometheusQueries(ctx context.Context, base string) (float64, error) {
 		return 0, nil // none served yet
 	}
 	return v, nil
+}
+
+// failedScrapes asks Prometheus how many of its scrapes of the exporter failed in the last window.
+func failedScrapes(ctx context.Context, base string, window time.Duration) (float64, error) {
+	q := fmt.Sprintf(`sum(count_over_time(up{job="exporter"}[%ds]) - sum_over_time(up{job="exporter"}[%ds]))`,
+		int(window.Seconds()), int(window.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("asking Prometheus for failed scrapes: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, fmt.Errorf("asking Prometheus for failed scrapes: %w", err)
+	}
+	if len(body.Data.Result) == 0 {
+		return 0, nil
+	}
+	v, _ := body.Data.Result[0].Value[1].(string)
+	return strconv.ParseFloat(v, 64)
 }
 
 // instanceWatch counts the instances that exist, over all namespaces, and closes done when want exist.
@@ -477,7 +518,7 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 		mo.consumers*mo.instances, o.baselineWorkers, from, mo.periods, len(rows))
 	m := func(f func(manyResult) float64) float64 { return manyMedian(rows, f) }
 	header := []string{"consumers", "instances", "baseline s", "converge s", "ratio", "deployment writes",
-		"status writes", "event writes", "404 reads", "queries/consumer/period", "peak queries/s", "steady writes",
+		"status writes", "event writes", "404 reads", "queries/consumer/period", "peak queries/s", "failed scrapes", "steady writes",
 		"queue wait s", "peak RSS MiB", "RSS end MiB", "heap in use MiB", "CPU s", "CPU s/period (steady)"}
 	table := [][]string{header}
 	row := []string{
@@ -491,6 +532,7 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 		fmt.Sprintf("%g", m(func(r manyResult) float64 { return r.notFound })),
 		fmt.Sprintf("%.2f", m(manyResult.queriesPerConsumerPerPeriod)),
 		fmt.Sprintf("%g", m(func(r manyResult) float64 { return r.peakQueriesPerSecond })),
+		fmt.Sprintf("%g", m(func(r manyResult) float64 { return r.failedScrapes })),
 		fmt.Sprintf("%g", m(func(r manyResult) float64 { return steadyOperatorWrites(r.steadyWrites) })),
 		fmt.Sprintf("%.3f", m(func(r manyResult) float64 { return r.queueWait })),
 		mib(m(func(r manyResult) float64 { return float64(r.peakRSS) })),

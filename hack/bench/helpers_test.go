@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // An excerpt of a kube-apiserver /metrics page: the bench counts writes from it.
@@ -114,5 +115,30 @@ func TestParseScenarios(t *testing.T) {
 		if _, err := parseScenarios(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+func TestManyScenario(t *testing.T) {
+	if got, err := parseScenarios("many"); err != nil || !got[scenarioMany] || got[scenarioCreate] {
+		t.Errorf("parseScenarios(many) = %v, %v", got, err)
+	}
+	o := manyOptions{consumers: 1000, instances: 5, namespaces: 50, syncPeriod: 30 * time.Second}
+	// 9,000 queries in 90 s from 1,000 Consumers read every 30 s: three per Consumer per period.
+	r := manyResult{o: o, queries: 9000, steadyWindow: 90 * time.Second}
+	if q := r.queriesPerConsumerPerPeriod(); q != 3 {
+		t.Errorf("queries per Consumer per period = %g, want 3", q)
+	}
+	c := manyConsumer(o, 42, "http://prometheus:9090")
+	if c.Namespace != "many-042" || c.Name != "group-0042" || c.Spec.NumPartitions != 5 {
+		t.Errorf("Consumer 42 is %s/%s with %d partitions", c.Namespace, c.Name, c.Spec.NumPartitions)
+	}
+	if q := c.Spec.Autoscaler.Prometheus.Offset.Query; q != `max(bench_many_lag{group="group-0042"}) by (partition)` {
+		t.Errorf("offset query %q", q)
+	}
+	if c.UID != "" || c.Spec.Autoscaler.Prometheus.MinSyncPeriod.Duration != 30*time.Second {
+		t.Errorf("UID %q, minSyncPeriod %v", c.UID, c.Spec.Autoscaler.Prometheus.MinSyncPeriod)
+	}
+	if w := steadyOperatorWrites(writeCounts{"leases PUT": 3, "consumers/status APPLY": 2}); w != 2 {
+		t.Errorf("steady operator writes %g, want 2 (Lease renewals are the API server's)", w)
 	}
 }

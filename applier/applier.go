@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
@@ -99,7 +100,12 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 				todo = append(todo, act)
 			}
 		}
-		for _, o := range a.run(ctx, s, todo) {
+		started := time.Now()
+		outcomes := a.run(ctx, s, todo)
+		if len(todo) > 0 {
+			log.V(1).Info("phase carried out", "phase", phase.String(), "writes", len(todo), "took", time.Since(started).String())
+		}
+		for _, o := range outcomes {
 			if o.Result == ResultFailed && (o.Action.Kind == model.ActionCreate || o.Action.Kind == model.ActionUpdate) {
 				failedApply = true
 			}

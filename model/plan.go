@@ -1,6 +1,8 @@
 package model
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -41,6 +43,18 @@ const (
 	// old instances are deleted.
 	PhaseDelete Phase = 2
 )
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseResize:
+		return "resize"
+	case PhaseApply:
+		return "apply"
+	case PhaseDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("phase %d", int(p))
+}
 
 // Plan is the whole decision for one owner.
 type Plan struct {

@@ -483,6 +483,19 @@ func (stoppedResize) Patch(context.Context, client.Object, client.Patch, ...clie
 	return errors.New("the operator stopped")
 }
 
+// decideThenStop makes the instance lag critically and runs one pass of r through stopping, a client with which
+// the operator stops part way through the plan.
+func (w *world) decideThenStop(t *testing.T, r *Reconciler, key types.NamespacedName, stopping client.Client) {
+	t.Helper()
+	r.Applier.Client = stopping
+	lagsCritically(key.Namespace)
+	w.settle()
+	w.waitForPods()
+	waitForCache(t, key)
+	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
+	require.ErrorContains(t, err, "the operator stopped")
+}
+
 // TestOperatorRestartMidResizeFinishesFromTheAnnotation: an operator that recorded the decision but stopped
 // before resizing is followed by a new one (a restart or a new leader), which reads the decision from the
 // Deployment's annotation and resizes the pod, without deciding or writing the Deployment again.
@@ -492,13 +505,7 @@ func TestOperatorRestartMidResizeFinishesFromTheAnnotation(t *testing.T) {
 	defer samples.set(ns, "c", nil)
 	before := w.onlyPod()
 
-	r.Applier.Client = stoppedBeforeResizing{r.Applier.Client}
-	lagsCritically(ns)
-	w.settle()
-	w.waitForPods()
-	waitForCache(t, key)
-	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
-	require.ErrorContains(t, err, "the operator stopped")
+	w.decideThenStop(t, r, key, stoppedBeforeResizing{r.Applier.Client})
 	require.Equal(t, "2", decidedCPULimit(t, deployments(t, ns)["c-0"]), "the decision is recorded")
 	require.Equal(t, "100m", cpu(w.onlyPod().Spec.Containers[0].Resources.Requests), "the pod is not resized yet")
 
@@ -530,13 +537,7 @@ func TestOperatorStoppedBeforeTheRecordWritesOnlyTheRecord(t *testing.T) {
 	defer samples.set(ns, "c", nil)
 	before := w.onlyPod()
 
-	r.Applier.Client = stoppedBeforeRecording{r.Applier.Client}
-	lagsCritically(ns)
-	w.settle()
-	w.waitForPods()
-	waitForCache(t, key)
-	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
-	require.ErrorContains(t, err, "the operator stopped")
+	w.decideThenStop(t, r, key, stoppedBeforeRecording{r.Applier.Client})
 	require.Equal(t, "2", cpu(w.onlyPod().Spec.Containers[0].Resources.Limits), "the pod is resized first")
 	require.NotEqual(t, "2", decidedCPULimit(t, deployments(t, ns)["c-0"]), "the decision is not recorded yet")
 

@@ -62,7 +62,11 @@ func TestWatchDriven(t *testing.T) {
 		return len(deployments(t, ns)) == 4 && i32(got.Status.Expected) == 4 && i32(got.Status.Missing) == 0,
 			statusLine(got)
 	})
-	assert.Equal(t, 4.0, testutil.ToFloat64(r.Metrics.Instances.WithLabelValues(ns, "c", "expected")))
+	// The gauge is set after the status write of the same pass, so it is waited for too.
+	eventually(t, "the expected-instances gauge", func() (bool, string) {
+		v := testutil.ToFloat64(r.Metrics.Instances.WithLabelValues(ns, "c", "expected"))
+		return v == 4, strconv.FormatFloat(v, 'f', -1, 64)
+	})
 
 	old := deployments(t, ns)["c-1"]
 	require.NoError(t, env.Client.Delete(context.Background(), &old))

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -189,6 +190,14 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
+	if in.holdDown && dir == dirDown {
+		switch {
+		case dec.apply:
+			dec = scalingDecision{next: in.state, reason: fmt.Sprintf("scale down pending: waits until it gives back %.0f%% of the CPU", pl.downMargin()*100)}
+		case !dec.ripens.IsZero() && in.state.state == StatePendingScaleDown:
+			dec.reason = fmt.Sprintf("scale down pending (waits %s, then until it gives back %.0f%% of the CPU)", pl.st.pendingDown, pl.downMargin()*100)
+		}
+	}
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
 	if dec.apply {
 		if dir == dirUp && pl.autoDirection(in.current, target) == dirUp {
@@ -212,29 +221,59 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 }
 
 // Sizing margins, so that decisions do not fight themselves (see docs/sizing.md, "A decision counts its own
-// cost"): every resize restarts the consumer, and a restart leaves a backlog.
+// cost"): in updateMode Restart every resize restarts the consumer, and a restart leaves a backlog.
 const (
 	// restartAllowance is the production a restart leaves as backlog (the rebalance pause and the rollout): a
 	// scale-down keeps the headroom to work it off within recoveryTime.
 	restartAllowance = time.Minute
-	// upHeadroom sizes a scale-up above the load that asked for it, so a rising load costs few, larger steps.
-	upHeadroom = 0.25
+	// upTrigger: by restart, a scale-up starts only when the load is this share above the size (or the lag has
+	// reached half of tolerableLag): a backlog the size works off well under tolerableLag is not worth a restart.
+	upTrigger = 0.25
+	// trendWaits is how many pendingScaleUpDuration a scale-up by restart projects the load's rise over: the rise
+	// measured during its own wait, continued, so a rising load costs few, larger steps.
+	trendWaits = 3
 	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
 	// also costs few steps.
-	downMargin = 0.25
+	downMargin = 0.30
 	// In place (updateMode InPlace) a step restarts nothing: small margins, so the CPU follows the load.
 	inPlaceUpHeadroom = 0.05
 	inPlaceDownMargin = 0.10
 )
 
 // countOwnCost revises a scale decision by what the resize itself costs:
-//   - up: sized with upHeadroom above the load;
+//   - up, in place: sized with inPlaceUpHeadroom above the load;
+//   - up, by restart: starts only when the load is upTrigger above the size (or the instance lags half of
+//     tolerableLag), and when it ripens is sized for the rise of production measured during its wait, continued
+//     over trendWaits waits;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
-//     it restarts nothing), and only when it gives back downMargin of the CPU.
+//     it restarts nothing); it is pending as soon as the load is below the size, and goes once ripe and giving
+//     back downMargin of the CPU (in.holdDown says it waits for the margin).
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
-		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+pl.upHeadroom())), false))
+		if pl.inPlace {
+			up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+inPlaceUpHeadroom)), false))
+			return up, pl.autoDirection(up, in.current)
+		}
+		cur := pl.currentCPU(in)
+		trigger := float64(cur) / 1000 * pl.st.ratePerCore * (1 + upTrigger)
+		if in.state.state != StatePendingScaleUp && in.rate <= trigger && in.maxLag < pl.st.tolerableLag/2 {
+			// Not worth a restart yet: the CPU stays (memory still follows the CPU).
+			keep := pl.withFloors(in, pl.targetSizes(cur, false))
+			if d := pl.autoDirection(keep, in.current); d != dirDown {
+				return keep, d
+			}
+		}
+		rate := in.rate
+		if w := pl.now.Sub(in.state.since); in.state.state == StatePendingScaleUp && !in.state.since.IsZero() && w > 0 {
+			// The scale-up started when the load crossed the trigger; what production has risen above it since is
+			// the trend, continued over trendWaits waits.
+			rise := max(0, in.production-trigger) / w.Seconds()
+			rate += rise * (trendWaits * pl.st.pendingUp).Seconds()
+			// No more than a scale-down would take back at once (a step load is no trend).
+			rate = min(rate, in.rate/(1-downMargin))
+		}
+		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(rate), false))
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
@@ -243,13 +282,24 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
 		est := pl.st.estimateMilli(need)
-		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
+		cur := pl.currentCPU(in)
+		worth := float64(est) <= float64(cur)*(1-pl.downMargin())
+		if !worth {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
 			est = cur
 		}
 		down := pl.withFloors(in, pl.targetSizes(est, false))
-		return down, pl.autoDirection(down, in.current)
+		d := pl.autoDirection(down, in.current)
+		if !worth && d == dirNone && pl.st.estimateMilli(need) < cur &&
+			(in.state.state == StatePendingScaleDown || pl.now.Sub(in.state.since) >= time.Second) {
+			// The load is below the size: the scale-down's wait starts now, so that on a falling load the step
+			// goes as soon as it is worth it rather than pendingScaleDownDuration after. (Not in the pass that
+			// entered the present state: a second pass over the same world writes nothing.)
+			in.holdDown = true
+			return down, dirDown
+		}
+		return down, d
 	}
 	return target, dir
 }
@@ -490,15 +540,8 @@ func rolloutInProgress(d *appsv1.Deployment) bool {
 	return st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.UnavailableReplicas > 0
 }
 
-// upHeadroom and downMargin as they apply to this plan: in updateMode InPlace a resize restarts nothing and costs
-// one API call per pod, so steps can be smaller and follow the load more closely (less CPU held in reserve).
-func (pl *planner) upHeadroom() float64 {
-	if pl.inPlace {
-		return inPlaceUpHeadroom
-	}
-	return upHeadroom
-}
-
+// downMargin as it applies to this plan: in updateMode InPlace a resize restarts nothing and costs one API call
+// per pod, so steps can be smaller and follow the load more closely (less CPU held in reserve).
 func (pl *planner) downMargin() float64 {
 	if pl.inPlace {
 		return inPlaceDownMargin

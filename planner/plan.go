@@ -196,8 +196,6 @@ type sizeState struct {
 	state    scalingState // read from the annotations by observe, then moved by the hysteresis
 	ripens   time.Time
 	sizeNote string
-	// holdDown: the load is below the size but a scale-down would give back too little CPU for a restart.
-	holdDown bool
 	changing bool // resources set from metrics in this pass: shares the global budget
 	oomBump  bool // memory raised at once after an out-of-memory kill
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources (in

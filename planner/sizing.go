@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -190,14 +189,6 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
-	if in.holdDown && dir == dirDown {
-		switch {
-		case dec.apply:
-			dec = scalingDecision{next: in.state, reason: fmt.Sprintf("scale down pending: waits until it gives back %.0f%% of the CPU", pl.downMargin()*100)}
-		case !dec.ripens.IsZero() && in.state.state == StatePendingScaleDown:
-			dec.reason = fmt.Sprintf("scale down pending (waits %s, then until it gives back %.0f%% of the CPU)", pl.st.pendingDown, pl.downMargin()*100)
-		}
-	}
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
 	if dec.apply {
 		if dir == dirUp && pl.autoDirection(in.current, target) == dirUp {
@@ -246,8 +237,9 @@ const (
 //     tolerableLag), and when it ripens is sized for the rise of production measured during its wait, continued
 //     over trendWaits waits;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
-//     it restarts nothing); it is pending as soon as the load is below the size, and goes once ripe and giving
-//     back downMargin of the CPU (in.holdDown says it waits for the margin).
+//     it restarts nothing), and pending only while it gives back downMargin of the CPU: its wait starts when the
+//     margin is first met and starts again whenever it is lost, so a dip shorter than pendingScaleDownDuration
+//     changes nothing.
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
@@ -282,24 +274,13 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
 		est := pl.st.estimateMilli(need)
-		cur := pl.currentCPU(in)
-		worth := float64(est) <= float64(cur)*(1-pl.downMargin())
-		if !worth {
+		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
 			est = cur
 		}
 		down := pl.withFloors(in, pl.targetSizes(est, false))
-		d := pl.autoDirection(down, in.current)
-		if !worth && d == dirNone && pl.st.estimateMilli(need) < cur &&
-			(in.state.state == StatePendingScaleDown || pl.now.Sub(in.state.since) >= time.Second) {
-			// The load is below the size: the scale-down's wait starts now, so that on a falling load the step
-			// goes as soon as it is worth it rather than pendingScaleDownDuration after. (Not in the pass that
-			// entered the present state: a second pass over the same world writes nothing.)
-			in.holdDown = true
-			return down, dirDown
-		}
-		return down, d
+		return down, pl.autoDirection(down, in.current)
 	}
 	return target, dir
 }

@@ -63,11 +63,11 @@ func TestTimeline(t *testing.T) {
 		"m10 PENDING_SCALE_UP cpu=800m",
 		"m12 RUNNING cpu=800m",
 		"m13 PENDING_SCALE_UP cpu=800m",
-		"m18 RUNNING cpu=3600m",            // the rise during the wait, continued; at most what a scale-down would not take back
-		"m19 PENDING_SCALE_DOWN cpu=3600m", // below the size, not worth a restart: the wait runs, the CPU stays
-		"m40 RUNNING cpu=300m",             // ripe, and the dip makes it worth it
-		"m45 PENDING_SCALE_UP cpu=300m",
-		"m50 RUNNING cpu=300m",
+		"m18 RUNNING cpu=3600m", // the rise during the wait, continued; at most what a scale-down would not take back
+		"m40 PENDING_SCALE_DOWN cpu=3600m",
+		"m45 RUNNING cpu=3600m", // the dip was shorter than the scale-down wait: nothing changed
+		"m50 PENDING_SCALE_DOWN cpu=3600m",
+		"m65 RUNNING cpu=300m", // 200m plus room for the backlog of its own restart
 		"m70 RUNNING cpu=4",
 		"m71 PENDING_SCALE_DOWN cpu=4",
 	}

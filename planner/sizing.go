@@ -222,7 +222,7 @@ const (
 	upTrigger = 0.25
 	// trendWaits is how many pendingScaleUpDuration a scale-up by restart projects the load's rise over: the rise
 	// measured during its own wait, continued, so a rising load costs few, larger steps.
-	trendWaits = 3
+	trendWaits = 2
 	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
 	// also costs few steps.
 	downMargin = 0.30

@@ -29,12 +29,24 @@ func TestSettingsTable(t *testing.T) {
 	}
 	rows := []row{
 		{"none (the sample)", func(c *konsumeratorv1.Consumer, o *simulate.Options) {}},
-		{"`ratePerCore: 40000` (20 % headroom)", func(c *konsumeratorv1.Consumer, o *simulate.Options) { c.Spec.Autoscaler.Prometheus.RatePerCore = i(40000) }},
-		{"`ratePerCore: 60000` (overestimated)", func(c *konsumeratorv1.Consumer, o *simulate.Options) { c.Spec.Autoscaler.Prometheus.RatePerCore = i(60000) }},
-		{"`recoveryTime: 10m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) { c.Spec.Autoscaler.Prometheus.RecoveryTime = d(10 * time.Minute) }},
-		{"`recoveryTime: 60m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) { c.Spec.Autoscaler.Prometheus.RecoveryTime = d(60 * time.Minute) }},
-		{"`pendingScaleUpDuration: 1m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) { c.Spec.Autoscaler.PendingScaleUpDuration = d(time.Minute) }},
-		{"`pendingScaleDownDuration: 60m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) { c.Spec.Autoscaler.PendingScaleDownDuration = d(time.Hour) }},
+		{"`ratePerCore: 40000` (20 % headroom)", func(c *konsumeratorv1.Consumer, o *simulate.Options) {
+			c.Spec.Autoscaler.Prometheus.RatePerCore = i(40000)
+		}},
+		{"`ratePerCore: 60000` (overestimated)", func(c *konsumeratorv1.Consumer, o *simulate.Options) {
+			c.Spec.Autoscaler.Prometheus.RatePerCore = i(60000)
+		}},
+		{"`recoveryTime: 10m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) {
+			c.Spec.Autoscaler.Prometheus.RecoveryTime = d(10 * time.Minute)
+		}},
+		{"`recoveryTime: 60m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) {
+			c.Spec.Autoscaler.Prometheus.RecoveryTime = d(60 * time.Minute)
+		}},
+		{"`pendingScaleUpDuration: 1m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) {
+			c.Spec.Autoscaler.PendingScaleUpDuration = d(time.Minute)
+		}},
+		{"`pendingScaleDownDuration: 60m`", func(c *konsumeratorv1.Consumer, o *simulate.Options) {
+			c.Spec.Autoscaler.PendingScaleDownDuration = d(time.Hour)
+		}},
 		{"`--burst` (the consumer may use its limit)", func(c *konsumeratorv1.Consumer, o *simulate.Options) { o.Burst = true }},
 		{"`--max-rollouts-in-flight 3`", func(c *konsumeratorv1.Consumer, o *simulate.Options) { o.MaxRolloutsInFlight = 3 }},
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
@@ -81,9 +82,8 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 	}
 
 	var res Result
-	// failedApply: some create or update failed; failedInstance: the instances whose Deployment was not written.
-	failedApply, failedInstance := false, map[string]bool{}
-	for _, phase := range []model.Phase{model.PhaseApply, model.PhaseResize, model.PhaseDelete} {
+	failedApply := false // some create or update failed
+	for _, phase := range []model.Phase{model.PhaseResize, model.PhaseApply, model.PhaseDelete} {
 		var todo []model.Action
 		for _, act := range p.Actions {
 			if act.Phase != phase {
@@ -92,10 +92,6 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 			switch {
 			case !act.Writes():
 				res.Outcomes = append(res.Outcomes, Outcome{Action: act, Result: unchangedOrSkipped(act)})
-			case act.Kind == model.ActionResize && act.Resize != nil && failedInstance[act.Resize.Deployment]:
-				// A pod is never resized to something its Deployment's annotation does not record.
-				res.Outcomes = append(res.Outcomes, Outcome{Action: act, Result: ResultSkipped,
-					Err: fmt.Errorf("%s held back: writing Deployment %s failed", act.Name, act.Resize.Deployment)})
 			case act.Kind == model.ActionDelete && failedApply:
 				// Deletes wait for every create and update: a partition must never lose its consumer.
 				res.Outcomes = append(res.Outcomes, Outcome{Action: act, Result: ResultSkipped,
@@ -104,9 +100,14 @@ func (a *Applier) Apply(ctx context.Context, owner client.Object, s *model.Snaps
 				todo = append(todo, act)
 			}
 		}
-		for _, o := range a.run(ctx, s, todo) {
+		started := time.Now()
+		outcomes := a.run(ctx, s, todo)
+		if len(todo) > 0 {
+			log.V(1).Info("phase carried out", "phase", phase.String(), "writes", len(todo), "took", time.Since(started).String())
+		}
+		for _, o := range outcomes {
 			if o.Result == ResultFailed && (o.Action.Kind == model.ActionCreate || o.Action.Kind == model.ActionUpdate) {
-				failedApply, failedInstance[o.Action.Name] = true, true
+				failedApply = true
 			}
 			res.Conflicts = append(res.Conflicts, o.Conflicts...)
 			res.Outcomes = append(res.Outcomes, o)

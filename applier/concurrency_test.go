@@ -90,30 +90,29 @@ func TestWritesAreConcurrentBoundedAndDeletesComeLast(t *testing.T) {
 	assert.False(t, deleteBeforeApplyEnd.Load(), "a delete started before every create had finished")
 }
 
-// Resizes run on the same bounded pool, after every apply of the plan (a pod is resized only to what its
-// Deployment records), and a transient fault of a resize is retried like any write.
-func TestResizesAreBoundedAndFollowTheApplies(t *testing.T) {
+// Resizes run on the same bounded pool, ahead of every apply of the plan (the pods get the decision before it is
+// recorded on the Deployments), and a transient fault of a resize is retried like any write.
+func TestResizesAreBoundedAndGoAheadOfTheApplies(t *testing.T) {
 	const workers, resizes = 3, 18
 	var (
 		mu                  sync.Mutex
 		inFlight, maxFlight int
-		appliesDone         atomic.Int32
-		resizeBeforeApply   atomic.Bool
+		resizesDone         atomic.Int32
+		applyBeforeResizes  atomic.Bool
 		faults              atomic.Int32
 	)
 	c := fakeClient(t, interceptor.Funcs{
 		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			time.Sleep(5 * time.Millisecond)
-			defer appliesDone.Add(1)
+			if resizesDone.Load() < resizes {
+				applyBeforeResizes.Store(true)
+			}
 			return c.Apply(ctx, obj, opts...)
 		},
 		SubResourcePatch: func(_ context.Context, _ client.Client, sub string, _ client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
 			if sub != "resize" {
 				return fmt.Errorf("patched %s, not resize", sub)
 			}
-			if appliesDone.Load() < 2 {
-				resizeBeforeApply.Store(true)
-			}
+			defer resizesDone.Add(1)
 			mu.Lock()
 			inFlight++
 			maxFlight = max(maxFlight, inFlight)
@@ -144,6 +143,6 @@ func TestResizesAreBoundedAndFollowTheApplies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2+resizes, res.Writes())
 	assert.Equal(t, workers, maxFlight, "resizes in flight at once")
-	assert.False(t, resizeBeforeApply.Load(), "a resize started before the applies had finished")
+	assert.False(t, applyBeforeResizes.Load(), "an apply started before the resizes had finished")
 	assert.Equal(t, float64(resizes), testutil.ToFloat64(a.Metrics.Resizes.WithLabelValues("applied")))
 }

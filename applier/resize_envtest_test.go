@@ -168,23 +168,19 @@ func TestResizeTheAPIServerRefusesFails(t *testing.T) {
 	assert.True(t, strings.HasPrefix(f.events.seen[0], "Warning ApplyFailed: 1 write(s) failed; first: resizing Pod"), f.events.seen[0])
 }
 
-// TestResizeWaitsForItsDeployment: when writing an instance's Deployment fails, its pods are not resized (the
-// annotation would not record the size); the pods of other instances are.
-func TestResizeWaitsForItsDeployment(t *testing.T) {
+// TestResizesGoAheadOfTheRecords: the pods get the decision first, at the speed of one write each; a record that
+// then fails does not undo them (the next pass writes the record alone, see the controller's
+// TestOperatorStoppedBeforeTheRecordWritesOnlyTheRecord) and fails the plan.
+func TestResizesGoAheadOfTheRecords(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, "resize-held", applier.Options{})
+	f := newFixture(t, "resize-first", applier.Options{})
 	k := f.kubelet(t)
-	held := f.runningPod(t, k, "inst-0-held", "main")
-	other := f.runningPod(t, k, "inst-1-other", "main")
+	pod := f.runningPod(t, k, "inst-0-first", "main")
 	broken := f.desired("inst-0", "busybox", 1)
 	broken.Spec.Selector.WithMatchLabels(map[string]string{"app": "does-not-match-the-pods"})
-	bigger := requirements("300m", "2", "100M", "100M")
-	otherResize := f.resizeAction(other, 0, "main", bigger)
-	otherResize.Resize.Deployment = "inst-1"
 	plan := &model.Plan{Actions: []model.Action{
+		f.resizeAction(pod, 0, "main", requirements("300m", "2", "100M", "100M")),
 		f.action(model.ActionCreate, model.PhaseApply, "inst-0", "", broken),
-		f.resizeAction(held, 0, "main", bigger),
-		otherResize,
 	}}
 	res, err := f.applier.Apply(ctx, f.owner, f.snapshot(t), plan)
 	require.Error(t, err)
@@ -192,9 +188,12 @@ func TestResizeWaitsForItsDeployment(t *testing.T) {
 	for _, o := range res.Outcomes {
 		results[o.Action.Name] = o.Result
 	}
-	assert.Equal(t, map[string]string{"inst-0": applier.ResultFailed, held.Name: applier.ResultSkipped, other.Name: applier.ResultResized}, results)
-	assert.Equal(t, "1", f.pod(t, held.Name).Spec.Containers[0].Resources.Limits.Cpu().String())
-	assert.Equal(t, "2", f.pod(t, other.Name).Spec.Containers[0].Resources.Limits.Cpu().String())
+	assert.Equal(t, map[string]string{"inst-0": applier.ResultFailed, pod.Name: applier.ResultResized}, results)
+	assert.Equal(t, "2", f.pod(t, pod.Name).Spec.Containers[0].Resources.Limits.Cpu().String())
+	writes := f.requests.Writes()
+	require.GreaterOrEqual(t, len(writes), 2, "%v", writes)
+	assert.Contains(t, writes[0], "/pods/"+pod.Name+"/resize", "the resize is the first write: %v", writes)
+	assert.Contains(t, writes[1], "/deployments/inst-0", "%v", writes)
 }
 
 // TestResizeDryRunChangesNothing: the API server checks the resize (dryRun=All) and nothing changes.

@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -482,6 +483,19 @@ func (stoppedResize) Patch(context.Context, client.Object, client.Patch, ...clie
 	return errors.New("the operator stopped")
 }
 
+// decideThenStop makes the instance lag critically and runs one pass of r through stopping, a client with which
+// the operator stops part way through the plan.
+func (w *world) decideThenStop(t *testing.T, r *Reconciler, key types.NamespacedName, stopping client.Client) {
+	t.Helper()
+	r.Applier.Client = stopping
+	lagsCritically(key.Namespace)
+	w.settle()
+	w.waitForPods()
+	waitForCache(t, key)
+	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
+	require.ErrorContains(t, err, "the operator stopped")
+}
+
 // TestOperatorRestartMidResizeFinishesFromTheAnnotation: an operator that recorded the decision but stopped
 // before resizing is followed by a new one (a restart or a new leader), which reads the decision from the
 // Deployment's annotation and resizes the pod, without deciding or writing the Deployment again.
@@ -491,13 +505,7 @@ func TestOperatorRestartMidResizeFinishesFromTheAnnotation(t *testing.T) {
 	defer samples.set(ns, "c", nil)
 	before := w.onlyPod()
 
-	r.Applier.Client = stoppedBeforeResizing{r.Applier.Client}
-	lagsCritically(ns)
-	w.settle()
-	w.waitForPods()
-	waitForCache(t, key)
-	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
-	require.ErrorContains(t, err, "the operator stopped")
+	w.decideThenStop(t, r, key, stoppedBeforeResizing{r.Applier.Client})
 	require.Equal(t, "2", decidedCPULimit(t, deployments(t, ns)["c-0"]), "the decision is recorded")
 	require.Equal(t, "100m", cpu(w.onlyPod().Spec.Containers[0].Resources.Requests), "the pod is not resized yet")
 
@@ -506,6 +514,39 @@ func TestOperatorRestartMidResizeFinishesFromTheAnnotation(t *testing.T) {
 	require.NotEmpty(t, passes)
 	assert.Equal(t, 1, countWrites(passes, "/pods/"+before.Name+"/resize"), "%v", passes)
 	assert.Zero(t, countWrites(passes, "/deployments/"), "the decision is not made again: %v", passes)
+	after := w.onlyPod()
+	assert.Equal(t, before.UID, after.UID)
+	assert.Equal(t, "2", cpu(after.Status.ContainerStatuses[0].Resources.Limits))
+	assert.Equal(t, int32(0), after.Status.ContainerStatuses[0].RestartCount)
+}
+
+// stoppedBeforeRecording is an operator that stops after its resizes, before it records the decision on the
+// Deployments.
+type stoppedBeforeRecording struct{ client.Client }
+
+func (stoppedBeforeRecording) Apply(context.Context, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+	return errors.New("the operator stopped")
+}
+
+// TestOperatorStoppedBeforeTheRecordWritesOnlyTheRecord: resizes go ahead of the record, so an operator can stop
+// between the two. The one that follows decides the same from the same inputs, finds the pod already at that
+// size and writes the record alone: no second resize, no restart.
+func TestOperatorStoppedBeforeTheRecordWritesOnlyTheRecord(t *testing.T) {
+	ns := namespace(t, "inplace-record")
+	w, r, key, _ := startInPlace(t, ns, nil)
+	defer samples.set(ns, "c", nil)
+	before := w.onlyPod()
+
+	w.decideThenStop(t, r, key, stoppedBeforeRecording{r.Applier.Client})
+	require.Equal(t, "2", cpu(w.onlyPod().Spec.Containers[0].Resources.Limits), "the pod is resized first")
+	require.NotEqual(t, "2", decidedCPULimit(t, deployments(t, ns)["c-0"]), "the decision is not recorded yet")
+
+	restarted := newTestReconciler(t, nil)
+	passes := w.converge(restarted, key)
+	require.NotEmpty(t, passes)
+	assert.Zero(t, countWrites(passes, "/resize"), "the pod is not resized again: %v", passes)
+	assert.Equal(t, 1, countWrites(passes, "/deployments/c-0"), "the record alone: %v", passes)
+	assert.Equal(t, "2", decidedCPULimit(t, deployments(t, ns)["c-0"]))
 	after := w.onlyPod()
 	assert.Equal(t, before.UID, after.UID)
 	assert.Equal(t, "2", cpu(after.Status.ContainerStatuses[0].Resources.Limits))

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -153,9 +154,12 @@ func consumer(t *testing.T, key types.NamespacedName) *konsumeratorv1.Consumer {
 
 func update(t *testing.T, key types.NamespacedName, mutate func(*konsumeratorv1.Consumer)) {
 	t.Helper()
-	c := consumer(t, key)
-	mutate(c)
-	require.NoError(t, env.Client.Update(context.Background(), c))
+	// A running operator may write the status in between: retry on a conflict, as kubectl edit would.
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c := consumer(t, key)
+		mutate(c)
+		return env.Client.Update(context.Background(), c)
+	}))
 }
 
 // pass runs one reconcile once the cache has caught up with the API server, and returns the writes it sent.

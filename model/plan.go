@@ -1,6 +1,8 @@
 package model
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -25,18 +27,34 @@ const (
 	ActionDeletePod ActionKind = "delete-pod"
 )
 
-// Phase orders the writes of a plan: every write of a phase is done, successfully, before the next phase
-// starts. Creates and updates come first so that no partition is left without a consumer when old instances are
-// deleted.
+// Phase orders the writes of a plan: every write of a phase is done before the next phase starts.
 type Phase int
 
 const (
-	PhaseApply Phase = 0
-	// PhaseResize follows the writes that record the decision on the Deployment, so a pod is never resized to
-	// something its Deployment does not say.
-	PhaseResize Phase = 1
+	// PhaseResize goes first: in-place resizes (and deletes of stuck pods) reach the running pods at the speed
+	// of one write each, ahead of the writes that record the decision on the Deployments. A resize does not wait
+	// for its record: the decision is derived again from the same inputs on the next pass (the pending state it
+	// came from is on the Deployment already), so an operator stopped between the two finds the pods at the
+	// decided size and writes only the record.
+	PhaseResize Phase = 0
+	// PhaseApply creates and updates instances (and records in-place decisions on them).
+	PhaseApply Phase = 1
+	// PhaseDelete comes after every create and update, so that no partition is left without a consumer when
+	// old instances are deleted.
 	PhaseDelete Phase = 2
 )
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseResize:
+		return "resize"
+	case PhaseApply:
+		return "apply"
+	case PhaseDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("phase %d", int(p))
+}
 
 // Plan is the whole decision for one owner.
 type Plan struct {

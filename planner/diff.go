@@ -27,7 +27,7 @@ func (pl *planner) diff() {
 
 func (pl *planner) diffOne(in *instance) {
 	pl.planStuckPods(in)
-	base := model.Action{Namespace: pl.st.namespace, Name: in.name, Instance: in.index}
+	base := model.Action{Phase: model.PhaseApply, Namespace: pl.st.namespace, Name: in.name, Instance: in.index}
 	switch {
 	case in.blocked != nil:
 		base.Kind, base.UID = model.ActionSkip, in.blocked.UID

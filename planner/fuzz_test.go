@@ -299,6 +299,13 @@ func FuzzPlan(f *testing.F) {
 }
 
 // checkPlan asserts the invariants of one plan.
+// phaseOf is the phase each kind of writing action runs in.
+var phaseOf = map[model.ActionKind]model.Phase{
+	model.ActionResize: model.PhaseResize, model.ActionDeletePod: model.PhaseResize,
+	model.ActionCreate: model.PhaseApply, model.ActionUpdate: model.PhaseApply, model.ActionSkip: model.PhaseApply,
+	model.ActionDelete: model.PhaseDelete,
+}
+
 func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 	t.Helper()
 	observed := map[string]*appsv1.Deployment{}
@@ -313,6 +320,9 @@ func checkPlan(t *testing.T, s *model.Snapshot, p model.Plan) {
 			t.Fatalf("two actions for %s:\n%s", a.Name, Text(p))
 		}
 		names[a.Name] = true
+		if want, writes := phaseOf[a.Kind]; writes && a.Phase != want {
+			t.Fatalf("%s %s in phase %d, not %d: a delete must follow every create and update\n%s", a.Kind, a.Name, a.Phase, want, Text(p))
+		}
 		if a.Writes() && len(validation.IsDNS1123Label(a.Name)) > 0 {
 			t.Fatalf("invalid name %q", a.Name)
 		}

@@ -377,7 +377,7 @@ func failedPlan(s *model.Snapshot, reason, message string) model.Plan {
 			continue
 		}
 		seen[d.Name] = true
-		p.Actions = append(p.Actions, model.Action{Kind: model.ActionUnchanged, Namespace: d.Namespace,
+		p.Actions = append(p.Actions, model.Action{Kind: model.ActionUnchanged, Phase: model.PhaseApply, Namespace: d.Namespace,
 			Name: d.Name, UID: d.UID, Instance: -1, Reason: "left as is: " + reason})
 	}
 	sortActions(p.Actions)

@@ -240,7 +240,7 @@ func reportResize(w io.Writer, rows []resizeScenario, o options) {
 	fmt.Fprintf(w, "\nresize: one decision (the policy's minimum cpu %s -> %s) resizes the running pod of each of N instances in place\n",
 		resizeMinCPUBefore, resizeMinCPUAfter)
 	fmt.Fprintf(w, "baseline: the same N pods/resize patches from a bare client with %d workers; ratio = resize / baseline (median of per-run ratios)\n", o.baselineWorkers)
-	fmt.Fprintf(w, "records: the same client then applies the N Deployments with the new decision recorded, the write the operator makes first; ratio with records = resize / (baseline + records)\n")
+	fmt.Fprintf(w, "records: the same client then applies the N Deployments with the new decision recorded, the write the operator makes after its resizes; ratio with records = resize / (baseline + records)\n")
 	fmt.Fprintln(w, "template changes, restarts, pods not resized, other writes and writes after the kubelet: the worst run; the rest: medians")
 	fmt.Fprintln(w)
 	table := [][]string{{"instances", "baseline s", "records s", "resize s", "ratio", "ratio with records", "resize writes",

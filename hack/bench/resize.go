@@ -31,7 +31,7 @@ const prepareWorkers = 8
 // resizeResult is what one run of the resize scenario measured.
 type resizeResult struct {
 	// baseline is the bare client's N resizes; records its N applies of the Deployments with the new decision
-	// recorded, the write the operator makes before it resizes.
+	// recorded, the write the operator makes after it resizes.
 	baseline, records, resize time.Duration
 	// The operator's phases, from the policy patch: when the watches saw the first and the last Deployment with
 	// the new decision recorded, and the first and the last pod with its new resources.
@@ -318,7 +318,7 @@ func (c *cluster) prepareResizeBaseline(ctx context.Context, namespace string, n
 }
 
 // recordBaseline applies every Deployment again from a bare client with workers in flight, with the decision
-// the operator records before it resizes: the resources annotation with the new minimum cpu.
+// the operator records after it resizes: the resources annotation with the new minimum cpu.
 func (c *cluster) recordBaseline(ctx context.Context, deployments []*appsv1ac.DeploymentApplyConfiguration, minCPU resource.Quantity, workers int) (time.Duration, error) {
 	updated := make([]*appsv1ac.DeploymentApplyConfiguration, len(deployments))
 	for i, d := range deployments {

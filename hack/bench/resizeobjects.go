@@ -230,7 +230,7 @@ func podTargets(pod *corev1.Pod, minCPU resource.Quantity) []indexedResources {
 }
 
 // raisedAnnotation is the value of the resources annotation once the minimum cpu is minCPU: the decision the
-// operator records before it resizes.
+// operator records after it resizes.
 func raisedAnnotation(v string, minCPU resource.Quantity) (string, error) {
 	var m map[string]corev1.ResourceRequirements
 	if err := json.Unmarshal([]byte(v), &m); err != nil {

@@ -40,6 +40,7 @@ const (
 // runFlags are the operator's settings.
 type runFlags struct {
 	metricsAddr, probeAddr   string
+	pprofAddr                string
 	metricsSecure            bool
 	metricsCertDir           string
 	leaderElect              bool
@@ -78,6 +79,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxInstanceSeries, "metrics-max-instances", controller.DefaultMaxInstanceSeries,
 		"instances that get per-instance metric series (lag, scaling state, requests; about 5 series each), over all Consumers; the rest are counted in konsumerator_instance_metrics_dropped (0: none)")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof profiles, for finding where CPU and memory go (empty: off; serve it on localhost only)")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica acts (on in the shipped manifests)")
 	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the operator's own)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "log every plan and check it with a server-side dry run, but write nothing")
@@ -183,6 +185,7 @@ func run(ctx context.Context, f runFlags) error {
 		Cache:                   cacheOpts,
 		Metrics:                 metricsOptions(f),
 		HealthProbeBindAddress:  f.probeAddr,
+		PprofBindAddress:        f.pprofAddr,
 		LeaderElection:          f.leaderElect,
 		LeaderElectionID:        "konsumerator.lwolf.org",
 		LeaderElectionNamespace: f.leaderElectionNamespace,

@@ -235,7 +235,7 @@ const (
 //   - up, in place: sized with inPlaceUpHeadroom above the load;
 //   - up, by restart: starts only when the load is upTrigger above the size (or the instance lags half of
 //     tolerableLag), and when it ripens is sized for the rise of production measured during its wait, continued
-//     over trendWaits waits;
+//     over trendWaits waits, at most upTrigger above the load;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
 //     it restarts nothing), and pending only while it gives back downMargin of the CPU: its wait starts when the
 //     margin is first met and starts again whenever it is lost, so a dip shorter than pendingScaleDownDuration
@@ -262,8 +262,9 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			// the trend, continued over trendWaits waits.
 			rise := max(0, in.production-trigger) / w.Seconds()
 			rate += rise * (trendWaits * pl.st.pendingUp).Seconds()
-			// No more than a scale-down would take back at once (a step load is no trend).
-			rate = min(rate, in.rate/(1-downMargin))
+			// A step in the load is no trend: read as one, the whole step would be projected again on top of the
+			// new load. Capped at upTrigger above the load, a step gets no more than a plain quarter of headroom.
+			rate = min(rate, in.rate*(1+upTrigger))
 		}
 		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(rate), false))
 		return up, pl.autoDirection(up, in.current)

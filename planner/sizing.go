@@ -114,8 +114,9 @@ func (pl *planner) load(in *instance) {
 	if !pl.view.usable {
 		return
 	}
-	var sum, busiest, prod, behind, busiestProd, busiestBehind float64
+	var sum, busiest, prod, behind, busiestProd, busiestBehind, cons float64
 	missing := int32(0)
+	in.consumptionKnown = true
 	for p := in.rng.First; p < in.rng.First+in.rng.Count; p++ {
 		l := pl.view.loads[p]
 		if !l.has {
@@ -126,6 +127,8 @@ func (pl *planner) load(in *instance) {
 		sum += l.required
 		prod += l.production
 		behind += l.behind
+		cons += l.consumption
+		in.consumptionKnown = in.consumptionKnown && l.hasConsumption
 		if l.required > busiest {
 			busiestProd, busiestBehind = l.production, l.behind
 		}
@@ -139,6 +142,9 @@ func (pl *planner) load(in *instance) {
 	in.rate = sum
 	in.production = prod + float64(missing)*busiestProd
 	in.behind = behind + float64(missing)*busiestBehind
+	in.consumption = cons
+	in.consumptionKnown = in.consumptionKnown && missing == 0
+	in.perCore = pl.st.ratePerCore
 	in.estimate = pl.st.estimateMilli(sum)
 	in.lagging = pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag
 	in.critical = pl.st.criticalLag > 0 && in.maxLag >= pl.st.criticalLag
@@ -146,6 +152,10 @@ func (pl *planner) load(in *instance) {
 
 // sizeFromMetrics sets the target from the load and lets the hysteresis decide whether to take it now.
 func (pl *planner) sizeFromMetrics(in *instance) {
+	if perCore, ok := pl.observedPerCore(in); ok && perCore < in.perCore {
+		in.perCore = perCore
+		in.estimate = pl.st.estimateAt(in.rate, perCore)
+	}
 	target := pl.withFloors(in, pl.targetSizes(in.estimate, in.critical))
 	if in.observed == nil {
 		in.decided, in.changing = target, true
@@ -229,6 +239,13 @@ const (
 	// In place (updateMode InPlace) a step restarts nothing: small margins, so the CPU follows the load.
 	inPlaceUpHeadroom = 0.05
 	inPlaceDownMargin = 0.10
+	// notDraining: a backlog read at less than this share below production is taken as growing, so the consumer
+	// reads as fast as it can.
+	notDraining = 0.02
+	// rateSettles: rates are read over a window of a few minutes (2m in the sample's queries); for that long after
+	// a resize, and so after the state it started, the consumption read still holds the rebalance pause of the
+	// restart, or in place the CPU before the resize, and tells nothing of what the CPU now does.
+	rateSettles = 3 * time.Minute
 )
 
 // countOwnCost revises a scale decision by what the resize itself costs:
@@ -244,11 +261,11 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 	switch dir {
 	case dirUp:
 		if pl.inPlace {
-			up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+inPlaceUpHeadroom)), false))
+			up := pl.withFloors(in, pl.targetSizes(pl.st.estimateAt(in.rate*(1+inPlaceUpHeadroom), in.perCore), false))
 			return up, pl.autoDirection(up, in.current)
 		}
 		cur := pl.currentCPU(in)
-		trigger := float64(cur) / 1000 * pl.st.ratePerCore * (1 + upTrigger)
+		trigger := float64(cur) / 1000 * in.perCore * (1 + upTrigger)
 		if in.state.state != StatePendingScaleUp && in.rate <= trigger && in.maxLag < pl.st.tolerableLag/2 {
 			// Not worth a restart yet: the CPU stays (memory still follows the CPU).
 			keep := pl.withFloors(in, pl.targetSizes(cur, false))
@@ -266,7 +283,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			// new load. Capped at upTrigger above the load, a step gets no more than a plain quarter of headroom.
 			rate = min(rate, in.rate*(1+upTrigger))
 		}
-		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(rate), false))
+		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateAt(rate, in.perCore), false))
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
@@ -274,7 +291,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		if pl.st.recovery > 0 && !pl.inPlace {
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
-		est := pl.st.estimateMilli(need)
+		est := pl.st.estimateAt(need, in.perCore)
 		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
@@ -284,6 +301,31 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		return down, pl.autoDirection(down, in.current)
 	}
 	return target, dir
+}
+
+// observedPerCore is the rate one core of this instance was seen reading at, when that says what it can do: its
+// backlog is a real one (the lag at half of tolerableLag, where a restart becomes worth it), so the consumer
+// reads as fast as its CPU lets it, and no rollout is under way (its pause would read as slowness). ratePerCore
+// is a guess made once; when it is too high, a planner that sizes from it alone gives a lagging instance the
+// CPU for its production and no more, and the lag settles above tolerableLag instead of draining.
+//
+// A reading below half of ratePerCore is taken as half: such a consumer is stalled or restarting rather than
+// slow, and more CPU would not help it.
+func (pl *planner) observedPerCore(in *instance) (float64, bool) {
+	if in.observed == nil || in.inFlight || !in.consumptionKnown || in.consumption <= 0 || in.behind <= 0 ||
+		in.state.since.IsZero() || pl.now.Sub(in.state.since) < rateSettles {
+		return 0, false
+	}
+	long := pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag/2
+	growing := in.consumption < in.production*(1-notDraining) && in.maxLag >= restartAllowance
+	if !long && !growing {
+		return 0, false
+	}
+	cur := pl.currentCPU(in)
+	if cur <= 0 {
+		return 0, false
+	}
+	return max(in.consumption/(float64(cur)/1000), pl.st.ratePerCore/2), true
 }
 
 // currentCPU is the largest live CPU request of the autoscaled containers, in millicores: what the estimate was

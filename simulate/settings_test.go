@@ -61,10 +61,23 @@ func TestSettingsTable(t *testing.T) {
 			r.edit(c, &o)
 			res := run(t, c, n, o)
 			cells = append(cells, settingsCell(res.TableRow()))
+			// A ratePerCore set too high still keeps the lag under tolerableLag 99 % of the time: a lagging instance
+			// is sized from what it reads. (The spike goes beyond the ceiling: no setting gets it there.)
+			if pct := lagPercent(res.TableRow()); strings.Contains(r.name, "overestimated") && n != "spike" && pct < 99 {
+				t.Errorf("%s, %s: lag under tolerableLag %.2f %% of the time, want at least 99 %%", r.name, n, pct)
+			}
 		}
 		fmt.Fprintf(&table, "| %s | %s |\n", r.name, strings.Join(cells, " | "))
 	}
 	golden.Assert(t, table.String(), "settings-restart.golden")
+}
+
+// lagPercent is a table row's share of time under tolerableLag, in percent.
+func lagPercent(row string) float64 {
+	f := strings.Split(strings.Trim(strings.TrimSpace(row), "|"), "|")
+	var pct float64
+	fmt.Sscanf(strings.TrimSuffix(strings.TrimSpace(f[1]), "%"), "%g", &pct)
+	return pct
 }
 
 // settingsCell turns a table row into "lag % / restarts / core-hours", the lag to one decimal (100 % when it
@@ -74,9 +87,7 @@ func settingsCell(row string) string {
 	for i := range f {
 		f[i] = strings.TrimSpace(f[i])
 	}
-	var pct float64
-	fmt.Sscanf(strings.TrimSuffix(f[1], "%"), "%g", &pct)
-	lag := fmt.Sprintf("%.1f %%", pct)
+	lag := fmt.Sprintf("%.1f %%", lagPercent(row))
 	if lag == "100.0 %" {
 		lag = "100 %"
 	}

@@ -18,6 +18,9 @@ type partitionLoad struct {
 	required float64
 	// production and behind are the partition's production rate and backlog, as read.
 	production, behind float64
+	// consumption is the partition's consumption rate as read; hasConsumption says whether it was.
+	consumption    float64
+	hasConsumption bool
 	// lag is how long the backlog takes to work off at the current throughput; +Inf when nothing moves.
 	lag time.Duration
 }
@@ -105,7 +108,7 @@ func loadOf(st *settings, pm *model.PartitionMetrics) partitionLoad {
 	if !hasProd {
 		prod = cons // in a steady state what is consumed is what is produced
 	}
-	l := partitionLoad{has: true, required: prod, production: prod, behind: behind}
+	l := partitionLoad{has: true, required: prod, production: prod, behind: behind, consumption: cons, hasConsumption: hasCons}
 	if st.recovery > 0 {
 		l.required += behind / st.recovery.Seconds()
 	} else if behind > 0 {

@@ -183,9 +183,16 @@ type loadState struct {
 	// rate, production and behind are the instance's required rate, production and backlog (messages/s and
 	// messages), partitions without data counted like the busiest.
 	rate, production, behind float64
-	maxLag                   time.Duration
-	lagging                  bool
-	critical                 bool
+	// consumption is what the instance's partitions were read at; consumptionKnown says whether every partition
+	// with data had the figure.
+	consumption      float64
+	consumptionKnown bool
+	// perCore is the rate one core processes as this instance is sized: ratePerCore, or less when the instance
+	// is seen reading slower than that (observedPerCore).
+	perCore  float64
+	maxLag   time.Duration
+	lagging  bool
+	critical bool
 }
 
 // sizeState is the resources decided for the instance and the hysteresis state that goes with them; a change

@@ -23,8 +23,13 @@ func unboundedCeiling(c *corev1.Container) int64 {
 // estimateMilli turns a required rate (messages/s) into a CPU request in millicores: rate / ratePerCore,
 // rounded up to cpuIncrement, at least one increment (a consumer that runs needs some CPU).
 func (st *settings) estimateMilli(rate float64) int64 {
+	return st.estimateAt(rate, st.ratePerCore)
+}
+
+// estimateAt is estimateMilli for a rate per core other than the spec's (one the instance was seen reading at).
+func (st *settings) estimateAt(rate, perCore float64) int64 {
 	inc := st.cpuIncrementMill
-	cores := rate / st.ratePerCore
+	cores := rate / perCore
 	if !finite(cores) || cores*1000 >= float64(maxMilli) {
 		return roundUp(maxMilli, inc)
 	}

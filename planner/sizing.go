@@ -114,8 +114,9 @@ func (pl *planner) load(in *instance) {
 	if !pl.view.usable {
 		return
 	}
-	var sum, busiest, prod, behind, busiestProd, busiestBehind float64
+	var sum, busiest, prod, behind, busiestProd, busiestBehind, cons float64
 	missing := int32(0)
+	in.consumptionKnown = true
 	for p := in.rng.First; p < in.rng.First+in.rng.Count; p++ {
 		l := pl.view.loads[p]
 		if !l.has {
@@ -126,6 +127,8 @@ func (pl *planner) load(in *instance) {
 		sum += l.required
 		prod += l.production
 		behind += l.behind
+		cons += l.consumption
+		in.consumptionKnown = in.consumptionKnown && l.hasConsumption
 		if l.required > busiest {
 			busiestProd, busiestBehind = l.production, l.behind
 		}
@@ -139,6 +142,9 @@ func (pl *planner) load(in *instance) {
 	in.rate = sum
 	in.production = prod + float64(missing)*busiestProd
 	in.behind = behind + float64(missing)*busiestBehind
+	in.consumption = cons
+	in.consumptionKnown = in.consumptionKnown && missing == 0
+	in.perCore = pl.st.ratePerCore
 	in.estimate = pl.st.estimateMilli(sum)
 	in.lagging = pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag
 	in.critical = pl.st.criticalLag > 0 && in.maxLag >= pl.st.criticalLag
@@ -146,6 +152,10 @@ func (pl *planner) load(in *instance) {
 
 // sizeFromMetrics sets the target from the load and lets the hysteresis decide whether to take it now.
 func (pl *planner) sizeFromMetrics(in *instance) {
+	if perCore, ok := pl.observedPerCore(in); ok && perCore < in.perCore {
+		in.perCore = perCore
+		in.estimate = pl.st.estimateAt(in.rate, perCore)
+	}
 	target := pl.withFloors(in, pl.targetSizes(in.estimate, in.critical))
 	if in.observed == nil {
 		in.decided, in.changing = target, true
@@ -212,29 +222,68 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 }
 
 // Sizing margins, so that decisions do not fight themselves (see docs/sizing.md, "A decision counts its own
-// cost"): every resize restarts the consumer, and a restart leaves a backlog.
+// cost"): in updateMode Restart every resize restarts the consumer, and a restart leaves a backlog.
 const (
 	// restartAllowance is the production a restart leaves as backlog (the rebalance pause and the rollout): a
 	// scale-down keeps the headroom to work it off within recoveryTime.
 	restartAllowance = time.Minute
-	// upHeadroom sizes a scale-up above the load that asked for it, so a rising load costs few, larger steps.
-	upHeadroom = 0.25
+	// upTrigger: by restart, a scale-up starts only when the load is this share above the size (or the lag has
+	// reached half of tolerableLag): a backlog the size works off well under tolerableLag is not worth a restart.
+	upTrigger = 0.25
+	// trendWaits is how many pendingScaleUpDuration a scale-up by restart projects the load's rise over: the rise
+	// measured during its own wait, continued, so a rising load costs few, larger steps.
+	trendWaits = 2
 	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
 	// also costs few steps.
-	downMargin = 0.25
+	downMargin = 0.30
 	// In place (updateMode InPlace) a step restarts nothing: small margins, so the CPU follows the load.
 	inPlaceUpHeadroom = 0.05
 	inPlaceDownMargin = 0.10
+	// notDraining: a backlog read at less than this share below production is taken as growing, so the consumer
+	// reads as fast as it can.
+	notDraining = 0.02
+	// rateSettles: rates are read over a window of a few minutes (2m in the sample's queries); for that long after
+	// a resize, and so after the state it started, the consumption read still holds the rebalance pause of the
+	// restart, or in place the CPU before the resize, and tells nothing of what the CPU now does.
+	rateSettles = 3 * time.Minute
 )
 
 // countOwnCost revises a scale decision by what the resize itself costs:
-//   - up: sized with upHeadroom above the load;
+//   - up, in place: sized with inPlaceUpHeadroom above the load;
+//   - up, by restart: starts only when the load is upTrigger above the size (or the instance lags half of
+//     tolerableLag), and when it ripens is sized for the rise of production measured during its wait, continued
+//     over trendWaits waits, at most upTrigger above the load;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
-//     it restarts nothing), and only when it gives back downMargin of the CPU.
+//     it restarts nothing), and pending only while it gives back downMargin of the CPU: its wait starts when the
+//     margin is first met and starts again whenever it is lost, so a dip shorter than pendingScaleDownDuration
+//     changes nothing.
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
-		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateMilli(in.rate*(1+pl.upHeadroom())), false))
+		if pl.inPlace {
+			up := pl.withFloors(in, pl.targetSizes(pl.st.estimateAt(in.rate*(1+inPlaceUpHeadroom), in.perCore), false))
+			return up, pl.autoDirection(up, in.current)
+		}
+		cur := pl.currentCPU(in)
+		trigger := float64(cur) / 1000 * in.perCore * (1 + upTrigger)
+		if in.state.state != StatePendingScaleUp && in.rate <= trigger && in.maxLag < pl.st.tolerableLag/2 {
+			// Not worth a restart yet: the CPU stays (memory still follows the CPU).
+			keep := pl.withFloors(in, pl.targetSizes(cur, false))
+			if d := pl.autoDirection(keep, in.current); d != dirDown {
+				return keep, d
+			}
+		}
+		rate := in.rate
+		if w := pl.now.Sub(in.state.since); in.state.state == StatePendingScaleUp && !in.state.since.IsZero() && w > 0 {
+			// The scale-up started when the load crossed the trigger; what production has risen above it since is
+			// the trend, continued over trendWaits waits.
+			rise := max(0, in.production-trigger) / w.Seconds()
+			rate += rise * (trendWaits * pl.st.pendingUp).Seconds()
+			// A step in the load is no trend: read as one, the whole step would be projected again on top of the
+			// new load. Capped at upTrigger above the load, a step gets no more than a plain quarter of headroom.
+			rate = min(rate, in.rate*(1+upTrigger))
+		}
+		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateAt(rate, in.perCore), false))
 		return up, pl.autoDirection(up, in.current)
 	case dirDown:
 		need := in.rate
@@ -242,7 +291,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		if pl.st.recovery > 0 && !pl.inPlace {
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
-		est := pl.st.estimateMilli(need)
+		est := pl.st.estimateAt(need, in.perCore)
 		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
@@ -252,6 +301,31 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		return down, pl.autoDirection(down, in.current)
 	}
 	return target, dir
+}
+
+// observedPerCore is the rate one core of this instance was seen reading at, when that says what it can do: its
+// backlog is a real one (the lag at half of tolerableLag, where a restart becomes worth it), so the consumer
+// reads as fast as its CPU lets it, and no rollout is under way (its pause would read as slowness). ratePerCore
+// is a guess made once; when it is too high, a planner that sizes from it alone gives a lagging instance the
+// CPU for its production and no more, and the lag settles above tolerableLag instead of draining.
+//
+// A reading below half of ratePerCore is taken as half: such a consumer is stalled or restarting rather than
+// slow, and more CPU would not help it.
+func (pl *planner) observedPerCore(in *instance) (float64, bool) {
+	if in.observed == nil || in.inFlight || !in.consumptionKnown || in.consumption <= 0 || in.behind <= 0 ||
+		in.state.since.IsZero() || pl.now.Sub(in.state.since) < rateSettles {
+		return 0, false
+	}
+	long := pl.st.tolerableLag > 0 && in.maxLag >= pl.st.tolerableLag/2
+	growing := in.consumption < in.production*(1-notDraining) && in.maxLag >= restartAllowance
+	if !long && !growing {
+		return 0, false
+	}
+	cur := pl.currentCPU(in)
+	if cur <= 0 {
+		return 0, false
+	}
+	return max(in.consumption/(float64(cur)/1000), pl.st.ratePerCore/2), true
 }
 
 // currentCPU is the largest live CPU request of the autoscaled containers, in millicores: what the estimate was
@@ -490,15 +564,8 @@ func rolloutInProgress(d *appsv1.Deployment) bool {
 	return st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.UnavailableReplicas > 0
 }
 
-// upHeadroom and downMargin as they apply to this plan: in updateMode InPlace a resize restarts nothing and costs
-// one API call per pod, so steps can be smaller and follow the load more closely (less CPU held in reserve).
-func (pl *planner) upHeadroom() float64 {
-	if pl.inPlace {
-		return inPlaceUpHeadroom
-	}
-	return upHeadroom
-}
-
+// downMargin as it applies to this plan: in updateMode InPlace a resize restarts nothing and costs one API call
+// per pod, so steps can be smaller and follow the load more closely (less CPU held in reserve).
 func (pl *planner) downMargin() float64 {
 	if pl.inPlace {
 		return inPlaceDownMargin

@@ -63,8 +63,12 @@ func TestTimeline(t *testing.T) {
 		"m10 PENDING_SCALE_UP cpu=800m",
 		"m12 RUNNING cpu=800m",
 		"m13 PENDING_SCALE_UP cpu=800m",
-		"m18 RUNNING cpu=3200m", // 2500m with a quarter of headroom, rounded up
+		// A step, not a trend: the rise during the wait, continued, is capped at a quarter above the load (2500m
+		// → 3125m, rounded up).
+		"m18 RUNNING cpu=3200m",
 		"m40 PENDING_SCALE_DOWN cpu=3200m",
+		// The load was below the size (not by the margin) for 22 minutes before the dip: the wait starts only when
+		// the dip makes a scale-down worth it, and the dip is shorter than the wait: nothing changed.
 		"m45 RUNNING cpu=3200m",
 		"m50 PENDING_SCALE_DOWN cpu=3200m",
 		"m65 RUNNING cpu=300m", // 200m plus room for the backlog of its own restart

@@ -191,3 +191,19 @@ func BenchmarkScenarios(b *testing.B) {
 		})
 	}
 }
+
+// TestRestartModeWave: in updateMode Restart the daily wave costs each instance at most four restarts per
+// 2-hour cycle (the original's count) and keeps the worst partition's lag under tolerableLag 99 % of the time.
+func TestRestartModeWave(t *testing.T) {
+	c := sample(t)
+	c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateRestart
+	o := simulate.DefaultOptions()
+	r := run(t, c, "daily-wave", o)
+	cycles := 3.0 // six hours of a 2-hour wave
+	if per := float64(r.Restarts) / 10 / cycles; per > 4 {
+		t.Errorf("%d restarts: %.2f per instance per cycle, want at most 4", r.Restarts, per)
+	}
+	if !strings.Contains(r.TableRow(), "| daily-wave | 99.") && !strings.Contains(r.TableRow(), "| daily-wave | 100.") {
+		t.Errorf("lag under tolerableLag below 99 %%: %s", r.TableRow())
+	}
+}

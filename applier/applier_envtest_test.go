@@ -53,7 +53,25 @@ type fixture struct {
 	requests *testenv.Requests
 	events   *events
 	metrics  *applier.Metrics
-	applier  *applier.Applier
+	applier  *checkedApplier
+}
+
+// checkedApplier fails the test when Apply writes its snapshot: the observer hands the applier the cache's own
+// objects (observer.deployments), so a write there would corrupt the cache for every later pass.
+type checkedApplier struct {
+	*applier.Applier
+	t *testing.T
+}
+
+func (a *checkedApplier) Apply(ctx context.Context, owner client.Object, s *model.Snapshot, p *model.Plan) (applier.Result, error) {
+	a.t.Helper()
+	before, err := json.Marshal(s)
+	require.NoError(a.t, err)
+	res, applyErr := a.Applier.Apply(ctx, owner, s, p)
+	after, err := json.Marshal(s)
+	require.NoError(a.t, err)
+	assert.JSONEq(a.t, string(before), string(after), "the applier changed its snapshot")
+	return res, applyErr
 }
 
 func newFixture(t *testing.T, name string, opts applier.Options) *fixture {
@@ -76,10 +94,10 @@ func newFixture(t *testing.T, name string, opts applier.Options) *fixture {
 	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
 	require.NoError(t, err)
 	f := &fixture{owner: owner, client: c, requests: requests, events: &events{}, metrics: applier.NewMetrics(prometheus.NewRegistry())}
-	f.applier = &applier.Applier{
+	f.applier = &checkedApplier{t: t, Applier: &applier.Applier{
 		Client: c, Events: f.events, Metrics: f.metrics, Options: opts,
 		Status: applier.ConsumerStatusWriter{Client: c},
-	}
+	}}
 	return f
 }
 

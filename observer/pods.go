@@ -42,7 +42,7 @@ func (o *Observer) podsOf(ctx context.Context, owned Owned, deployments []appsv1
 	selector := []client.ListOption{
 		client.InNamespace(owned.Owner.Namespace),
 		client.MatchingLabels{konsumeratorv1.LabelConsumer: konsumeratorv1.LabelValue(owned.Owner.Name)},
-		// Only read here and copied below (see deployments).
+		// Shared with the snapshot and never written (see deployments).
 		client.UnsafeDisableDeepCopy,
 	}
 	rsList := &metav1.PartialObjectMetadataList{}
@@ -55,7 +55,7 @@ func (o *Observer) podsOf(ctx context.Context, owned Owned, deployments []appsv1
 	for i := range rsList.Items {
 		rs := &rsList.Items[i]
 		if ref := metav1.GetControllerOfNoCopy(rs); ref != nil && ours[ref.UID] {
-			out := *rs.DeepCopy()
+			out := *rs // shares the cache's maps and slices, like the Deployments (see deployments)
 			out.TypeMeta = metav1.TypeMeta{APIVersion: ReplicaSetGVK.GroupVersion().String(), Kind: ReplicaSetGVK.Kind}
 			out.ManagedFields = nil
 			replicaSets = append(replicaSets, out)
@@ -73,7 +73,9 @@ func (o *Observer) podsOf(ctx context.Context, owned Owned, deployments []appsv1
 	for i := range podList.Items {
 		p := &podList.Items[i]
 		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && rsUIDs[ref.UID] {
-			pods = append(pods, *TrimPod(p))
+			// The cache holds pods already trimmed (TransformPod); the snapshot shares them, as it does the
+			// Deployments: a copy of every pod on every pass was the largest part of a reconcile's heap.
+			pods = append(pods, *p)
 		}
 	}
 	sort.Slice(replicaSets, func(i, j int) bool { return replicaSets[i].Name < replicaSets[j].Name })

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -53,7 +52,7 @@ func (g *GuestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.NewPredicateFuncs(func(o client.Object) bool { return observer.IsManaged(o.(*corev1.ConfigMap)) }),
 			specChanged{})).
 		Owns(&appsv1.Deployment{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner(mgr.GetClient(), schema.GroupKind{Kind: "ConfigMap"})),
+		Watches(&corev1.Pod{}, podWake(podOwner(mgr.GetClient(), schema.GroupKind{Kind: "ConfigMap"}), podWakeDelay),
 			builder.WithPredicates(podChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, g.MaxConcurrentReconciles)}).
 		Complete(g)

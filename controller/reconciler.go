@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -77,7 +76,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			// Our own status writes change neither; the disable-autoscaler annotation is a spec change to us.
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner(mgr.GetClient(), konsumeratorv1.GroupVersion.WithKind("Consumer").GroupKind())),
+		Watches(&corev1.Pod{}, podWake(podOwner(mgr.GetClient(), konsumeratorv1.GroupVersion.WithKind("Consumer").GroupKind()), podWakeDelay),
 			builder.WithPredicates(podChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Complete(r)

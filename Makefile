@@ -43,6 +43,8 @@ vet:
 .PHONY: lint
 lint: vet ## vet, gofmt check and generated-files check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(git ls-files -z | xargs -0 stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print $$2}'); \
+		if [ -n "$$out" ]; then echo "files over 1 MiB are committed (a build output?):"; echo "$$out"; exit 1; fi
 	@$(MAKE) --no-print-directory verify-generated
 
 .PHONY: verify-generated

@@ -158,7 +158,9 @@ func (l labelPairs) get(name, value string) *dto.LabelPair {
 	return p
 }
 
-func newLabelPair(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }
+func newLabelPair(name, value string) *dto.LabelPair {
+	return &dto.LabelPair{Name: &name, Value: &value}
+}
 
 func boolValue(b bool) float64 {
 	if b {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,13 @@ import (
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
 )
+
+// inTypeOrder is conditions as a status lists them: by type.
+func inTypeOrder(cs ...metav1.Condition) []metav1.Condition {
+	out := slices.Clone(cs)
+	slices.SortStableFunc(out, func(a, b metav1.Condition) int { return strings.Compare(a.Type, b.Type) })
+	return out
+}
 
 func TestFinalStatus(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -44,14 +52,14 @@ func TestFinalStatus(t *testing.T) {
 		},
 		{
 			name:    "nothing applied keeps an earlier conflicts condition: this pass learnt nothing about ownership",
-			planned: []metav1.Condition{planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced, "old", earlier)},
-			want:    []metav1.Condition{planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced, "old", earlier)},
+			planned: inTypeOrder(planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced, "old", earlier)),
+			want:    inTypeOrder(planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced, "old", earlier)),
 		},
 		{
 			name:    "an applied write without conflicts clears them",
 			planned: []metav1.Condition{planned},
 			report:  model.ApplyReport{Applied: true},
-			want:    []metav1.Condition{planned, noConflicts},
+			want:    inTypeOrder(planned, noConflicts),
 		},
 		{
 			name:    "a failed write turns Ready false with the count and the first error",
@@ -64,33 +72,33 @@ func TestFinalStatus(t *testing.T) {
 			name:    "failed and applied writes: Ready false and no conflicts",
 			planned: []metav1.Condition{planned},
 			report:  model.ApplyReport{Failed: []string{"boom"}, Applied: true},
-			want: []metav1.Condition{cond(konsumeratorv1.ConditionReady, metav1.ConditionFalse, konsumeratorv1.ReasonApplyFailed,
-				"1 write(s) failed; first: boom", metav1.NewTime(now)), noConflicts},
+			want: []metav1.Condition{noConflicts, cond(konsumeratorv1.ConditionReady, metav1.ConditionFalse, konsumeratorv1.ReasonApplyFailed,
+				"1 write(s) failed; first: boom", metav1.NewTime(now))},
 		},
 		{
 			name:    "conflicts forced, grouped by manager",
 			planned: []metav1.Condition{planned},
 			report:  model.ApplyReport{Conflicts: []model.Conflict{cpu, replicas}, Applied: true},
 			policy:  model.ConflictForce,
-			want: []metav1.Condition{planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced,
+			want: inTypeOrder(planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced,
 				`"kubectl-edit" owns ns/inst-0 .spec.replicas; "vpa" owns ns/inst-1 .spec.template.spec.containers[name="main"].resources.requests.cpu: taken back (conflict policy force)`,
-				metav1.NewTime(now))},
+				metav1.NewTime(now))),
 		},
 		{
 			name:    "conflicts respected",
 			planned: []metav1.Condition{planned},
 			report:  model.ApplyReport{Conflicts: []model.Conflict{replicas}, Applied: true},
 			policy:  model.ConflictRespect,
-			want: []metav1.Condition{planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsRespected,
-				`"kubectl-edit" owns ns/inst-0 .spec.replicas: left to the other manager (conflict policy respect)`, metav1.NewTime(now))},
+			want: inTypeOrder(planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsRespected,
+				`"kubectl-edit" owns ns/inst-0 .spec.replicas: left to the other manager (conflict policy respect)`, metav1.NewTime(now))),
 		},
 		{
 			name:    "the same conflicts again keep their transition time",
-			planned: []metav1.Condition{planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced, "old words", earlier)},
+			planned: inTypeOrder(planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced, "old words", earlier)),
 			report:  model.ApplyReport{Conflicts: []model.Conflict{replicas}},
 			policy:  model.ConflictForce,
-			want: []metav1.Condition{planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced,
-				`"kubectl-edit" owns ns/inst-0 .spec.replicas: taken back (conflict policy force)`, earlier)},
+			want: inTypeOrder(planned, cond(konsumeratorv1.ConditionConflicts, metav1.ConditionTrue, konsumeratorv1.ReasonConflictsForced,
+				`"kubectl-edit" owns ns/inst-0 .spec.replicas: taken back (conflict policy force)`, earlier)),
 		},
 		{
 			name:    "a long failure message is cut to the condition limit",

@@ -41,6 +41,8 @@ type manyOptions struct {
 	runs    int
 	// createFirst creates the Consumers before the operator starts.
 	createFirst bool
+	// kafkaBrokers is the many-kafka scenario's brokers.
+	kafkaBrokers int
 }
 
 // queriesPerRead is what the design promises a Consumer costs its Prometheus per sync period with one address:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -364,12 +365,18 @@ func manyKafkaMedian(rows []manyKafkaResult, f func(manyKafkaResult) float64) fl
 var kafkaKinds = []int16{int16(kmsg.Metadata), int16(kmsg.ListOffsets), int16(kmsg.OffsetFetch),
 	int16(kmsg.FindCoordinator), int16(kmsg.ApiVersions)}
 
+// otherKinds is the requests per Consumer per period of the kinds without a column.
 func otherKinds(r manyKafkaResult) float64 {
-	other := r.requestsPerConsumerPerPeriod()
-	for _, k := range kafkaKinds {
-		other -= r.requestsPerConsumerPerPeriod(k)
+	var keys []int16
+	for k := range r.steady.requests {
+		if !slices.Contains(kafkaKinds, k) {
+			keys = append(keys, k)
+		}
 	}
-	return other
+	if len(keys) == 0 {
+		return 0
+	}
+	return r.requestsPerConsumerPerPeriod(keys...)
 }
 
 func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
@@ -430,8 +437,11 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 	fmt.Fprintf(w, "  converge within 2x the baseline: %.2fx, %s\n", ratio, verdict(ratio <= 2))
 	dw := m(func(r manyKafkaResult) float64 { return r.writes.of("deployments") })
 	sw := m(func(r manyKafkaResult) float64 { return r.writes.of("consumers/status") })
-	fmt.Fprintf(w, "  exactly one write per instance, at most 2 status writes per Consumer: %g for %d, %g for %d Consumers, %s\n",
-		dw, mo.consumers*mo.instances, sw, mo.consumers, verdict(dw == float64(mo.consumers*mo.instances) && sw <= float64(2*mo.consumers)))
+	// The Prometheus scenario's 2 status writes (instances missing, then all there) and one more: a first read
+	// from Kafka has backlogs but no rates (no data, observer/lag/kafka), so the metrics condition changes
+	// again when the second read brings them.
+	fmt.Fprintf(w, "  exactly one write per instance, at most 3 status writes per Consumer (the rates come with the second read): %g for %d, %g for %d Consumers, %s\n",
+		dw, mo.consumers*mo.instances, sw, mo.consumers, verdict(dw == float64(mo.consumers*mo.instances) && sw <= float64(3*mo.consumers)))
 	want := m(func(r manyKafkaResult) float64 { return r.expectedPerRead })
 	q := m(func(r manyKafkaResult) float64 { return r.requestsPerConsumerPerPeriod() })
 	fmt.Fprintf(w, "  %.2f Kafka requests per Consumer per sync period (one read: 1 Metadata, 1 ListOffsets per leading broker, 1 OffsetFetch): %.2f, %s\n",

@@ -206,4 +206,8 @@ func TestManyKafkaScenario(t *testing.T) {
 	if got := otherKinds(r); got != 0 {
 		t.Errorf("other kinds = %g", got)
 	}
+	r.steady.requests[int16(kmsg.OffsetCommit)] = 300
+	if got := otherKinds(r); got != 0.1 {
+		t.Errorf("other kinds with 300 OffsetCommits = %g, want 0.1", got)
+	}
 }

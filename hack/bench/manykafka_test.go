@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -206,8 +207,8 @@ func TestManyKafkaScenario(t *testing.T) {
 	if got := otherKinds(r); got != 0 {
 		t.Errorf("other kinds = %g", got)
 	}
-	r.steady.requests[int16(kmsg.OffsetCommit)] = 300
-	if got := otherKinds(r); got != 0.1 {
-		t.Errorf("other kinds with 300 OffsetCommits = %g, want 0.1", got)
+	r.steady.requests[int16(kmsg.OffsetCommit)] = 600
+	if got := otherKinds(r); math.Abs(got-0.2) > 1e-9 {
+		t.Errorf("other kinds with 600 OffsetCommits = %g, want 0.2", got)
 	}
 }

@@ -82,7 +82,9 @@ type kafkaMirror struct {
 	adm     *kadm.Client
 	o       manyOptions
 	// ticks is how many records every partition got beyond the backlog, and every group committed.
-	ticks  int64
+	ticks int64
+	// busy are the spans of the ticks so far: while the mirror produces and commits, kfake's one loop serves it.
+	busy   []span
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	mu     sync.Mutex
@@ -135,18 +137,18 @@ func (m *kafkaMirror) run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		start := time.Now()
 		err := m.produce(ctx, 1)
 		if err == nil {
 			m.ticks++
 			err = m.commit(ctx)
 		}
-		if err != nil && ctx.Err() == nil {
-			m.mu.Lock()
-			if m.err == nil {
-				m.err = err
-			}
-			m.mu.Unlock()
+		m.mu.Lock()
+		m.busy = append(m.busy, span{start, time.Now()})
+		if err != nil && ctx.Err() == nil && m.err == nil {
+			m.err = err
 		}
+		m.mu.Unlock()
 	}
 }
 
@@ -183,6 +185,53 @@ func (m *kafkaMirror) commit(ctx context.Context) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// busySpans are the spans of the mirror's ticks so far.
+func (m *kafkaMirror) busySpans() []span {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.busy)
+}
+
+// span is a stretch of time.
+type span struct{ from, to time.Time }
+
+func (s span) overlaps(o span) bool { return s.from.Before(o.to) && o.from.Before(s.to) }
+
+// secondCount is the requests counted in one poll of the steady window, over the span since the previous one.
+type secondCount struct {
+	span
+	requests float64
+}
+
+// quietPeak is the most requests per second among the polls that overlap none of the busy spans nor the second
+// after one (when what waited for the busy loop is served); ok is false if every poll overlapped one.
+func quietPeak(polls []secondCount, busy []span) (peak float64, ok bool) {
+	for _, p := range polls {
+		quiet := true
+		for _, b := range busy {
+			if p.overlaps(span{b.from, b.to.Add(time.Second)}) {
+				quiet = false
+				break
+			}
+		}
+		if quiet {
+			peak, ok = max(peak, p.requests/p.to.Sub(p.from).Seconds()), true
+		}
+	}
+	return peak, ok
+}
+
+// longestSpan is the longest of the spans that overlap window.
+func longestSpan(spans []span, window span) time.Duration {
+	var longest time.Duration
+	for _, s := range spans {
+		if s.overlaps(window) {
+			longest = max(longest, s.to.Sub(s.from))
+		}
+	}
+	return longest
 }
 
 // Err is the first error the mirror met while running.
@@ -223,6 +272,11 @@ type manyKafkaResult struct {
 	// the same in the steady window; peakRequestsPerSecond the most requests in any one second of it.
 	run, steady           tapCounts
 	peakRequestsPerSecond float64
+	// quietPeak is the most requests per second away from the mirror's ticks (quietOK: some second was);
+	// longestTick the longest tick of the mirror in the steady window.
+	quietPeak   float64
+	quietOK     bool
+	longestTick time.Duration
 	// reads and readErrors are the operator's own count of reads (konsumerator_kafka_reads_total) and failed
 	// reads in the steady window; clients its konsumerator_kafka_clients at the end.
 	reads, readErrors, clients float64
@@ -258,12 +312,13 @@ func (r manyKafkaResult) requestsPerRead() float64 {
 
 func (r manyKafkaResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
-		"steady %.0fs: writes %s, %g reads (%.2f per Consumer per period, %g failed), %d requests (%.2f per Consumer per period: %s; peak %g/s), "+
+		"steady %.0fs: writes %s, %g reads (%.2f per Consumer per period, %g failed), %d requests (%.2f per Consumer per period: %s; peak %g/s, away from the mirror's ticks %.0f/s, longest tick %.1fs), "+
 		"connections opened %d (%d in the steady window), open at the end %d, operator clients %g; %g reconciles, queue wait %.3fs; "+
 		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs)",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
 		r.writes, r.notFound, r.steadyWindow.Seconds(), r.steadyWrites, r.reads, r.readsPerConsumerPerPeriod(), r.readErrors,
-		r.steady.total(), r.requestsPerConsumerPerPeriod(), requestsByKind(r.steady), r.peakRequestsPerSecond,
+		r.steady.total(), r.requestsPerConsumerPerPeriod(), requestsByKind(r.steady), r.peakRequestsPerSecond, r.quietPeak,
+		r.longestTick.Seconds(),
 		r.run.opened, r.steady.opened, r.run.open(), r.clients, r.reconciles, r.queueWait,
 		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady)
 }
@@ -317,6 +372,8 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 	}
 	var (
 		before, last           tapCounts
+		lastAt, windowFrom     time.Time
+		polls                  []secondCount
 		readsBefore, errBefore float64
 		peak                   float64
 		steady, atEnd          tapCounts
@@ -325,19 +382,24 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 	probe := manyProbe{
 		start: func(ctx context.Context, op *operator) (err error) {
 			before = mirror.tap.snapshot(operatorClientID)
-			last = before
+			last, lastAt, windowFrom = before, time.Now(), time.Now()
 			readsBefore, errBefore, _, err = kafkaReads(ctx, op)
 			return err
 		},
 		second: func(context.Context) error {
-			now := mirror.tap.snapshot(operatorClientID)
-			peak = max(peak, float64(now.total()-last.total()))
-			last = now
+			now, at := mirror.tap.snapshot(operatorClientID), time.Now()
+			n := float64(now.total() - last.total())
+			peak = max(peak, n)
+			polls = append(polls, secondCount{span{lastAt, at}, n})
+			last, lastAt = now, at
 			return mirror.Err()
 		},
 		end: func(ctx context.Context, op *operator, _ time.Duration) error {
 			atEnd = mirror.tap.snapshot(operatorClientID)
 			steady = atEnd.since(before)
+			busy := mirror.busySpans()
+			res.quietPeak, res.quietOK = quietPeak(polls, busy)
+			res.longestTick = longestSpan(busy, span{windowFrom, time.Now()})
 			r, e, n, err := kafkaReads(ctx, op)
 			reads, readErrs, cls = r-readsBefore, e-errBefore, n
 			return err
@@ -393,7 +455,7 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 	m := func(f func(manyKafkaResult) float64) float64 { return manyKafkaMedian(rows, f) }
 	table := [][]string{{"consumers", "instances", "brokers", "baseline s", "converge s", "ratio", "deployment writes",
 		"status writes", "event writes", "reads/consumer/period", "requests/consumer/period", "requests/read",
-		"peak requests/s", "conns opened", "conns open at end", "conns opened steady", "read errors", "steady writes",
+		"peak requests/s", "peak away from ticks", "longest tick s", "conns opened", "conns open at end", "conns opened steady", "read errors", "steady writes",
 		"queue wait s", "peak RSS MiB", "RSS end MiB", "heap in use MiB", "CPU s", "CPU s/period (steady)"}}
 	table = append(table, []string{
 		fmt.Sprint(mo.consumers), fmt.Sprint(mo.consumers * mo.instances), fmt.Sprint(mo.kafkaBrokers),
@@ -407,6 +469,8 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 		fmt.Sprintf("%.2f", m(func(r manyKafkaResult) float64 { return r.requestsPerConsumerPerPeriod() })),
 		fmt.Sprintf("%.2f", m(manyKafkaResult.requestsPerRead)),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return r.peakRequestsPerSecond })),
+		fmt.Sprintf("%.0f", m(func(r manyKafkaResult) float64 { return r.quietPeak })),
+		fmt.Sprintf("%.1f", m(func(r manyKafkaResult) float64 { return r.longestTick.Seconds() })),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return float64(r.run.opened) })),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return float64(r.run.open()) })),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return float64(r.steady.opened) })),

@@ -212,3 +212,26 @@ func TestManyKafkaScenario(t *testing.T) {
 		t.Errorf("other kinds with 600 OffsetCommits = %g, want 0.2", got)
 	}
 }
+
+func TestQuietPeak(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	polls := []secondCount{
+		{span{at(0), at(1)}, 40},
+		{span{at(1), at(2)}, 300},  // during a tick
+		{span{at(2), at(3)}, 200},  // the second after it
+		{span{at(3), at(3.5)}, 30}, // 60/s
+		{span{at(3.5), at(4.5)}, 50},
+	}
+	busy := []span{{at(1.2), at(1.9)}}
+	if peak, ok := quietPeak(polls, busy); !ok || peak != 60 {
+		t.Errorf("quiet peak = %g, %v; want 60", peak, ok)
+	}
+	if _, ok := quietPeak(polls[1:3], busy); ok {
+		t.Error("a quiet peak among polls that all overlap a tick")
+	}
+	spans := []span{{at(-5), at(-3)}, {at(1), at(1.5)}, {at(10), at(10.2)}}
+	if d := longestSpan(spans, span{at(0), at(11)}); d != 500*time.Millisecond {
+		t.Errorf("longest span = %s, want 500ms (the one before the window does not count)", d)
+	}
+}

@@ -277,6 +277,10 @@ type manyKafkaResult struct {
 	quietPeak   float64
 	quietOK     bool
 	longestTick time.Duration
+	// peakReadsPerSecond is the most reads in any one second of the steady window by the operator's own count
+	// (polled with the brokers' count): requests that bunch on the brokers' side while the operator's reads do
+	// not are bunched by the serving, not by the reading.
+	peakReadsPerSecond float64
 	// reads and readErrors are the operator's own count of reads (konsumerator_kafka_reads_total) and failed
 	// reads in the steady window; clients its konsumerator_kafka_clients at the end.
 	reads, readErrors, clients float64
@@ -312,13 +316,13 @@ func (r manyKafkaResult) requestsPerRead() float64 {
 
 func (r manyKafkaResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
-		"steady %.0fs: writes %s, %g reads (%.2f per Consumer per period, %g failed), %d requests (%.2f per Consumer per period: %s; peak %g/s, away from the mirror's ticks %.0f/s, longest tick %.1fs), "+
+		"steady %.0fs: writes %s, %g reads (%.2f per Consumer per period, %g failed), %d requests (%.2f per Consumer per period: %s; peak %g/s, away from the mirror's ticks %.0f/s, longest tick %.1fs; peak reads %g/s by the operator's count), "+
 		"connections opened %d (%d in the steady window), open at the end %d, operator clients %g; %g reconciles, queue wait %.3fs; "+
 		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs)",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
 		r.writes, r.notFound, r.steadyWindow.Seconds(), r.steadyWrites, r.reads, r.readsPerConsumerPerPeriod(), r.readErrors,
 		r.steady.total(), r.requestsPerConsumerPerPeriod(), requestsByKind(r.steady), r.peakRequestsPerSecond, r.quietPeak,
-		r.longestTick.Seconds(),
+		r.longestTick.Seconds(), r.peakReadsPerSecond,
 		r.run.opened, r.steady.opened, r.run.open(), r.clients, r.reconciles, r.queueWait,
 		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady)
 }
@@ -375,23 +379,32 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 		lastAt, windowFrom     time.Time
 		polls                  []secondCount
 		readsBefore, errBefore float64
+		lastReads, peakReads   float64
+		op                     *operator
 		peak                   float64
 		steady, atEnd          tapCounts
 		reads, readErrs, cls   float64
 	)
 	probe := manyProbe{
-		start: func(ctx context.Context, op *operator) (err error) {
+		start: func(ctx context.Context, o *operator) (err error) {
+			op = o
 			before = mirror.tap.snapshot(operatorClientID)
 			last, lastAt, windowFrom = before, time.Now(), time.Now()
 			readsBefore, errBefore, _, err = kafkaReads(ctx, op)
+			lastReads = readsBefore
 			return err
 		},
-		second: func(context.Context) error {
+		second: func(ctx context.Context) error {
 			now, at := mirror.tap.snapshot(operatorClientID), time.Now()
 			n := float64(now.total() - last.total())
 			peak = max(peak, n)
 			polls = append(polls, secondCount{span{lastAt, at}, n})
 			last, lastAt = now, at
+			r, _, _, err := kafkaReads(ctx, op)
+			if err != nil {
+				return err
+			}
+			peakReads, lastReads = max(peakReads, r-lastReads), r
 			return mirror.Err()
 		},
 		end: func(ctx context.Context, op *operator, _ time.Duration) error {
@@ -400,6 +413,7 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 			busy := mirror.busySpans()
 			res.quietPeak, res.quietOK = quietPeak(polls, busy)
 			res.longestTick = longestSpan(busy, span{windowFrom, time.Now()})
+			res.peakReadsPerSecond = peakReads
 			r, e, n, err := kafkaReads(ctx, op)
 			reads, readErrs, cls = r-readsBefore, e-errBefore, n
 			return err
@@ -455,7 +469,7 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 	m := func(f func(manyKafkaResult) float64) float64 { return manyKafkaMedian(rows, f) }
 	table := [][]string{{"consumers", "instances", "brokers", "baseline s", "converge s", "ratio", "deployment writes",
 		"status writes", "event writes", "reads/consumer/period", "requests/consumer/period", "requests/read",
-		"peak requests/s", "peak away from ticks", "longest tick s", "conns opened", "conns open at end", "conns opened steady", "read errors", "steady writes",
+		"peak requests/s", "peak away from ticks", "longest tick s", "peak reads/s (operator)", "conns opened", "conns open at end", "conns opened steady", "read errors", "steady writes",
 		"queue wait s", "peak RSS MiB", "RSS end MiB", "heap in use MiB", "CPU s", "CPU s/period (steady)"}}
 	table = append(table, []string{
 		fmt.Sprint(mo.consumers), fmt.Sprint(mo.consumers * mo.instances), fmt.Sprint(mo.kafkaBrokers),
@@ -471,6 +485,7 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return r.peakRequestsPerSecond })),
 		fmt.Sprintf("%.0f", m(func(r manyKafkaResult) float64 { return r.quietPeak })),
 		fmt.Sprintf("%.1f", m(func(r manyKafkaResult) float64 { return r.longestTick.Seconds() })),
+		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return r.peakReadsPerSecond })),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return float64(r.run.opened) })),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return float64(r.run.open()) })),
 		fmt.Sprintf("%g", m(func(r manyKafkaResult) float64 { return float64(r.steady.opened) })),

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/binary"
+	"maps"
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -17,6 +19,16 @@ import (
 type kafkaTap struct {
 	mu      sync.Mutex
 	clients map[string]*tapCounts
+	// conns are the connections that sent a request, by client ID, in the order they did.
+	conns map[string][]*connRecord
+}
+
+// connRecord is one connection's life: the broker address it reached, when its first request came and when it
+// was closed (zero while open), and its requests by kind.
+type connRecord struct {
+	broker         string
+	opened, closed time.Time
+	requests       map[int16]int64
 }
 
 // tapCounts are one client ID's figures since the tap started.
@@ -26,7 +38,22 @@ type tapCounts struct {
 	requests       map[int16]int64
 }
 
-func newKafkaTap() *kafkaTap { return &kafkaTap{clients: map[string]*tapCounts{}} }
+func newKafkaTap() *kafkaTap {
+	return &kafkaTap{clients: map[string]*tapCounts{}, conns: map[string][]*connRecord{}}
+}
+
+// connections copies the records of one client ID's connections.
+func (t *kafkaTap) connections(clientID string) []connRecord {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]connRecord, 0, len(t.conns[clientID]))
+	for _, r := range t.conns[clientID] {
+		c := *r
+		c.requests = maps.Clone(r.requests)
+		out = append(out, c)
+	}
+	return out
+}
 
 // listen is kfake's ListenFn.
 func (t *kafkaTap) listen(network, address string) (net.Listener, error) {
@@ -114,6 +141,7 @@ type tapConn struct {
 	// client is the client ID of the connection's first request; owned says it has been counted as opened.
 	client    string
 	owned     bool
+	record    *connRecord
 	closeOnce sync.Once
 }
 
@@ -130,8 +158,11 @@ func (c *tapConn) request(key int16, clientID string) {
 	if !c.owned {
 		c.client, c.owned = clientID, true
 		c.tap.counts(clientID).opened++
+		c.record = &connRecord{broker: c.LocalAddr().String(), opened: time.Now(), requests: map[int16]int64{}}
+		c.tap.conns[clientID] = append(c.tap.conns[clientID], c.record)
 	}
 	c.tap.counts(c.client).requests[key]++
+	c.record.requests[key]++
 }
 
 func (c *tapConn) Close() error {
@@ -140,6 +171,7 @@ func (c *tapConn) Close() error {
 		defer c.tap.mu.Unlock()
 		if c.owned {
 			c.tap.counts(c.client).closed++
+			c.record.closed = time.Now()
 		}
 	})
 	return c.Conn.Close()

@@ -284,6 +284,9 @@ type manyKafkaResult struct {
 	// reads and readErrors are the operator's own count of reads (konsumerator_kafka_reads_total) and failed
 	// reads in the steady window; clients its konsumerator_kafka_clients at the end.
 	reads, readErrors, clients float64
+	// conns are the operator's connections; steadyFrom is when the steady window started.
+	conns      []connRecord
+	steadyFrom time.Time
 }
 
 func (r manyKafkaResult) periods() float64 {
@@ -390,6 +393,7 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 			op = o
 			before = mirror.tap.snapshot(operatorClientID)
 			last, lastAt, windowFrom = before, time.Now(), time.Now()
+			res.steadyFrom = windowFrom
 			readsBefore, errBefore, _, err = kafkaReads(ctx, op)
 			lastReads = readsBefore
 			return err
@@ -423,10 +427,26 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 	res.manyResult, err = runMany(ctx, c, bin, o, "many-kafka", log, consumers, probe)
 	res.run, res.steady, res.peakRequestsPerSecond = atEnd, steady, peak
 	res.reads, res.readErrors, res.clients = reads, readErrs, cls
+	res.conns = mirror.tap.connections(operatorClientID)
 	if err == nil {
 		err = mirror.Err()
 	}
 	return res, err
+}
+
+// connectionLines describe the operator's connections: the broker address, when each was opened and closed
+// relative to from, and its requests by kind.
+func connectionLines(conns []connRecord, from time.Time) []string {
+	out := make([]string, 0, len(conns))
+	for _, c := range conns {
+		closed := "open at the end"
+		if !c.closed.IsZero() {
+			closed = fmt.Sprintf("closed at %+.1fs", c.closed.Sub(from).Seconds())
+		}
+		out = append(out, fmt.Sprintf("to %s, opened at %+.1fs, %s: %s", c.broker, c.opened.Sub(from).Seconds(), closed,
+			requestsByKind(tapCounts{requests: c.requests})))
+	}
+	return out
 }
 
 func manyKafkaMedian(rows []manyKafkaResult, f func(manyKafkaResult) float64) float64 {
@@ -535,5 +555,8 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 	fmt.Fprintf(w, "  operator peak RSS at most 150 MiB: %.1f MiB, %s\n", rss, verdict(rss <= 150))
 	for i, r := range rows {
 		fmt.Fprintf(w, "  run %d: writes %s; steady writes %s; steady requests %s\n", i+1, r.writes, r.steadyWrites, requestsByKind(r.steady))
+		for _, l := range connectionLines(r.conns, r.steadyFrom) {
+			fmt.Fprintf(w, "    operator connection %s\n", l)
+		}
 	}
 }

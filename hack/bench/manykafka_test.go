@@ -149,6 +149,20 @@ func TestKafkaTapCountsWhatTheBrokersSee(t *testing.T) {
 	if got.opened < 1 || got.opened > 6 || got.closed != 0 {
 		t.Errorf("connections opened %d, closed %d", got.opened, got.closed)
 	}
+	conns := tap.connections("reader")
+	if len(conns) != got.opened {
+		t.Errorf("%d connection records for %d connections", len(conns), got.opened)
+	}
+	var recorded int64
+	for _, r := range conns {
+		recorded += tapCounts{requests: r.requests}.total()
+		if r.broker == "" || r.opened.IsZero() || !r.closed.IsZero() {
+			t.Errorf("connection record %+v", r)
+		}
+	}
+	if recorded != got.total() {
+		t.Errorf("the connection records hold %d requests, the counts %d", recorded, got.total())
+	}
 	if other := tap.snapshot("kgo"); other.opened != 0 || other.total() != 0 {
 		t.Errorf("another client ID counted: %+v", other)
 	}
@@ -233,5 +247,21 @@ func TestQuietPeak(t *testing.T) {
 	spans := []span{{at(-5), at(-3)}, {at(1), at(1.5)}, {at(10), at(10.2)}}
 	if d := longestSpan(spans, span{at(0), at(11)}); d != 500*time.Millisecond {
 		t.Errorf("longest span = %s, want 500ms (the one before the window does not count)", d)
+	}
+}
+
+func TestConnectionLines(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	lines := connectionLines([]connRecord{
+		{broker: "127.0.0.1:9092", opened: t0.Add(-30 * time.Second), requests: map[int16]int64{3: 2}},
+		{broker: "127.0.0.1:9093", opened: t0.Add(2 * time.Second), closed: t0.Add(5500 * time.Millisecond),
+			requests: map[int16]int64{18: 1, 2: 4}},
+	}, t0)
+	want := []string{
+		"to 127.0.0.1:9092, opened at -30.0s, open at the end: Metadata=2",
+		"to 127.0.0.1:9093, opened at +2.0s, closed at +5.5s: ListOffsets=4 ApiVersions=1",
+	}
+	if len(lines) != 2 || lines[0] != want[0] || lines[1] != want[1] {
+		t.Errorf("lines\n%s\nwant\n%s", lines, want)
 	}
 }

@@ -87,7 +87,7 @@ func main() {
 	flag.BoolVar(&o.many.createFirst, "many-create-first", false, "many: create the Consumers before the operator starts and time the converge from its start (false: from the first create, the operator running)")
 	flag.IntVar(&o.many.kafkaBrokers, "many-kafka-brokers", 3, "many-kafka: brokers of the kfake cluster")
 	flag.IntVar(&o.many.runs, "many-runs", 1, "many: runs (each takes minutes; the table shows medians)")
-	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2; many: 100 Consumers in 10 namespaces, 10s periods")
+	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2; many and many-kafka: 100 Consumers in 10 namespaces, 10s periods")
 	flag.Parse()
 	if quick {
 		sizes, o.runs, o.unrelated, o.touches = "100", 1, 1000, 2

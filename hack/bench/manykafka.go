@@ -418,6 +418,8 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 			res.quietPeak, res.quietOK = quietPeak(polls, busy)
 			res.longestTick = longestSpan(busy, span{windowFrom, time.Now()})
 			res.peakReadsPerSecond = peakReads
+			// Copied here, before the operator stops and its connections close.
+			res.conns = mirror.tap.connections(operatorClientID)
 			r, e, n, err := kafkaReads(ctx, op)
 			reads, readErrs, cls = r-readsBefore, e-errBefore, n
 			return err
@@ -427,7 +429,6 @@ func measureManyKafka(ctx context.Context, c *cluster, bin, dir string, o option
 	res.manyResult, err = runMany(ctx, c, bin, o, "many-kafka", log, consumers, probe)
 	res.run, res.steady, res.peakRequestsPerSecond = atEnd, steady, peak
 	res.reads, res.readErrors, res.clients = reads, readErrs, cls
-	res.conns = mirror.tap.connections(operatorClientID)
 	if err == nil {
 		err = mirror.Err()
 	}

@@ -21,10 +21,15 @@
 // the same N pods/resize patches from a bare client, the writes (resizes, Deployment writes, template changes),
 // the restarts, and the operator's peak RSS with the pods in its cache.
 //
+// The many scenario runs -many-consumers small Consumers against one Prometheus (many.go); many-kafka runs the
+// same Consumers in Kafka mode against one in-process kfake cluster, and counts on the brokers' side the
+// connections the operator opens and its requests per Consumer per sync period (manykafka.go).
+//
 //	go run ./hack/bench                       # both scenarios: N = 100 and 1,000, 3 runs, 10,000 unrelated Deployments
 //	go run ./hack/bench -quick                # one run of N = 100 each, with 1,000 unrelated Deployments
 //	go run ./hack/bench -scenarios resize -n 1000 -runs 2
 //	go run ./hack/bench -n 1000 -runs 5 -operator-args='--kube-api-qps=-1'
+//	go run ./hack/bench -scenarios many-kafka -many-consumers 300
 //
 // It takes minutes, so it is a program and not a test; nothing in it asserts timings.
 package main
@@ -65,7 +70,7 @@ func main() {
 		operatorArgs string
 		quick        bool
 	)
-	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize, many")
+	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize, many, many-kafka")
 	flag.StringVar(&sizes, "n", "100,1000", "instance counts to measure, comma separated")
 	flag.IntVar(&o.runs, "runs", 3, "runs per instance count; the table shows medians")
 	flag.IntVar(&o.unrelated, "unrelated", 10000, "unrelated Deployments for the second set of create runs (0: skip that set)")
@@ -80,8 +85,9 @@ func main() {
 	flag.DurationVar(&o.many.syncPeriod, "many-sync-period", 30*time.Second, "many: every Consumer's minSyncPeriod")
 	flag.IntVar(&o.many.periods, "many-periods", 3, "many: sync periods of the steady window")
 	flag.BoolVar(&o.many.createFirst, "many-create-first", false, "many: create the Consumers before the operator starts and time the converge from its start (false: from the first create, the operator running)")
+	flag.IntVar(&o.many.kafkaBrokers, "many-kafka-brokers", 3, "many-kafka: brokers of the kfake cluster")
 	flag.IntVar(&o.many.runs, "many-runs", 1, "many: runs (each takes minutes; the table shows medians)")
-	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2; many: 100 Consumers in 10 namespaces, 10s periods")
+	flag.BoolVar(&quick, "quick", false, "a quick check: -n 100 -runs 1 -unrelated 1000 -touches 2; many and many-kafka: 100 Consumers in 10 namespaces, 10s periods")
 	flag.Parse()
 	if quick {
 		sizes, o.runs, o.unrelated, o.touches = "100", 1, 1000, 2
@@ -100,8 +106,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "-runs, -baseline-workers and -touches must be at least 1")
 		os.Exit(2)
 	}
-	if m := o.many; m.consumers < 1 || m.instances < 1 || m.namespaces < 1 || m.periods < 1 || m.runs < 1 || m.syncPeriod < time.Second {
-		fmt.Fprintln(os.Stderr, "-many-consumers, -many-instances, -many-namespaces and -many-periods must be at least 1, -many-sync-period at least 1s")
+	if m := o.many; m.consumers < 1 || m.instances < 1 || m.namespaces < 1 || m.periods < 1 || m.runs < 1 || m.kafkaBrokers < 1 || m.syncPeriod < time.Second {
+		fmt.Fprintln(os.Stderr, "-many-consumers, -many-instances, -many-namespaces, -many-periods and -many-kafka-brokers must be at least 1, -many-sync-period at least 1s")
 		os.Exit(2)
 	}
 	o.operatorArgs = strings.Fields(operatorArgs)
@@ -207,6 +213,17 @@ func run(ctx context.Context, o options) (err error) {
 			manyRows = append(manyRows, res)
 		}
 	}
+	var manyKafkaRows []manyKafkaResult
+	if o.scenarios[scenarioManyKafka] {
+		for r := 1; r <= o.many.runs; r++ {
+			res, err := measureManyKafka(ctx, c, bin, dir, o, r)
+			if err != nil {
+				return fmt.Errorf("many-kafka run %d: %w", r, err)
+			}
+			progress("many-kafka run %d/%d: %s", r, o.many.runs, res)
+			manyKafkaRows = append(manyKafkaRows, res)
+		}
+	}
 	if o.scenarios[scenarioCreate] && o.unrelated > 0 {
 		progress("creating %d unrelated Deployments", o.unrelated)
 		t := time.Now()
@@ -218,7 +235,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	report(os.Stdout, rows, resizeRows, manyRows, o, environment{
+	report(os.Stdout, rows, resizeRows, manyRows, manyKafkaRows, o, environment{
 		loadBefore: loadBefore, loadAfter: loadAverage(), took: time.Since(started),
 	})
 	return nil

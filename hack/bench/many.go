@@ -41,6 +41,8 @@ type manyOptions struct {
 	runs    int
 	// createFirst creates the Consumers before the operator starts.
 	createFirst bool
+	// kafkaBrokers is the many-kafka scenario's brokers.
+	kafkaBrokers int
 }
 
 // queriesPerRead is what the design promises a Consumer costs its Prometheus per sync period with one address:
@@ -160,6 +162,56 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	}
 	progress("many: Prometheus has the %d series of %d Consumers", 3*mo.consumers*mo.instances, mo.consumers)
 
+	consumers := make([]*konsumeratorv1.Consumer, mo.consumers)
+	for i := range consumers {
+		consumers[i] = manyConsumer(mo, i, prom.URL)
+	}
+	// Prometheus's own count of instant queries over the steady window, and the most in any one second of it.
+	var queriesBefore, last, peak, queries, failed float64
+	probe := manyProbe{
+		start: func(ctx context.Context, _ *operator) (err error) {
+			queriesBefore, err = prometheusQueries(ctx, prom.URL)
+			last = queriesBefore
+			return err
+		},
+		second: func(ctx context.Context) error {
+			q, err := prometheusQueries(ctx, prom.URL)
+			if err != nil {
+				return err
+			}
+			peak = max(peak, q-last)
+			last = q
+			return nil
+		},
+		end: func(ctx context.Context, _ *operator, window time.Duration) (err error) {
+			queries = last - queriesBefore
+			// A scrape of the exporter that fails (its timeout is 1 s, and 15,000 series on a busy machine may
+			// take longer) marks every series stale: reads then find no data, and the Consumers' status says so.
+			// Counted here so that such writes are not taken for the operator's.
+			failed, err = failedScrapes(ctx, prom.URL, window+2*mo.syncPeriod)
+			return err
+		},
+	}
+	res, err = runMany(ctx, c, bin, o, "many", logPath(dir, mo.consumers*mo.instances, 0, 0), consumers, probe)
+	res.queries, res.peakQueriesPerSecond, res.failedScrapes = queries, peak, failed
+	return res, err
+}
+
+// manyProbe measures a source's side of the many scenario: told when the steady window starts, polled once a
+// second in it, and told when it ends (after the last poll, before the operator's figures are read).
+type manyProbe struct {
+	start  func(ctx context.Context, op *operator) error
+	second func(ctx context.Context) error
+	end    func(ctx context.Context, op *operator, window time.Duration) error
+}
+
+// runMany is the many scenario once the metrics source serves every Consumer: the bare-client baseline into
+// the scenario's namespaces, the operator's converge, two settling periods, and the steady window, with the
+// writes, reconciles, memory and CPU of each. The source's own figures are the probe's.
+func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFile string,
+	consumers []*konsumeratorv1.Consumer, probe manyProbe) (res manyResult, err error) {
+	mo := o.many
+	res.o = mo
 	for s := range mo.namespaces {
 		if err := c.createNamespace(ctx, manyNamespace(s)); err != nil {
 			return res, err
@@ -172,10 +224,6 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 			}
 		}
 		return nil
-	}
-	consumers := make([]*konsumeratorv1.Consumer, mo.consumers)
-	for i := range consumers {
-		consumers[i] = manyConsumer(mo, i, prom.URL)
 	}
 
 	// Baseline: the same instance applies from a bare client, into the same namespaces, then deleted.
@@ -222,7 +270,7 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 		}
 	}
 	start := time.Now()
-	op, err := startOperator(ctx, bin, c.kubeconfig, logPath(dir, mo.consumers*mo.instances, 0, 0), o.operatorArgs)
+	op, err := startOperator(ctx, bin, c.kubeconfig, logFile, o.operatorArgs)
 	if err != nil {
 		return res, err
 	}
@@ -244,8 +292,8 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	progress("many: %d instances of %d Consumers in %.2fs; waiting two sync periods (%s each) for the Consumers to settle in their slots",
-		want, mo.consumers, res.converge.Seconds(), mo.syncPeriod)
+	progress("%s: %d instances of %d Consumers in %.2fs; waiting two sync periods (%s each) for the Consumers to settle in their slots",
+		name, want, mo.consumers, res.converge.Seconds(), mo.syncPeriod)
 	// Every Consumer has been read and reconciled again within two more periods (the first period after a read
 	// may be up to twice as long, to move the Consumer to its own slot): what is written by then is the cost of
 	// the converge; from then on nothing should be.
@@ -260,7 +308,7 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	res.writes.remove("consumers POST", float64(mo.consumers)) // the bench's own creates
 	res.notFound = notFoundReads(afterCreate, "deployments") - notFoundReads(before, "deployments")
 
-	// Steady window: writes, Prometheus queries, reconciles and the operator's CPU over whole sync periods.
+	// Steady window: writes, the source's figures, reconciles and the operator's CPU over whole sync periods.
 	opBefore, err := op.metrics(ctx)
 	if err != nil {
 		return res, err
@@ -269,30 +317,21 @@ func measureMany(ctx context.Context, c *cluster, bin, dir string, o options) (r
 	if err != nil {
 		return res, err
 	}
-	queriesBefore, err := prometheusQueries(ctx, prom.URL)
-	if err != nil {
+	if err := probe.start(ctx, op); err != nil {
 		return res, err
 	}
 	windowStart := time.Now()
 	window := time.Duration(mo.periods) * mo.syncPeriod
-	last := queriesBefore
 	for time.Since(windowStart) < window {
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			return res, err
 		}
-		q, err := prometheusQueries(ctx, prom.URL)
-		if err != nil {
+		if err := probe.second(ctx); err != nil {
 			return res, err
 		}
-		res.peakQueriesPerSecond = max(res.peakQueriesPerSecond, q-last)
-		last = q
 	}
 	res.steadyWindow = time.Since(windowStart)
-	res.queries = last - queriesBefore
-	// A scrape of the exporter that fails (its timeout is 1 s, and 15,000 series on a busy machine may take
-	// longer) marks every series stale: reads then find no data, and the Consumers' status says so. Counted
-	// here so that such writes are not taken for the operator's.
-	if res.failedScrapes, err = failedScrapes(ctx, prom.URL, res.steadyWindow+2*mo.syncPeriod); err != nil {
+	if err := probe.end(ctx, op, res.steadyWindow); err != nil {
 		return res, err
 	}
 	afterSteady, err := c.requests(ctx)

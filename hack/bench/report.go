@@ -60,7 +60,8 @@ type environment struct {
 	took                  time.Duration
 }
 
-func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows []manyResult, o options, env environment) {
+func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows []manyResult,
+	manyKafkaRows []manyKafkaResult, o options, env environment) {
 	runs := o.runs
 	if len(rows) == 0 && len(resizeRows) == 0 {
 		runs = o.many.runs
@@ -78,6 +79,9 @@ func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows 
 	}
 	if len(manyRows) > 0 {
 		reportMany(w, manyRows, o)
+	}
+	if len(manyKafkaRows) > 0 {
+		reportManyKafka(w, manyKafkaRows, o)
 	}
 }
 

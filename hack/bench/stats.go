@@ -49,6 +49,8 @@ const (
 	scenarioCreate = "create"
 	scenarioResize = "resize"
 	scenarioMany   = "many"
+	// scenarioManyKafka is the many scenario in Kafka mode.
+	scenarioManyKafka = "many-kafka"
 )
 
 // parseScenarios reads a list like "create,resize".
@@ -57,10 +59,11 @@ func parseScenarios(s string) (map[string]bool, error) {
 	for _, part := range strings.Split(s, ",") {
 		switch part = strings.TrimSpace(part); part {
 		case "":
-		case scenarioCreate, scenarioResize, scenarioMany:
+		case scenarioCreate, scenarioResize, scenarioMany, scenarioManyKafka:
 			out[part] = true
 		default:
-			return nil, fmt.Errorf("unknown scenario %q: want %s, %s or %s", part, scenarioCreate, scenarioResize, scenarioMany)
+			return nil, fmt.Errorf("unknown scenario %q: want %s, %s, %s or %s", part, scenarioCreate, scenarioResize,
+				scenarioMany, scenarioManyKafka)
 		}
 	}
 	if len(out) == 0 {

@@ -14,8 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -668,4 +670,123 @@ func TestOutOfMemoryKillBumpsMemoryInPlace(t *testing.T) {
 
 	// The same kill, seen again, bumps nothing.
 	assert.Empty(t, w.step(r, key), "no write for a kill already counted")
+}
+
+// refuseResizes makes the API server refuse every pods/resize in ns, as an admission policy or a ResourceQuota
+// of the cluster would, and waits until it does (the server loads a new policy within a second or so).
+func (w *world) refuseResizes(pod corev1.Pod, message string) (lift func()) {
+	w.t.Helper()
+	ctx := context.Background()
+	name := "refuse-resizes-" + w.ns
+	fail := admissionregistrationv1.Fail
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+						Rule: admissionregistrationv1.Rule{
+							APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/resize"},
+						},
+					},
+				}},
+			},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: message}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: w.ns},
+			}},
+		},
+	}
+	policies := w.cs.AdmissionregistrationV1().ValidatingAdmissionPolicies()
+	bindings := w.cs.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	_, err := policies.Create(ctx, policy, metav1.CreateOptions{})
+	require.NoError(w.t, err)
+	_, err = bindings.Create(ctx, binding, metav1.CreateOptions{})
+	require.NoError(w.t, err)
+	// A dry-run resize to the size the pod has tells whether the policy is in force, and changes nothing.
+	probe, err := json.Marshal(map[string]any{"spec": map[string]any{"containers": []map[string]any{{
+		"name": pod.Spec.Containers[0].Name, "resources": pod.Spec.Containers[0].Resources,
+	}}}})
+	require.NoError(w.t, err)
+	refused := func() bool {
+		_, err := w.cs.CoreV1().Pods(w.ns).Patch(ctx, pod.Name, types.StrategicMergePatchType, probe,
+			metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}}, "resize")
+		return err != nil && strings.Contains(err.Error(), message)
+	}
+	require.Eventually(w.t, refused, 30*time.Second, 100*time.Millisecond, "the API server refuses resizes in %s", w.ns)
+	return func() {
+		require.NoError(w.t, bindings.Delete(ctx, name, metav1.DeleteOptions{}))
+		require.NoError(w.t, policies.Delete(ctx, name, metav1.DeleteOptions{}))
+		require.Eventually(w.t, func() bool { return !refused() }, 30*time.Second, 100*time.Millisecond,
+			"the API server resizes in %s again", w.ns)
+	}
+}
+
+// TestRefusedResizeIsTriedAgainNotRestarted: a resize the API server refuses (an admission policy here; a
+// ResourceQuota is the usual case) fails with the server's reason in an ApplyFailed Warning and the Ready
+// condition, and is tried again on the next pass. Nothing restarts: a pod started at the decided size would meet
+// the same refusal. Once the refusal is lifted, the same pod is resized.
+func TestRefusedResizeIsTriedAgainNotRestarted(t *testing.T) {
+	ns := namespace(t, "inplace-refused")
+	w, r, key, events := startInPlace(t, ns, nil)
+	defer samples.set(ns, "c", nil)
+	before := w.onlyPod()
+	rsBefore := w.replicaSets()
+	tmplBefore := container(deployments(t, ns)["c-0"], "busybox").Resources
+	const message = "resizes are not allowed in this namespace"
+	lift := w.refuseResizes(before, message)
+
+	lagsCritically(ns)
+	for i := range 3 {
+		w.settle()
+		w.waitForPods()
+		waitForCache(t, key)
+		requests.Reset()
+		_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: key})
+		require.ErrorContains(t, err, message, "pass %d", i)
+		assert.Equal(t, 1, countWrites([][]string{requests.Writes()}, "/pods/"+before.Name+"/resize"),
+			"pass %d tries the resize once: %v", i, requests.Writes())
+	}
+
+	refused := w.onlyPod()
+	assert.Equal(t, before.UID, refused.UID, "no restart")
+	assert.Equal(t, int32(0), refused.Status.ContainerStatuses[0].RestartCount)
+	assert.Equal(t, "100m", cpu(refused.Spec.Containers[0].Resources.Requests), "the pod keeps its size")
+	assert.Equal(t, rsBefore, w.replicaSets(), "no rollout")
+	d := deployments(t, ns)["c-0"]
+	assert.Equal(t, tmplBefore, container(d, "busybox").Resources, "the template is not changed")
+	assert.Equal(t, "2", decidedCPULimit(t, d), "the decision is recorded all the same")
+	for _, reason := range restartLabels(r) {
+		assert.Zero(t, testutil.ToFloat64(r.Applier.Metrics.Restarts.WithLabelValues(reason)), "restarts for %s", reason)
+	}
+	assert.Equal(t, 3.0, testutil.ToFloat64(r.Applier.Metrics.Resizes.WithLabelValues(konsumeratorv1.ResizeFailed)))
+	assert.Empty(t, events.with("Warning/"+konsumeratorv1.EventResizeFallback), "%v", events.all)
+	failed := events.with("Warning/" + konsumeratorv1.ReasonApplyFailed)
+	require.NotEmpty(t, failed, "%v", events.all)
+	assert.Contains(t, failed[0], message)
+	var c konsumeratorv1.Consumer
+	require.NoError(t, env.Client.Get(context.Background(), key, &c))
+	ready := apimeta.FindStatusCondition(c.Status.Conditions, konsumeratorv1.ConditionReady)
+	require.NotNil(t, ready)
+	assert.Equal(t, metav1.ConditionFalse, ready.Status)
+	assert.Equal(t, konsumeratorv1.ReasonApplyFailed, ready.Reason)
+	assert.Contains(t, ready.Message, message)
+
+	lift()
+	passes := w.converge(r, key)
+	assert.Equal(t, 1, countWrites(passes, "/pods/"+before.Name+"/resize"), "the resize goes through: %v", passes)
+	after := w.onlyPod()
+	assert.Equal(t, before.UID, after.UID, "the same pod")
+	assert.Equal(t, "2", cpu(after.Status.ContainerStatuses[0].Resources.Limits))
+	assert.Equal(t, int32(0), after.Status.ContainerStatuses[0].RestartCount)
+	assert.Equal(t, rsBefore, w.replicaSets(), "still no rollout")
 }

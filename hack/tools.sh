@@ -53,9 +53,15 @@ with_heartbeat() {
   "$@" &
   pid=$!
   # The sleep holds none of the script's output: a caller reading it to the end (hack/tools.sh path …) must not
-  # wait for a sleep left over when the loop is killed.
+  # wait for it. Killing the loop kills its sleep too (the trap), so that nothing outlives the script: a caller
+  # that checks it leaves no process behind (the demo's test) would find the sleep.
   (
-    while sleep "$HEARTBEAT" </dev/null >/dev/null 2>&1; do
+    nap=
+    trap '[ -n "$nap" ] && kill "$nap" 2>/dev/null; wait 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep "$HEARTBEAT" </dev/null >/dev/null 2>&1 &
+      nap=$!
+      wait "$nap" || exit 0
       kill -0 "$pid" 2>/dev/null || exit 0
       log "still $what: $(elapsed $((SECONDS - start))) so far"
     done

@@ -34,24 +34,30 @@ func sample(t testing.TB) *konsumeratorv1.Consumer {
 
 func run(t testing.TB, c *konsumeratorv1.Consumer, scenario string, o simulate.Options) *simulate.Result {
 	t.Helper()
-	prof, err := simulate.ProfileOf(c, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := simulate.Scenario(scenario, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := simulate.Run(c, tr, o)
+	r, err := runScenario(c, scenario, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
+// runScenario is run for goroutines other than the test's own, which must not call t.Fatal.
+func runScenario(c *konsumeratorv1.Consumer, scenario string, o simulate.Options) (*simulate.Result, error) {
+	prof, err := simulate.ProfileOf(c, o)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := simulate.Scenario(scenario, prof)
+	if err != nil {
+		return nil, err
+	}
+	return simulate.Run(c, tr, o)
+}
+
 // TestScenarioSummaries pins what every built-in scenario adds up to for the sample Consumer. A planner change
 // that moves these figures shows up here: review the diff, then `go test ./simulate -update`.
 func TestScenarioSummaries(t *testing.T) {
+	t.Parallel()
 	c := sample(t)
 	var table strings.Builder
 	table.WriteString(simulate.TableHeader)
@@ -66,6 +72,7 @@ func TestScenarioSummaries(t *testing.T) {
 // TestRestartModeTable pins the same scenarios with updateMode Restart (docs/sizing.md quotes both tables), and
 // that the default mode resizes in place where Restart restarts: on the daily wave, in place restarts nothing.
 func TestRestartModeTable(t *testing.T) {
+	t.Parallel()
 	c := sample(t)
 	c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateRestart
 	var table strings.Builder
@@ -87,6 +94,7 @@ func TestRestartModeTable(t *testing.T) {
 
 // TestDeterministic: the same inputs give the same output, noise included.
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	c := sample(t)
 	o := simulate.DefaultOptions()
 	o.Noise, o.Seed, o.Duration = 0.2, 7, time.Hour
@@ -107,6 +115,7 @@ func TestDeterministic(t *testing.T) {
 // TestInjectedPlanner: another policy runs on the same trace. One that never changes anything keeps the
 // instances as created and never restarts them.
 func TestInjectedPlanner(t *testing.T) {
+	t.Parallel()
 	o := simulate.DefaultOptions()
 	o.Duration = 2 * time.Hour
 	calls := 0
@@ -195,6 +204,7 @@ func BenchmarkScenarios(b *testing.B) {
 // TestRestartModeWave: in updateMode Restart the daily wave costs each instance at most four restarts per
 // 2-hour cycle (the original's count) and keeps the worst partition's lag under tolerableLag 99 % of the time.
 func TestRestartModeWave(t *testing.T) {
+	t.Parallel()
 	c := sample(t)
 	c.Spec.Autoscaler.UpdateMode = konsumeratorv1.UpdateRestart
 	o := simulate.DefaultOptions()

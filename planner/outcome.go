@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"sort"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,9 +47,8 @@ func FinalStatus(s *model.Snapshot, p *model.Plan, r model.ApplyReport, policy m
 			Message: "no other field manager owns fields the operator sets", ObservedGeneration: gen, LastTransitionTime: now,
 		})
 	}
-	// In type order, as the planner writes them (mergeConditions): a condition appended last here would be
-	// sorted into place by the next pass, a status write that changes nothing but the order.
-	sort.SliceStable(st.Conditions, func(i, j int) bool { return st.Conditions[i].Type < st.Conditions[j].Type })
+	// A condition appended here goes into type order, as the planner's own (sortConditions).
+	sortConditions(st.Conditions)
 	return st
 }
 

@@ -253,8 +253,14 @@ func mergeConditions(s *model.Snapshot, owned []metav1.Condition) []metav1.Condi
 		}
 		out = append(out, c)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	sortConditions(out)
 	return out
+}
+
+// sortConditions puts conditions in type order, the one order the planner writes them in: a status whose
+// conditions came in another order would be rewritten by the next pass only to reorder them.
+func sortConditions(cs []metav1.Condition) {
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Type < cs[j].Type })
 }
 
 // failedStatus keeps the counts of the previous status and says why nothing was planned.

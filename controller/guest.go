@@ -39,7 +39,11 @@ func GuestCacheOptions(namespace string) cache.Options {
 
 // SetupGuest builds the guest-mode reconciler for mgr and registers its controller.
 func SetupGuest(mgr ctrl.Manager, cfg Config) (*GuestReconciler, error) {
-	g := &GuestReconciler{Reconciler: newReconciler(mgr, cfg, applier.ConfigMapStatusWriter{Client: mgr.GetClient()})}
+	r, err := newReconciler(mgr, cfg, applier.ConfigMapStatusWriter{Client: mgr.GetClient()})
+	if err != nil {
+		return nil, err
+	}
+	g := &GuestReconciler{Reconciler: r}
 	return g, g.SetupWithManager(mgr)
 }
 

@@ -90,10 +90,11 @@ func startGuest(t *testing.T, ns string, cfg *rest.Config) *guest {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = m.Start(ctx) }()
-	r := newReconciler(m, Config{
+	r, err := newReconciler(m, Config{
 		Planner: planner.Plan, Metrics: samples, ConflictPolicy: applier.ConflictForce, ApplyWorkers: 4,
 		Registry: prometheus.NewRegistry(),
 	}, applier.ConfigMapStatusWriter{Client: m.GetClient()})
+	require.NoError(t, err)
 	panics = append(panics, r.Metrics)
 	return &guest{ns: ns, mgr: m, reconciler: &GuestReconciler{Reconciler: r}, requests: counted}
 }

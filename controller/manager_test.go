@@ -106,12 +106,13 @@ func boolString(b bool) string {
 func TestPanickingPassIsRecoveredAndCounted(t *testing.T) {
 	ns := namespace(t, "panic")
 	c := create(t, sampleConsumer(ns).Obj())
-	r := newReconciler(mgr, Config{
+	r, err := newReconciler(mgr, Config{
 		Planner:  func(*model.Snapshot) model.Plan { panic("planner bug") },
 		Registry: prometheus.NewRegistry(),
 	}, applier.ConsumerStatusWriter{Client: mgr.GetClient()})
+	require.NoError(t, err)
 	waitForCache(t, keyOf(c))
-	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "c"}})
+	_, err = r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "c"}})
 	require.ErrorContains(t, err, "reconcile panicked: planner bug")
 	assert.Equal(t, 1.0, testutil.ToFloat64(r.Metrics.Panics))
 	assert.Empty(t, deployments(t, ns), "a pass that panicked wrote nothing")

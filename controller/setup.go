@@ -64,19 +64,27 @@ func CacheOptions() cache.Options {
 
 // Setup builds the observer, applier and reconciler for mgr and registers the Consumer controller.
 func Setup(mgr ctrl.Manager, cfg Config) (*Reconciler, error) {
-	r := newReconciler(mgr, cfg, applier.ConsumerStatusWriter{Client: mgr.GetClient()})
+	r, err := newReconciler(mgr, cfg, applier.ConsumerStatusWriter{Client: mgr.GetClient()})
+	if err != nil {
+		return nil, err
+	}
 	return r, r.SetupWithManager(mgr)
 }
 
-func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *Reconciler {
+func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) (*Reconciler, error) {
 	// The planner must know the policy too: under respect, yielded fields are not drift.
 	cfg.PlannerOptions.ConflictPolicy = cfg.ConflictPolicy
 	reads, _ := cfg.Samples.(NextReader)
+	names, err := observer.NewTableNames(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, err
+	}
 	return &Reconciler{
 		Client: mgr.GetClient(),
 		Observer: &observer.Observer{
 			Cache:   mgr.GetClient(),
 			Live:    mgr.GetAPIReader(),
+			Names:   names,
 			Metrics: cfg.Metrics,
 			Options: cfg.PlannerOptions,
 		},
@@ -98,7 +106,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config, status applier.StatusWriter) *R
 		SyncPeriod:              cfg.SyncPeriod,
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
 		Reads:                   reads,
-	}
+	}, nil
 }
 
 // Watch restricts an operator to some of the cluster's Consumers, so that several operators (each with its own

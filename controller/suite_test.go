@@ -126,7 +126,8 @@ func newTestReconciler(t *testing.T, mutate func(*Config)) *Reconciler {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	r := newReconciler(mgr, cfg, applier.ConsumerStatusWriter{Client: mgr.GetClient()})
+	r, err := newReconciler(mgr, cfg, applier.ConsumerStatusWriter{Client: mgr.GetClient()})
+	require.NoError(t, err)
 	panics = append(panics, r.Metrics)
 	return r
 }

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,8 +33,10 @@ type Observer struct {
 	Cache client.Reader
 	// Live reads the API server directly. It is used only for expected instance names that the cache does not
 	// hold, to find a Deployment with that name that is not ours (or lost our label). Many missing names are
-	// first narrowed down by one metadata list of the namespace.
+	// first narrowed down by one list of the namespace's names.
 	Live client.Reader
+	// Names lists the names of a namespace's Deployments (TableNames); nil lists them as metadata through Live.
+	Names NameLister
 	// Metrics is nil when no metrics provider is configured.
 	Metrics MetricsSource
 	Options model.Options
@@ -224,21 +225,25 @@ func (o *Observer) readLive(ctx context.Context, namespace string, names []strin
 // stays small however many Deployments the namespace holds. With a limit it reads one page of that size only,
 // and complete says whether that page held the whole namespace.
 func (o *Observer) existingNames(ctx context.Context, namespace string, limit int64) (names map[string]bool, complete bool, err error) {
+	var lister NameLister = MetadataNames{Reader: o.Live}
+	if o.Names != nil {
+		lister = o.Names
+	}
 	names = map[string]bool{}
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("DeploymentList"))
 	pageSize := int64(500)
 	if limit > 0 {
 		pageSize = limit
 	}
+	cont := ""
 	for {
-		if err := o.Live.List(ctx, list, client.InNamespace(namespace), client.Limit(pageSize), client.Continue(list.Continue)); err != nil {
+		page, next, err := lister.DeploymentNames(ctx, namespace, pageSize, cont)
+		if err != nil {
 			return nil, false, fmt.Errorf("listing Deployments of %s: %w", namespace, err)
 		}
-		for _, d := range list.Items {
-			names[d.Name] = true
+		for _, name := range page {
+			names[name] = true
 		}
-		if list.Continue == "" {
+		if next == "" {
 			// A server (or test client) that ignores the limit answers whole: more items than asked for is a
 			// whole namespace too.
 			return names, true, nil
@@ -246,5 +251,6 @@ func (o *Observer) existingNames(ctx context.Context, namespace string, limit in
 		if limit > 0 {
 			return names, false, nil
 		}
+		cont = next
 	}
 }

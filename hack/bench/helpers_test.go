@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,34 @@ func TestManyScenario(t *testing.T) {
 	}
 	if w := steadyOperatorWrites(writeCounts{"leases PUT": 3, "consumers/status APPLY": 2}); w != 2 {
 		t.Errorf("steady operator writes %g, want 2 (Lease renewals are the API server's)", w)
+	}
+}
+
+// The API server's time by kind of request, between two readings of its /metrics: watches are left out (they
+// last as long as the connection), the busiest kind comes first.
+func TestBusiestRequests(t *testing.T) {
+	page := func(applies, applySeconds, statusSeconds float64) []sample {
+		text := fmt.Sprintf(`apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} %g
+apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="APPLY",version="v1"} %g
+apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="konsumerator.lwolf.org",resource="consumers",scope="resource",subresource="status",verb="APPLY",version="v1"} %g
+apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="konsumerator.lwolf.org",resource="consumers",scope="resource",subresource="status",verb="APPLY",version="v1"} 10
+apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="apps",resource="deployments",scope="cluster",subresource="",verb="WATCH",version="v1"} 5000
+apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="apps",resource="deployments",scope="cluster",subresource="",verb="WATCH",version="v1"} 3
+`, applySeconds, applies, statusSeconds)
+		samples, err := parseText(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return samples
+	}
+	before := requestTimes(page(100, 2, 1))
+	after := requestTimes(page(1100, 22, 1.5))
+	got := serverTimeText(busiest(before, after, 5))
+	if want := "deployments APPLY 1000 × 20.0 ms = 20.0 s"; got != want {
+		t.Errorf("busiest = %q, want %q (no status write happened between the readings, and watches do not count)", got, want)
+	}
+	got = serverTimeText(busiest(nil, after, 1))
+	if want := "deployments APPLY 1100 × 20.0 ms = 22.0 s"; got != want {
+		t.Errorf("busiest of one = %q, want %q", got, want)
 	}
 }

@@ -74,6 +74,11 @@ type manyResult struct {
 	failedScrapes float64
 	// rssEnd and heapInUse are the operator's RSS and Go heap in use at the end of the steady window.
 	rssEnd, heapInUse float64
+	// serverTime is where the API server's time went from the first create until two periods after the converge
+	// (the bench's own requests included).
+	serverTime []requestTime
+	// baselineServerTime is the same for the baseline's applies.
+	baselineServerTime []requestTime
 }
 
 func (r manyResult) queriesPerConsumerPerPeriod() float64 {
@@ -84,11 +89,13 @@ func (r manyResult) queriesPerConsumerPerPeriod() float64 {
 func (r manyResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
 		"steady %.0fs: failed scrapes %g, writes %s, %g queries (%.2f per Consumer per period, peak %g/s, mean %.1f/s), %g reconciles, queue wait %.3fs; "+
-		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs)",
+		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs); "+
+		"API server's time, baseline: %s; converge: %s",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
 		r.writes, r.notFound, r.steadyWindow.Seconds(), r.failedScrapes, r.steadyWrites, r.queries, r.queriesPerConsumerPerPeriod(),
 		r.peakQueriesPerSecond, r.queries/r.steadyWindow.Seconds(), r.reconciles, r.queueWait,
-		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady)
+		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady,
+		serverTimeText(r.baselineServerTime), serverTimeText(r.serverTime))
 }
 
 func manyNamespace(i int) string    { return fmt.Sprintf("many-%03d", i) }
@@ -227,9 +234,18 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 	}
 
 	// Baseline: the same instance applies from a bare client, into the same namespaces, then deleted.
+	beforeBaseline, err := c.requests(ctx)
+	if err != nil {
+		return res, err
+	}
 	if res.baseline, err = c.manyBaseline(ctx, consumers, o.baselineWorkers); err != nil {
 		return res, err
 	}
+	afterBaseline, err := c.requests(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.baselineServerTime = busiest(requestTimes(beforeBaseline), requestTimes(afterBaseline), 3)
 	if err := clearAll(); err != nil {
 		return res, err
 	}
@@ -306,6 +322,7 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 	}
 	res.writes = apiserverWrites(afterCreate).since(apiserverWrites(before))
 	res.writes.remove("consumers POST", float64(mo.consumers)) // the bench's own creates
+	res.serverTime = busiest(requestTimes(before), requestTimes(afterCreate), 8)
 	res.notFound = notFoundReads(afterCreate, "deployments") - notFoundReads(before, "deployments")
 
 	// Steady window: writes, the source's figures, reconciles and the operator's CPU over whole sync periods.
@@ -394,7 +411,8 @@ func (c *cluster) requests(ctx context.Context) ([]sample, error) {
 	}
 	out := all[:0]
 	for _, s := range all {
-		if s.name == "apiserver_request_total" {
+		switch s.name {
+		case "apiserver_request_total", "apiserver_request_duration_seconds_sum", "apiserver_request_duration_seconds_count":
 			out = append(out, s)
 		}
 	}

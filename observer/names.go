@@ -21,8 +21,9 @@ type NameLister interface {
 }
 
 // TableNames lists names as the API server's Table without objects, as kubectl get does: a row of a few printed
-// columns per Deployment, where a metadata list carries each one's labels, annotations and managed fields (about
-// 100 times more, for the operator to decode and hold and for the API server to encode).
+// columns per Deployment, where a metadata list carries each one's labels, annotations and managed fields for
+// the operator to decode and hold and for the API server to encode (3 Deployments in the envtest: 4.4 KB as a
+// Table in two pages, most of it the column definitions, against 30.5 KB as metadata).
 type TableNames struct {
 	// REST is a client of the apps/v1 API (NewTableNames).
 	REST rest.Interface

@@ -159,11 +159,11 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 	return out, nil
 }
 
-// liveListAbove is the number of missing names from which one metadata list of the namespace is cheaper than a
+// liveListAbove is the number of missing names from which one list of the namespace's names is cheaper than a
 // read of each name: a new Consumer of 1,000 instances would otherwise cost 1,000 reads before its first write.
 const liveListAbove = 32
 
-// liveProbeLimit is the size of the one metadata page asked for when fewer names are missing: a namespace that
+// liveProbeLimit is the size of the one page of names asked for when fewer names are missing: a namespace that
 // fits in it (most do) says in one request which names exist, so a new Consumer of 5 instances costs one list
 // instead of 5 reads that each answer 404; a larger namespace costs that page and then a read per name.
 const liveProbeLimit = 128

@@ -56,6 +56,8 @@ type Reconciler struct {
 	// Reads, when set, says when each Consumer's metrics source will next be read, so that the next periodic
 	// reconcile comes then.
 	Reads NextReader
+	// written lets a pass that comes before the cache has seen this operator's last status write start from it.
+	written writtenStatuses
 	// Clock is now for the requeue; time.Now when nil. The requeue counts from the end of the reconcile, when
 	// the work queue starts its wait.
 	Clock func() time.Time
@@ -122,6 +124,8 @@ func (r *Reconciler) guarded(ctx context.Context, pass func() (ctrl.Result, erro
 
 // reconcile is the part shared by every kind of owner.
 func (r *Reconciler) reconcile(ctx context.Context, owner client.Object, owned observer.Owned) (ctrl.Result, error) {
+	key := client.ObjectKeyFromObject(owner)
+	owned.Status = r.written.current(key, owner.GetResourceVersion(), owned.Status)
 	snapshot, err := r.Observer.Snapshot(ctx, owned)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -134,12 +138,16 @@ func (r *Reconciler) reconcile(ctx context.Context, owner client.Object, owned o
 		}
 	}
 	res, err := r.Applier.Apply(ctx, owner, snapshot, &plan)
+	if res.StatusWritten {
+		r.written.record(key, owner.GetResourceVersion(), res.Status)
+	}
 	r.Metrics.setStatus(owned.Owner.Namespace, owned.Owner.Name, res.Status)
 	r.Metrics.publishInstances(logr.FromContextOrDiscard(ctx), owned.Owner.Namespace, owned.Owner.Name, &plan, res.Outcomes)
 	return ctrl.Result{RequeueAfter: r.requeueAfter(snapshot, &plan)}, err
 }
 
 func (r *Reconciler) forget(namespace, name string) {
+	r.written.forget(types.NamespacedName{Namespace: namespace, Name: name})
 	r.Metrics.forget(namespace, name)
 	if r.Applier.Metrics != nil {
 		r.Applier.Metrics.Forget(namespace, name)

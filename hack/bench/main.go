@@ -57,6 +57,7 @@ type options struct {
 	baselineWorkers int
 	touches         int
 	operatorArgs    []string
+	operatorEnv     []string
 	keep            bool
 	convergeTimeout time.Duration
 	many            manyOptions
@@ -68,6 +69,7 @@ func main() {
 		sizes        string
 		scenarios    string
 		operatorArgs string
+		operatorEnv  string
 		quick        bool
 	)
 	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize, many, many-kafka")
@@ -77,6 +79,7 @@ func main() {
 	flag.IntVar(&o.baselineWorkers, "baseline-workers", 8, "concurrent applies of the bare-client baseline")
 	flag.IntVar(&o.touches, "touches", 3, "reconciles triggered at steady state to count their writes")
 	flag.StringVar(&operatorArgs, "operator-args", "", "extra flags for `konsumerator run`, space separated")
+	flag.StringVar(&operatorEnv, "operator-env", "", "extra environment of the operator alone, space separated NAME=VALUE (e.g. GOGC=50; the API server and Prometheus keep theirs)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (operator logs, kubeconfig) after the run")
 	flag.DurationVar(&o.convergeTimeout, "converge-timeout", 5*time.Minute, "give up on a run that has not converged (or resized) by then")
 	flag.IntVar(&o.many.consumers, "many-consumers", 1000, "many: Consumers")
@@ -111,6 +114,13 @@ func main() {
 		os.Exit(2)
 	}
 	o.operatorArgs = strings.Fields(operatorArgs)
+	o.operatorEnv = strings.Fields(operatorEnv)
+	for _, kv := range o.operatorEnv {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			fmt.Fprintf(os.Stderr, "-operator-env: %q is not NAME=VALUE\n", kv)
+			os.Exit(2)
+		}
+	}
 
 	// envtest logs through controller-runtime; the bench reports on its own.
 	crlog.SetLogger(logr.Discard())

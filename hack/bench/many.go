@@ -286,7 +286,7 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 		}
 	}
 	start := time.Now()
-	op, err := startOperator(ctx, bin, c.kubeconfig, logFile, o.operatorArgs)
+	op, err := startOperator(ctx, bin, c.kubeconfig, logFile, o.operatorArgs, o.operatorEnv)
 	if err != nil {
 		return res, err
 	}

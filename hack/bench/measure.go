@@ -64,7 +64,7 @@ func measure(ctx context.Context, c *cluster, bin, dir string, o options, n, unr
 			err = clearErr
 		}
 	}()
-	op, err := startOperator(ctx, bin, c.kubeconfig, logPath(dir, n, unrelated, run), o.operatorArgs)
+	op, err := startOperator(ctx, bin, c.kubeconfig, logPath(dir, n, unrelated, run), o.operatorArgs, o.operatorEnv)
 	if err != nil {
 		return res, err
 	}

@@ -42,7 +42,7 @@ type operator struct {
 
 // startOperator runs the operator against the cluster of kubeconfig and returns once its Consumer controller
 // has synced its caches and started its workers, so that the start-up is not part of what is measured.
-func startOperator(ctx context.Context, bin, kubeconfig, logPath string, extraArgs []string) (*operator, error) {
+func startOperator(ctx context.Context, bin, kubeconfig, logPath string, extraArgs, extraEnv []string) (*operator, error) {
 	metricsAddr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func startOperator(ctx context.Context, bin, kubeconfig, logPath string, extraAr
 		"--leader-elect=false",
 	}, extraArgs...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		logFile.Close()

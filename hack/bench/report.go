@@ -71,6 +71,9 @@ func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows 
 	if len(o.operatorArgs) > 0 {
 		fmt.Fprintf(w, "operator flags: %s\n", strings.Join(o.operatorArgs, " "))
 	}
+	if len(o.operatorEnv) > 0 {
+		fmt.Fprintf(w, "operator environment: %s\n", strings.Join(o.operatorEnv, " "))
+	}
 	if len(rows) > 0 {
 		reportCreate(w, rows, o)
 	}

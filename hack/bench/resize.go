@@ -138,7 +138,7 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 			err = clearErr
 		}
 	}()
-	op, err := startOperator(ctx, bin, c.kubeconfig, resizeLogPath(dir, n, run), o.operatorArgs)
+	op, err := startOperator(ctx, bin, c.kubeconfig, resizeLogPath(dir, n, run), o.operatorArgs, o.operatorEnv)
 	if err != nil {
 		return res, err
 	}

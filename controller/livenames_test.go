@@ -2,10 +2,7 @@ package controller
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"sort"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/konsumerator/konsumerator/internal/builder"
+	"github.com/konsumerator/konsumerator/internal/testenv"
 	"github.com/konsumerator/konsumerator/observer"
 )
 
@@ -29,7 +27,7 @@ func TestDeploymentNamesAreReadAsATableInPages(t *testing.T) {
 		require.NoError(t, env.Client.Create(context.Background(), d))
 	}
 
-	cfg, received := countingBody(env.Config)
+	cfg, received := testenv.CountingBytes(env.Config)
 	httpClient, err := rest.HTTPClientFor(cfg)
 	require.NoError(t, err)
 	tables, err := observer.NewTableNames(cfg, httpClient)
@@ -61,35 +59,4 @@ func TestDeploymentNamesAreReadAsATableInPages(t *testing.T) {
 	metadataBytes := received.Load()
 	t.Logf("names of 3 Deployments: %d bytes as a Table in two pages, %d as metadata", tableBytes, metadataBytes)
 	assert.Less(t, 3*tableBytes, metadataBytes, "a Table of names (%d bytes in two pages) costs a small part of the same names as metadata (%d bytes)", tableBytes, metadataBytes)
-}
-
-// countingBody returns a copy of cfg whose clients add the size of every answer's body to the counter.
-func countingBody(cfg *rest.Config) (*rest.Config, *atomic.Int64) {
-	var n atomic.Int64
-	c := rest.CopyConfig(cfg)
-	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTrip(func(req *http.Request) (*http.Response, error) {
-			resp, err := rt.RoundTrip(req)
-			if err == nil {
-				resp.Body = countedBody{ReadCloser: resp.Body, n: &n}
-			}
-			return resp, err
-		})
-	})
-	return c, &n
-}
-
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
-type countedBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b countedBody) Read(p []byte) (int, error) {
-	k, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(k))
-	return k, err
 }

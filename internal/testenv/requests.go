@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/client-go/rest"
 )
@@ -77,4 +79,31 @@ func (r *Requests) Forbidden() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.forbidden...)
+}
+
+// CountingBytes returns a copy of cfg whose clients add the size of every answer's body to the returned counter.
+func CountingBytes(cfg *rest.Config) (*rest.Config, *atomic.Int64) {
+	var n atomic.Int64
+	c := rest.CopyConfig(cfg)
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				resp.Body = countedBody{ReadCloser: resp.Body, n: &n}
+			}
+			return resp, err
+		})
+	})
+	return c, &n
+}
+
+type countedBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b countedBody) Read(p []byte) (int, error) {
+	k, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(k))
+	return k, err
 }

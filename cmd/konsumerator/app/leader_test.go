@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/konsumerator/konsumerator/controller"
@@ -46,18 +47,10 @@ func TestStoppedOperatorGivesUpItsLease(t *testing.T) {
 		require.NoError(t, env.Client.Get(ctx, types.NamespacedName{Namespace: "operator", Name: f.leaderElectionID}, &l))
 		return &l
 	}
-	require.NotEmpty(t, ptrValue(lease().Spec.HolderIdentity), "the leader holds the Lease")
+	require.NotEmpty(t, ptr.Deref(lease().Spec.HolderIdentity, ""), "the leader holds the Lease")
 
 	stop()
 	require.NoError(t, <-done)
 	held := lease()
-	require.Empty(t, ptrValue(held.Spec.HolderIdentity), "a stopped operator holds no Lease")
-}
-
-func ptrValue[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
+	require.Empty(t, ptr.Deref(held.Spec.HolderIdentity, ""), "a stopped operator holds no Lease")
 }

@@ -41,7 +41,8 @@ type Config struct {
 
 // CacheOptions restricts the caches of Deployments, ReplicaSets and Pods to those of instances (labelled
 // konsumerator.lwolf.org/consumer), so that memory does not grow with the unrelated objects of the cluster, and
-// keeps no managed fields. ReplicaSets are cached as metadata only and Pods trimmed to what the planner reads.
+// keeps no managed fields. ReplicaSets are cached as metadata only and Pods trimmed to what the planner reads;
+// the resource lists of Pods and Deployments are shared where equal (observer.Transforms).
 func CacheOptions() cache.Options {
 	managed, err := labels.NewRequirement(konsumeratorv1.LabelConsumer, selection.Exists, nil)
 	if err != nil {
@@ -50,11 +51,12 @@ func CacheOptions() cache.Options {
 	instances := labels.NewSelector().Add(*managed)
 	replicaSets := &metav1.PartialObjectMetadata{}
 	replicaSets.SetGroupVersionKind(observer.ReplicaSetGVK)
+	transforms := &observer.Transforms{}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: instances},
+			&appsv1.Deployment{}: {Label: instances, Transform: transforms.Deployment},
 			replicaSets:          {Label: instances, Transform: observer.TransformReplicaSet},
-			&corev1.Pod{}:        {Label: instances, Transform: observer.TransformPod},
+			&corev1.Pod{}:        {Label: instances, Transform: transforms.Pod},
 		},
 		// Field ownership is read from the API server's answers, never from the cache, and it is a large part of
 		// every cached object.

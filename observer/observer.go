@@ -29,7 +29,7 @@ type MetricsSource interface {
 // Observer builds snapshots.
 type Observer struct {
 	// Cache reads the informer cache, which holds only Deployments, ReplicaSets (metadata) and Pods (trimmed by
-	// TransformPod) labelled as managed.
+	// Transforms.Pod) labelled as managed.
 	Cache client.Reader
 	// Live reads the API server directly. It is used only for expected instance names that the cache does not
 	// hold, to find a Deployment with that name that is not ours (or lost our label). Many missing names are

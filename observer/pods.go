@@ -3,12 +3,14 @@ package observer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
@@ -73,7 +75,7 @@ func (o *Observer) podsOf(ctx context.Context, owned Owned, deployments []appsv1
 	for i := range podList.Items {
 		p := &podList.Items[i]
 		if ref := metav1.GetControllerOfNoCopy(p); ref != nil && rsUIDs[ref.UID] {
-			// The cache holds pods already trimmed (TransformPod); the snapshot shares them, as it does the
+			// The cache holds pods already trimmed (Transforms.Pod); the snapshot shares them, as it does the
 			// Deployments: a copy of every pod on every pass was the largest part of a reconcile's heap.
 			pods = append(pods, *p)
 		}
@@ -86,8 +88,11 @@ func (o *Observer) podsOf(ctx context.Context, owned Owned, deployments []appsv1
 // TrimPod is a copy of a pod with only what the planner reads: identity, labels, owner and deletion; the node;
 // each container's name, resources and resizePolicy; the phase, QoS class and conditions; and each container's
 // status as far as readiness, restarts, states and resources go. It is the cache's transform for Pods
-// (TransformPod), so that a pod costs the operator a small, fixed part of its size, and the observer's copy.
-func TrimPod(p *corev1.Pod) *corev1.Pod {
+// (Transforms.Pod), so that a pod costs the operator a small, fixed part of its size, and the observer's copy.
+func TrimPod(p *corev1.Pod) *corev1.Pod { return trimPod(p, nil) }
+
+// trimPod is TrimPod with the resource lists shared through lists, or copied when lists is nil.
+func trimPod(p *corev1.Pod, lists *Interner) *corev1.Pod {
 	out := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:              p.Name,
@@ -100,13 +105,13 @@ func TrimPod(p *corev1.Pod) *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			NodeName:       p.Spec.NodeName,
-			InitContainers: trimContainers(p.Spec.InitContainers),
-			Containers:     trimContainers(p.Spec.Containers),
+			InitContainers: trimContainers(p.Spec.InitContainers, lists),
+			Containers:     trimContainers(p.Spec.Containers, lists),
 		},
 		Status: corev1.PodStatus{
 			Phase:             p.Status.Phase,
 			QOSClass:          p.Status.QOSClass,
-			ContainerStatuses: trimStatuses(p.Status.ContainerStatuses),
+			ContainerStatuses: trimStatuses(p.Status.ContainerStatuses, lists),
 		},
 	}
 	if len(p.Status.Conditions) > 0 {
@@ -117,14 +122,6 @@ func TrimPod(p *corev1.Pod) *corev1.Pod {
 		}
 	}
 	return out
-}
-
-// TransformPod is TrimPod as a cache transform (cache.ByObject.Transform). Anything but a Pod passes unchanged.
-func TransformPod(in any) (any, error) {
-	if p, ok := in.(*corev1.Pod); ok {
-		return TrimPod(p), nil
-	}
-	return in, nil
 }
 
 // TransformReplicaSet is the cache transform of ReplicaSet metadata: identity, labels, owner, deletion and the
@@ -153,14 +150,14 @@ func TransformReplicaSet(in any) (any, error) {
 	return out, nil
 }
 
-func trimContainers(cs []corev1.Container) []corev1.Container {
+func trimContainers(cs []corev1.Container, lists *Interner) []corev1.Container {
 	if len(cs) == 0 {
 		return nil
 	}
 	out := make([]corev1.Container, len(cs))
 	for i := range cs {
 		c := &cs[i]
-		out[i] = corev1.Container{Name: c.Name, Resources: *c.Resources.DeepCopy()}
+		out[i] = corev1.Container{Name: c.Name, Resources: requirements(c.Resources, lists)}
 		if len(c.ResizePolicy) > 0 {
 			out[i].ResizePolicy = append([]corev1.ContainerResizePolicy(nil), c.ResizePolicy...)
 		}
@@ -168,7 +165,7 @@ func trimContainers(cs []corev1.Container) []corev1.Container {
 	return out
 }
 
-func trimStatuses(ss []corev1.ContainerStatus) []corev1.ContainerStatus {
+func trimStatuses(ss []corev1.ContainerStatus, lists *Interner) []corev1.ContainerStatus {
 	if len(ss) == 0 {
 		return nil
 	}
@@ -182,11 +179,27 @@ func trimStatuses(ss []corev1.ContainerStatus) []corev1.ContainerStatus {
 			RestartCount:         s.RestartCount,
 			State:                *s.State.DeepCopy(),
 			LastTerminationState: *s.LastTerminationState.DeepCopy(),
-			Resources:            s.Resources.DeepCopy(),
-			AllocatedResources:   s.AllocatedResources.DeepCopy(),
+		}
+		if s.Resources != nil {
+			out[i].Resources = ptr.To(requirements(*s.Resources, lists))
+		}
+		if lists != nil {
+			out[i].AllocatedResources = lists.List(s.AllocatedResources)
+		} else {
+			out[i].AllocatedResources = s.AllocatedResources.DeepCopy()
 		}
 	}
 	return out
+}
+
+// requirements is r shared through lists, or a copy of r when lists is nil.
+func requirements(r corev1.ResourceRequirements, lists *Interner) corev1.ResourceRequirements {
+	if lists == nil {
+		return *r.DeepCopy()
+	}
+	r = lists.Requirements(r)
+	r.Claims = slices.Clone(r.Claims)
+	return r
 }
 
 func copyMap(m map[string]string) map[string]string {

@@ -141,13 +141,13 @@ func TestPodTransformKeepsExactlyWhatThePlannerReads(t *testing.T) {
 	for seed := range int64(20) {
 		pod := filledPod(seed)
 		before := asJSON(t, pod)
-		out, err := TransformPod(pod)
+		out, err := (&Transforms{}).Pod(pod)
 		require.NoError(t, err)
 		got := project(asJSON(t, out), "", nil)
 		want := project(before, "", podFields)
 		require.Equal(t, want, got, "seed %d", seed)
 		require.Equal(t, before, asJSON(t, pod), "seed %d: the transform changed its input", seed)
-		again, err := TransformPod(out)
+		again, err := (&Transforms{}).Pod(out)
 		require.NoError(t, err)
 		require.Equal(t, got, project(asJSON(t, again), "", nil), "seed %d: the transform is idempotent", seed)
 	}
@@ -157,7 +157,7 @@ func TestPodTransformKeepsExactlyWhatThePlannerReads(t *testing.T) {
 	assert.Contains(t, full["metadata"], "annotations")
 
 	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
-	same, err := TransformPod(other)
+	same, err := (&Transforms{}).Pod(other)
 	require.NoError(t, err)
 	assert.Same(t, other, same, "anything else passes through")
 }

@@ -69,12 +69,15 @@ func TestParseTextRejectsGarbage(t *testing.T) {
 }
 
 func TestProcParsers(t *testing.T) {
-	status := "Name:\tkonsumerator\nVmPeak:\t 1300000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40000 kB\n"
+	status := "Name:\tkonsumerator\nVmPeak:\t 1300000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40000 kB\nRssAnon:\t   10000 kB\nRssFile:\t   30000 kB\n"
 	if got, err := parseVmHWM(status); err != nil || got != 50<<20 {
 		t.Errorf("VmHWM = %d, %v; want 50 MiB", got, err)
 	}
 	if got, err := parseStatusKB(status, "VmRSS"); err != nil || got != 40000*1024 {
 		t.Errorf("VmRSS = %d, %v", got, err)
+	}
+	if got, err := parseStatusKB(status, "RssFile"); err != nil || got != 30000*1024 {
+		t.Errorf("RssFile = %d, %v", got, err)
 	}
 	if _, err := parseVmHWM("Name:\tx\n"); err == nil {
 		t.Error("a status without VmHWM parsed")

@@ -72,8 +72,9 @@ type manyResult struct {
 	cpuTotal, cpuSteady   float64
 	// failedScrapes counts the exporter's scrapes that failed from the converge to the end of the steady window.
 	failedScrapes float64
-	// rssEnd and heapInUse are the operator's RSS and Go heap in use at the end of the steady window.
-	rssEnd, heapInUse float64
+	// rssEnd, fileRSSEnd and heapInUse are the operator's RSS, the part of it mapped from its executable, and its
+	// Go heap in use at the end of the steady window.
+	rssEnd, fileRSSEnd, heapInUse float64
 	// serverTime is where the API server's time went from the first create until two periods after the converge
 	// (the bench's own requests included).
 	serverTime []requestTime
@@ -89,12 +90,12 @@ func (r manyResult) queriesPerConsumerPerPeriod() float64 {
 func (r manyResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
 		"steady %.0fs: failed scrapes %g, writes %s, %g queries (%.2f per Consumer per period, peak %g/s, mean %.1f/s), %g reconciles, queue wait %.3fs; "+
-		"peak RSS %s MiB (at the end %s MiB, Go heap in use %s MiB), CPU %.2fs (steady %.2fs); "+
+		"peak RSS %s MiB (at the end %s MiB, %s MiB of it the executable's pages, Go heap in use %s MiB), CPU %.2fs (steady %.2fs); "+
 		"API server's time, baseline: %s; converge: %s",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
 		r.writes, r.notFound, r.steadyWindow.Seconds(), r.failedScrapes, r.steadyWrites, r.queries, r.queriesPerConsumerPerPeriod(),
 		r.peakQueriesPerSecond, r.queries/r.steadyWindow.Seconds(), r.reconciles, r.queueWait,
-		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady,
+		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.fileRSSEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady,
 		serverTimeText(r.baselineServerTime), serverTimeText(r.serverTime))
 }
 
@@ -386,6 +387,11 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 		return res, err
 	}
 	res.rssEnd = float64(rss)
+	fileRSS, err := fileRSSBytes(op.pid())
+	if err != nil {
+		return res, err
+	}
+	res.fileRSSEnd = float64(fileRSS)
 	res.peakRSS, err = peakRSSBytes(op.pid())
 	return res, err
 }
@@ -576,7 +582,7 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 	m := func(f func(manyResult) float64) float64 { return manyMedian(rows, f) }
 	header := []string{"consumers", "instances", "baseline s", "converge s", "ratio", "deployment writes",
 		"status writes", "event writes", "404 reads", "queries/consumer/period", "peak queries/s", "failed scrapes", "steady writes",
-		"queue wait s", "peak RSS MiB", "RSS end MiB", "heap in use MiB", "CPU s", "CPU s/period (steady)"}
+		"queue wait s", "peak RSS MiB", "RSS end MiB", "of it executable MiB", "heap in use MiB", "CPU s", "CPU s/period (steady)"}
 	table := [][]string{header}
 	row := []string{
 		fmt.Sprint(mo.consumers), fmt.Sprint(mo.consumers * mo.instances),
@@ -594,6 +600,7 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 		fmt.Sprintf("%.3f", m(func(r manyResult) float64 { return r.queueWait })),
 		mib(m(func(r manyResult) float64 { return float64(r.peakRSS) })),
 		mib(m(func(r manyResult) float64 { return r.rssEnd })),
+		mib(m(func(r manyResult) float64 { return r.fileRSSEnd })),
 		mib(m(func(r manyResult) float64 { return r.heapInUse })),
 		fmt.Sprintf("%.1f", m(func(r manyResult) float64 { return r.cpuTotal })),
 		fmt.Sprintf("%.2f", m(func(r manyResult) float64 {

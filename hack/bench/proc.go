@@ -29,6 +29,17 @@ func rssBytes(pid int) (int64, error) {
 	return parseStatusKB(string(raw), "VmRSS")
 }
 
+// fileRSSBytes reads RssFile, the resident pages mapped from files, from /proc/<pid>/status: for the operator,
+// a static binary that maps no other file, the pages of its own executable. They are part of every RSS figure
+// and do not depend on what the operator holds.
+func fileRSSBytes(pid int) (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusKB(string(raw), "RssFile")
+}
+
 func parseVmHWM(status string) (int64, error) { return parseStatusKB(status, "VmHWM") }
 
 // parseStatusKB reads a "Field:   1234 kB" line of /proc/<pid>/status, in bytes.

@@ -238,6 +238,9 @@ func (s resizeScenario) peakRSSPods() float64 {
 func (s resizeScenario) rssEnd() float64 {
 	return s.median(func(r resizeResult) float64 { return r.rssEnd })
 }
+func (s resizeScenario) fileRSSEnd() float64 {
+	return s.median(func(r resizeResult) float64 { return r.fileRSSEnd })
+}
 func (s resizeScenario) heapEnd() float64 {
 	return s.median(func(r resizeResult) float64 { return r.heapEnd })
 }
@@ -260,7 +263,7 @@ func reportResize(w io.Writer, rows []resizeScenario, o options) {
 	table := [][]string{{"instances", "baseline s", "records s", "resize s", "ratio", "ratio with records", "resize writes",
 		"deployment writes", "template changes", "restarts", "not resized", "status writes", "event writes", "other writes",
 		"writes after kubelet", "peak RSS MiB", "CPU s"}}
-	memory := [][]string{{"instances", "peak RSS MiB: started", "+ instances", "+ pods", "+ resize", "RSS idle at end MiB",
+	memory := [][]string{{"instances", "peak RSS MiB: started", "+ instances", "+ pods", "+ resize", "RSS idle at end MiB", "of it executable MiB",
 		"Go heap in use MiB", "heap left by last GC MiB", "CPU s: whole run", "decision"}}
 	for _, s := range rows {
 		table = append(table, []string{
@@ -273,12 +276,12 @@ func reportResize(w io.Writer, rows []resizeScenario, o options) {
 			fmt.Sprintf("%g", s.settleWrites()), mib(s.peakRSS()), fmt.Sprintf("%.2f", s.cpu()),
 		})
 		memory = append(memory, []string{fmt.Sprint(s.instances), mib(s.peakRSSStart()), mib(s.peakRSSInstances()),
-			mib(s.peakRSSPods()), mib(s.peakRSS()), mib(s.rssEnd()), mib(s.heapEnd()), mib(s.liveHeapEnd()),
+			mib(s.peakRSSPods()), mib(s.peakRSS()), mib(s.rssEnd()), mib(s.fileRSSEnd()), mib(s.heapEnd()), mib(s.liveHeapEnd()),
 			fmt.Sprintf("%.2f", s.cpu()), fmt.Sprintf("%.2f", s.decisionCPU())})
 	}
 	writeTableLeft(w, table, 1)
 	fmt.Fprintln(w, "\nthe operator's memory and CPU by phase: peak RSS once started (caches synced, nothing to do), once the instances exist, once each has its running pod, and at the end (the whole run);")
-	fmt.Fprintln(w, "idle at the end: RSS, Go heap in use, and the heap the last garbage collection left; CPU of the whole run and from the decision on")
+	fmt.Fprintln(w, "idle at the end: RSS and the part of it that is the executable's own pages, Go heap in use, and the heap the last garbage collection left; CPU of the whole run and from the decision on")
 	fmt.Fprintln(w)
 	writeTableLeft(w, memory, 1)
 

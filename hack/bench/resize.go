@@ -57,6 +57,8 @@ type resizeResult struct {
 	// next collection at twice that).
 	startUsage, instancesUsage, podsUsage, endUsage usage
 	rssEnd, heapEnd, liveHeapEnd                    float64
+	// fileRSSEnd is the part of rssEnd mapped from the operator's executable.
+	fileRSSEnd float64
 }
 
 func (r resizeResult) resizeWrites() float64     { return r.writes.of("pods/resize") }
@@ -255,6 +257,11 @@ func measureResize(ctx context.Context, c *cluster, bin, dir string, o options, 
 		return res, err
 	}
 	res.rssEnd = float64(rss)
+	fileRSS, err := fileRSSBytes(op.pid())
+	if err != nil {
+		return res, err
+	}
+	res.fileRSSEnd = float64(fileRSS)
 	samples, err := op.metrics(ctx)
 	if err != nil {
 		return res, err

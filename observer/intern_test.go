@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/konsumerator/konsumerator/internal/builder"
 )
@@ -91,14 +92,25 @@ func TestPodsOfEqualSizesShareTheirResourceLists(t *testing.T) {
 	assert.False(t, sameMap(pa.Spec.Containers[0].Resources.Requests, pa.Spec.Containers[0].Resources.Limits))
 }
 
-func TestDeploymentTransformDropsManagedFieldsAndSharesResourceLists(t *testing.T) {
+func TestDeploymentTransformKeepsWhatThePlannerComparesAndSharesResourceLists(t *testing.T) {
 	instance := func(name string) *appsv1.Deployment {
-		d := builder.Deployment(name).Namespace("ns").Label("konsumerator.lwolf.org/consumer", "c").Obj()
+		d := builder.Deployment(name).Namespace("ns").Label("konsumerator.lwolf.org/consumer", "c").
+			Annotation("konsumerator.lwolf.org/spec-hash", "h").Replicas(2).Obj()
 		d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "konsumerator", Operation: metav1.ManagedFieldsOperationApply}}
-		d.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "init", Resources: corev1.ResourceRequirements{
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		d.Spec.ProgressDeadlineSeconds = ptr.To[int32](600)
+		d.Spec.Template.Annotations = map[string]string{"a": "b"}
+		d.Spec.Template.Spec.DNSPolicy = corev1.DNSClusterFirst
+		d.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "init:1", Resources: corev1.ResourceRequirements{
 			Requests: decoded(t, `{"cpu":"10m"}`)}}}
-		d.Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{
+		c := &d.Spec.Template.Spec.Containers[0]
+		c.Command = []string{"consume"}
+		c.Env = []corev1.EnvVar{{Name: "KONSUMERATOR_PARTITION", Value: "0"}}
+		c.ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.NotRequired}}
+		c.Resources = corev1.ResourceRequirements{
 			Requests: decoded(t, `{"cpu":"200m","memory":"128Mi"}`), Limits: decoded(t, `{"cpu":"400m","memory":"256Mi"}`)}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 2, ReadyReplicas: 1,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}}
 		return d
 	}
 	var tr Transforms
@@ -108,9 +120,24 @@ func TestDeploymentTransformDropsManagedFieldsAndSharesResourceLists(t *testing.
 	require.NoError(t, err)
 	da, db := a.(*appsv1.Deployment), b.(*appsv1.Deployment)
 
-	want := instance("c-0")
-	want.ManagedFields = nil
-	assert.Equal(t, want, da, "everything but the managed fields is kept")
+	whole := instance("c-0")
+	assert.Nil(t, da.ManagedFields)
+	whole.ManagedFields = nil
+	assert.Equal(t, whole.ObjectMeta, da.ObjectMeta, "the metadata is kept")
+	assert.Equal(t, whole.Status, da.Status, "the status is kept")
+	assert.Equal(t, whole.Spec.Replicas, da.Spec.Replicas)
+	assert.Equal(t, whole.Spec.Selector, da.Spec.Selector)
+	assert.Equal(t, whole.Spec.Template.ObjectMeta, da.Spec.Template.ObjectMeta)
+	want := corev1.Container{Name: "busybox", Env: whole.Spec.Template.Spec.Containers[0].Env,
+		Resources: whole.Spec.Template.Spec.Containers[0].Resources, ResizePolicy: whole.Spec.Template.Spec.Containers[0].ResizePolicy}
+	assert.Equal(t, []corev1.Container{want}, da.Spec.Template.Spec.Containers, "of a container: name, env, resources, resizePolicy")
+	assert.Equal(t, []corev1.Container{{Name: "init", Resources: whole.Spec.Template.Spec.InitContainers[0].Resources}},
+		da.Spec.Template.Spec.InitContainers)
+	assert.Empty(t, da.Spec.Strategy, "the strategy is compared through the spec hash")
+	assert.Nil(t, da.Spec.ProgressDeadlineSeconds)
+	assert.Empty(t, da.Spec.Template.Spec.DNSPolicy)
+	assert.Equal(t, da, TrimDeployment(instance("c-0")), "the transform is TrimDeployment")
+
 	for i, c := range da.Spec.Template.Spec.Containers {
 		assert.True(t, sameMap(c.Resources.Requests, db.Spec.Template.Spec.Containers[i].Resources.Requests))
 		assert.True(t, sameMap(c.Resources.Limits, db.Spec.Template.Spec.Containers[i].Resources.Limits))

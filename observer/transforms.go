@@ -19,20 +19,57 @@ func (t *Transforms) Pod(in any) (any, error) {
 	return in, nil
 }
 
-// Deployment drops the managed fields (read from the API server's answers, never from the cache, and a large
-// part of each object) and shares the resource lists of the pod template's containers. It changes the object
-// it is given, which the informer has just decoded and hands to no one else. Anything but a Deployment passes
-// unchanged.
+// Deployment is TrimDeployment with the resource lists shared, done on the object it is given, which the
+// informer has just decoded and hands to no one else. Anything but a Deployment passes unchanged.
 func (t *Transforms) Deployment(in any) (any, error) {
 	d, ok := in.(*appsv1.Deployment)
 	if !ok {
 		return in, nil
 	}
+	trimDeployment(d, &t.lists)
+	return d, nil
+}
+
+// TrimDeployment is a copy of d with what the operator reads of an instance: its metadata but the managed fields
+// (read from the API server's answers, never from the cache); the replicas and the selector; the pod template's
+// labels and annotations and, of each container, the name, environment, resources and resizePolicy; and the
+// status. The rest of the template (image, command, probes, volumes, the API server's defaults) is compared
+// through the spec-hash annotation, never field by field, so a cached instance does not hold a copy of it:
+// with a real template it is most of the object. TestTrimmedDeploymentsPlanTheSame holds the planner to it.
+func TrimDeployment(d *appsv1.Deployment) *appsv1.Deployment {
+	out := d.DeepCopy()
+	trimDeployment(out, nil)
+	return out
+}
+
+// trimDeployment trims d in place; with lists, its resource lists are shared.
+func trimDeployment(d *appsv1.Deployment, lists *Interner) {
 	d.ManagedFields = nil
-	for _, cs := range [][]corev1.Container{d.Spec.Template.Spec.InitContainers, d.Spec.Template.Spec.Containers} {
-		for i := range cs {
-			cs[i].Resources = t.lists.Requirements(cs[i].Resources)
+	d.Spec = appsv1.DeploymentSpec{
+		Replicas: d.Spec.Replicas,
+		Selector: d.Spec.Selector,
+		Paused:   d.Spec.Paused,
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: d.Spec.Template.ObjectMeta,
+			Spec: corev1.PodSpec{
+				InitContainers: templateContainers(d.Spec.Template.Spec.InitContainers, lists),
+				Containers:     templateContainers(d.Spec.Template.Spec.Containers, lists),
+			},
+		},
+	}
+}
+
+// templateContainers keeps, of each container of a pod template, what the planner compares.
+func templateContainers(cs []corev1.Container, lists *Interner) []corev1.Container {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]corev1.Container, len(cs))
+	for i := range cs {
+		out[i] = corev1.Container{Name: cs[i].Name, Env: cs[i].Env, Resources: cs[i].Resources, ResizePolicy: cs[i].ResizePolicy}
+		if lists != nil {
+			out[i].Resources = lists.Requirements(out[i].Resources)
 		}
 	}
-	return d, nil
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/internal/builder"
 	"github.com/konsumerator/konsumerator/model"
+	"github.com/konsumerator/konsumerator/observer"
 )
 
 // bytesSource turns fuzz input into choices; an exhausted input reads as zeros.
@@ -290,6 +291,16 @@ func FuzzPlan(f *testing.F) {
 		}
 		if c, _ := json.Marshal(planWith(s, false)); !bytes.Equal(a, c) {
 			t.Fatal("the plan differs with the caches off")
+		}
+		trimmed := *s
+		trimmed.Deployments = make([]appsv1.Deployment, len(s.Deployments))
+		for i := range s.Deployments {
+			trimmed.Deployments[i] = *observer.TrimDeployment(&s.Deployments[i])
+		}
+		fromTrimmed := plan(&trimmed)
+		fromTrimmed.SnapshotDigest = p.SnapshotDigest
+		if c, _ := json.Marshal(fromTrimmed); !bytes.Equal(a, c) {
+			t.Fatalf("the plan differs from the Deployments as the cache holds them (observer.TrimDeployment):\n%s\n%s", a, c)
 		}
 		if diff := desiredMismatch(s); diff != "" {
 			t.Fatal("a desired object differs from the typed path's: " + diff)

@@ -69,7 +69,8 @@ func (st *settings) autoSize(c *corev1.Container, estimate int64, critical bool)
 	}
 	reqCPU = clampTo(pol, corev1.ResourceCPU, reqCPU)
 	if _, ok := pol.max[corev1.ResourceCPU]; !ok {
-		reqCPU = min(reqCPU, unboundedCeiling(c))
+		// The default ceiling guards a policy that sets no maximum; a minAllowed above it is the user's own word.
+		reqCPU = min(reqCPU, max(unboundedCeiling(c), pol.min[corev1.ResourceCPU]))
 	}
 	limCPU := clampTo(pol, corev1.ResourceCPU, max(roundUp(reqCPU, 1000), reqCPU))
 	mem := st.memoryFor(limCPU)

@@ -74,7 +74,8 @@ func (pl *planner) planDeletes() {
 	for _, d := range pl.surplus {
 		a := pl.action(model.ActionDelete, model.PhaseDelete, d, -1, "")
 		if uncovered := pl.uncovered(d.Annotations[konsumeratorv1.AnnotationPartition]); len(uncovered) > 0 {
-			a.Kind = model.ActionSkip
+			// Held back, it writes nothing: it is listed with the other skips, not among the deletes.
+			a.Kind, a.Phase = model.ActionSkip, model.PhaseApply
 			a.Reason = "not an expected instance; kept until partitions " + listPartitions(uncovered, 10) +
 				" have an up-to-date instance"
 		} else {

@@ -201,7 +201,7 @@ func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 			wants = append(wants, model.ContainerResize{Index: j, Name: name, Resources: want})
 		}
 	}
-	keptBurstable := keepBurstable(pod, wants)
+	keptBurstable := pl.keepBurstable(pod, wants)
 	resize := &model.PodResize{Deployment: in.name}
 	var lines []string
 	restarts := false
@@ -256,15 +256,16 @@ func (pl *planner) planPod(in *instance, pod *corev1.Pod, rp *resizePlan) {
 
 // keepBurstable: a Burstable pod whose targets have every request equal to its limit would become Guaranteed, which
 // pods/resize refuses, so the sizing would turn every scale to the policy's maximum into a restart. One cpu request
-// kept 1m under its limit keeps the class, at no cost worth a restart. It reports whether it changed a target.
-func keepBurstable(pod *corev1.Pod, wants []model.ContainerResize) bool {
+// kept 1m under its limit keeps the class, at no cost worth a restart, unless that goes under the container's
+// minAllowed cpu (the class change is then a restart). It reports whether it changed a target.
+func (pl *planner) keepBurstable(pod *corev1.Pod, wants []model.ContainerResize) bool {
 	if podQoS(pod, nil) != corev1.PodQOSBurstable || podQoS(pod, wants) != corev1.PodQOSGuaranteed {
 		return false
 	}
 	for i := range wants {
 		r := &wants[i].Resources
 		lim, ok := r.Limits[corev1.ResourceCPU]
-		if !ok || lim.MilliValue() <= 1 {
+		if !ok || lim.MilliValue() <= 1 || lim.MilliValue()-1 < pl.st.policies[wants[i].Name].min[corev1.ResourceCPU] {
 			continue
 		}
 		req := effectiveRequests(*r)[corev1.ResourceCPU]
@@ -534,7 +535,7 @@ func (pl *planner) startResources(decided []corev1.ResourceRequirements) []corev
 	}
 	// As from a Burstable pod: keepBurstable changes the first cpu request at its limit.
 	pod.Spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}}
-	if !keepBurstable(pod, wants) {
+	if !pl.keepBurstable(pod, wants) {
 		return decided
 	}
 	out := make([]corev1.ResourceRequirements, len(decided))

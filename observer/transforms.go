@@ -3,6 +3,8 @@ package observer
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/konsumerator/konsumerator/model"
 )
 
 // Transforms are the cache's transforms (cache.ByObject.Transform) of the Pods and Deployments of instances.
@@ -40,6 +42,17 @@ func TrimDeployment(d *appsv1.Deployment) *appsv1.Deployment {
 	out := d.DeepCopy()
 	trimDeployment(out, nil)
 	return out
+}
+
+// TrimSnapshot is s with its Deployments as the cache holds them (TrimDeployment), for tests that hold the
+// planner to planning the same from them.
+func TrimSnapshot(s *model.Snapshot) *model.Snapshot {
+	out := *s
+	out.Deployments = make([]appsv1.Deployment, len(s.Deployments))
+	for i := range s.Deployments {
+		out.Deployments[i] = *TrimDeployment(&s.Deployments[i])
+	}
+	return &out
 }
 
 // trimDeployment trims d in place; with lists, its resource lists are shared.

@@ -5,22 +5,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
 	"github.com/konsumerator/konsumerator/planner"
 )
-
-// trimmed is s with its Deployments as the operator's cache holds them (observer.TrimDeployment).
-func trimmed(s *model.Snapshot) *model.Snapshot {
-	out := *s
-	out.Deployments = make([]appsv1.Deployment, len(s.Deployments))
-	for i := range s.Deployments {
-		out.Deployments[i] = *observer.TrimDeployment(&s.Deployments[i])
-	}
-	return &out
-}
 
 // TestTrimmedDeploymentsPlanTheSame: the cache keeps of a Deployment only what the planner compares, so every
 // scenario, on every pass until it converges, is planned the same from trimmed Deployments as from whole ones
@@ -30,7 +19,7 @@ func TestTrimmedDeploymentsPlanTheSame(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			s := sc.snap(t)
 			for pass := 0; ; pass++ {
-				whole, trim := planner.Plan(s), planner.Plan(trimmed(s))
+				whole, trim := planner.Plan(s), planner.Plan(observer.TrimSnapshot(s))
 				if d := cmp.Diff(whole, trim, cmpopts.IgnoreFields(model.Plan{}, "SnapshotDigest"), cmpopts.EquateEmpty()); d != "" {
 					t.Fatalf("pass %d: the plan from trimmed Deployments differs (-whole +trimmed):\n%s", pass, d)
 				}

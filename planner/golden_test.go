@@ -134,6 +134,18 @@ func scenarios() []scenario {
 			s = setState(s, "orders-0", planner.StatePendingScaleDown, s.Now.Add(-5*min))
 			return later(s, 0, load(4, 800, 800, 480000))
 		}},
+		{name: "lag-the-size-works-off-no-restart", snap: func(t testing.TB) *model.Snapshot {
+			// Past the peak of a wave: production 50/s above the size, 160s behind (over half of tolerableLag,
+			// where a scale-up used to start). At this deficit the lag reaches 238s by the time a scale-up could
+			// help (160s, plus 6 % of production for the 5m wait, plus the restart's own minute): under
+			// tolerableLag, so no restart yet.
+			return later(steady(t, orders()), min, load(4, 850, 800, 850*160))
+		}},
+		{name: "lag-outgrowing-the-size-scales-up", snap: func(t testing.TB) *model.Snapshot {
+			// 150/s above the size and 200s behind: 200s + 16 % of the 5m wait + the restart's minute = 307s,
+			// over tolerableLag: the scale-up starts its wait.
+			return later(steady(t, orders()), min, load(4, 950, 800, 950*200))
+		}},
 		{name: "critical-lag-max-at-once", desired: []string{"orders-0"}, snap: func(t testing.TB) *model.Snapshot {
 			s := steady(t, orders())
 			m := builder.Sample(s.Now.Add(-5*time.Second)).Uniform(4, 800, 800, 0).Partition(0, 800, 800, 800*7200).Obj()

@@ -203,6 +203,8 @@ type sizeState struct {
 	state    scalingState // read from the annotations by observe, then moved by the hysteresis
 	ripens   time.Time
 	sizeNote string
+	// costNote says why countOwnCost kept the size against the load, when it did.
+	costNote string
 	changing bool // resources set from metrics in this pass: shares the global budget
 	oomBump  bool // memory raised at once after an out-of-memory kill
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources (in

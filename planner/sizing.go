@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -218,6 +219,9 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	}
 	if in.sizeNote == "" {
 		in.sizeNote = "resources match the load"
+		if in.costNote != "" {
+			in.sizeNote = in.costNote
+		}
 	}
 }
 
@@ -227,8 +231,9 @@ const (
 	// restartAllowance is the production a restart leaves as backlog (the rebalance pause and the rollout): a
 	// scale-down keeps the headroom to work it off within recoveryTime.
 	restartAllowance = time.Minute
-	// upTrigger: by restart, a scale-up starts only when the load is this share above the size (or the lag has
-	// reached half of tolerableLag): a backlog the size works off well under tolerableLag is not worth a restart.
+	// upTrigger: by restart, a scale-up starts only when the load is this share above the size (or the lag would
+	// reach tolerableLag before a scale-up could help, lagOutgrowsSize): a backlog the size works off under
+	// tolerableLag is not worth a restart.
 	upTrigger = 0.25
 	// trendWaits is how many pendingScaleUpDuration a scale-up by restart projects the load's rise over: the rise
 	// measured during its own wait, continued, so a rising load costs few, larger steps.
@@ -248,10 +253,30 @@ const (
 	rateSettles = 3 * time.Minute
 )
 
+// lagOutgrowsSize tells whether the instance's worst lag, at its current CPU, reaches tolerableLag before a
+// scale-up started now could help: the lag grows by the share of production the CPU cannot read, over the
+// pendingScaleUpDuration wait, and the restart itself adds restartAllowance. A lag that stays under tolerableLag
+// that long is not worth a restart yet: it is looked at again on every sample, so a load that stays above the size
+// still gets its scale-up in time, and a load that falls back under it (past the peak of a wave) has its backlog
+// worked off without one. The lag alone used to start a scale-up at half of tolerableLag, which past the peak
+// bought CPU for a load that was already falling.
+func (pl *planner) lagOutgrowsSize(in *instance, curMilli int64) bool {
+	if pl.st.tolerableLag <= 0 {
+		return true
+	}
+	capacity := float64(curMilli) / 1000 * in.perCore
+	deficit := 0.0
+	if in.production > capacity {
+		deficit = (in.production - capacity) / in.production
+	}
+	projected := float64(in.maxLag) + deficit*float64(pl.st.pendingUp) + float64(restartAllowance)
+	return projected >= float64(pl.st.tolerableLag)
+}
+
 // countOwnCost revises a scale decision by what the resize itself costs:
 //   - up, in place: sized with inPlaceUpHeadroom above the load;
-//   - up, by restart: starts only when the load is upTrigger above the size (or the instance lags half of
-//     tolerableLag), and when it ripens is sized for the rise of production measured during its wait, continued
+//   - up, by restart: starts only when the load is upTrigger above the size (or the lag would reach tolerableLag
+//     before a scale-up could help: lagOutgrowsSize), and when it ripens is sized for the rise of production measured during its wait, continued
 //     over trendWaits waits, at most upTrigger above the load;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
 //     it restarts nothing), and pending only while it gives back downMargin of the CPU: its wait starts when the
@@ -266,10 +291,14 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		}
 		cur := pl.currentCPU(in)
 		trigger := float64(cur) / 1000 * in.perCore * (1 + upTrigger)
-		if in.state.state != StatePendingScaleUp && in.rate <= trigger && in.maxLag < pl.st.tolerableLag/2 {
+		if in.state.state != StatePendingScaleUp && in.rate <= trigger && !pl.lagOutgrowsSize(in, cur) {
 			// Not worth a restart yet: the CPU stays (memory still follows the CPU).
 			keep := pl.withFloors(in, pl.targetSizes(cur, false))
 			if d := pl.autoDirection(keep, in.current); d != dirDown {
+				if in.maxLag > 0 {
+					in.costNote = fmt.Sprintf("no restart for a lag of %s: at this size it stays under tolerableLag %s until a scale-up could help",
+						in.maxLag.Round(time.Second), pl.st.tolerableLag)
+				}
 				return keep, d
 			}
 		}
@@ -304,7 +333,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 }
 
 // observedPerCore is the rate one core of this instance was seen reading at, when that says what it can do: its
-// backlog is a real one (the lag at half of tolerableLag, where a restart becomes worth it), so the consumer
+// backlog is a real one (the lag at half of tolerableLag), so the consumer
 // reads as fast as its CPU lets it, and no rollout is under way (its pause would read as slowness). ratePerCore
 // is a guess made once; when it is too high, a planner that sizes from it alone gives a lagging instance the
 // CPU for its production and no more, and the lag settles above tolerableLag instead of draining.

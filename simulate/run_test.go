@@ -2,8 +2,10 @@ package simulate_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +214,32 @@ func TestRestartModeWave(t *testing.T) {
 	cycles := 3.0 // six hours of a 2-hour wave
 	if per := float64(r.Restarts) / 10 / cycles; per > 4 {
 		t.Errorf("%d restarts: %.2f per instance per cycle, want at most 4", r.Restarts, per)
+	}
+	// Not only on average: no instance restarts more than four times in any one cycle.
+	var b bytes.Buffer
+	if err := r.WriteTimeline(&b); err != nil {
+		t.Fatal(err)
+	}
+	perCycle := map[string]int{}
+	rows := strings.Split(strings.TrimSpace(b.String()), "\n")[1:]
+	for _, row := range rows {
+		f := strings.Split(row, ",")
+		sec, err1 := strconv.Atoi(f[0])
+		n, err2 := strconv.Atoi(f[len(f)-1])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("timeline row %q", row)
+		}
+		perCycle[fmt.Sprintf("%s in cycle %d", f[2], (sec-1)/7200+1)] += n
+	}
+	total := 0
+	for k, n := range perCycle {
+		total += n
+		if n > 4 {
+			t.Errorf("%s: %d restarts, want at most 4", k, n)
+		}
+	}
+	if total != r.Restarts {
+		t.Errorf("the timeline counts %d restarts, the summary %d", total, r.Restarts)
 	}
 	if !strings.Contains(r.TableRow(), "| daily-wave | 99.") && !strings.Contains(r.TableRow(), "| daily-wave | 100.") {
 		t.Errorf("lag under tolerableLag below 99 %%: %s", r.TableRow())

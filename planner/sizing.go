@@ -276,8 +276,8 @@ func (pl *planner) lagOutgrowsSize(in *instance, curMilli int64) bool {
 // countOwnCost revises a scale decision by what the resize itself costs:
 //   - up, in place: sized with inPlaceUpHeadroom above the load;
 //   - up, by restart: starts only when the load is upTrigger above the size (or the lag would reach tolerableLag
-//     before a scale-up could help: lagOutgrowsSize), and when it ripens is sized for the rise of production measured during its wait, continued
-//     over trendWaits waits, at most upTrigger above the load;
+//     before a scale-up could help: lagOutgrowsSize), and when it ripens is sized for the rise of production
+//     measured during its wait, continued over trendWaits waits, at most upTrigger above the load;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
 //     it restarts nothing), and pending only while it gives back downMargin of the CPU: its wait starts when the
 //     margin is first met and starts again whenever it is lost, so a dip shorter than pendingScaleDownDuration

@@ -12,32 +12,23 @@ import (
 const clockTicksPerSecond = 100
 
 // peakRSSBytes reads VmHWM, the peak resident set size, from /proc/<pid>/status.
-func peakRSSBytes(pid int) (int64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseVmHWM(string(raw))
-}
+func peakRSSBytes(pid int) (int64, error) { return statusKB(pid, "VmHWM") }
 
 // rssBytes reads VmRSS, the resident set size now, from /proc/<pid>/status.
-func rssBytes(pid int) (int64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStatusKB(string(raw), "VmRSS")
-}
+func rssBytes(pid int) (int64, error) { return statusKB(pid, "VmRSS") }
 
 // fileRSSBytes reads RssFile, the resident pages mapped from files, from /proc/<pid>/status: for the operator,
 // a static binary that maps no other file, the pages of its own executable. They are part of every RSS figure
 // and do not depend on what the operator holds.
-func fileRSSBytes(pid int) (int64, error) {
+func fileRSSBytes(pid int) (int64, error) { return statusKB(pid, "RssFile") }
+
+// statusKB reads one "Field:   1234 kB" line of /proc/<pid>/status, in bytes.
+func statusKB(pid int, field string) (int64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
-	return parseStatusKB(string(raw), "RssFile")
+	return parseStatusKB(string(raw), field)
 }
 
 func parseVmHWM(status string) (int64, error) { return parseStatusKB(status, "VmHWM") }

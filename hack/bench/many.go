@@ -80,6 +80,10 @@ type manyResult struct {
 	serverTime []requestTime
 	// baselineServerTime is the same for the baseline's applies.
 	baselineServerTime []requestTime
+	// baselineCPU and convergeCPU are the CPU of the bench and every program it runs over the baseline and the
+	// converge: on a machine of a few cores the API server, etcd, the metrics source, the operator and the bench
+	// share them.
+	baselineCPU, convergeCPU cpuWindow
 }
 
 func (r manyResult) queriesPerConsumerPerPeriod() float64 {
@@ -91,12 +95,12 @@ func (r manyResult) String() string {
 	return fmt.Sprintf("baseline %.2fs, converged in %.2fs (%.2fx; Consumers created in %.2fs); writes: %s; 404 reads: %g; "+
 		"steady %.0fs: failed scrapes %g, writes %s, %g queries (%.2f per Consumer per period, peak %g/s, mean %.1f/s), %g reconciles, queue wait %.3fs; "+
 		"peak RSS %s MiB (at the end %s MiB, %s MiB of it the executable's pages, Go heap in use %s MiB), CPU %.2fs (steady %.2fs); "+
-		"API server's time, baseline: %s; converge: %s",
+		"API server's time, baseline: %s; converge: %s; CPU by program, baseline: %s; converge: %s",
 		r.baseline.Seconds(), r.converge.Seconds(), r.converge.Seconds()/r.baseline.Seconds(), r.createConsumers.Seconds(),
 		r.writes, r.notFound, r.steadyWindow.Seconds(), r.failedScrapes, r.steadyWrites, r.queries, r.queriesPerConsumerPerPeriod(),
 		r.peakQueriesPerSecond, r.queries/r.steadyWindow.Seconds(), r.reconciles, r.queueWait,
 		mib(float64(r.peakRSS)), mib(r.rssEnd), mib(r.fileRSSEnd), mib(r.heapInUse), r.cpuTotal, r.cpuSteady,
-		serverTimeText(r.baselineServerTime), serverTimeText(r.serverTime))
+		serverTimeText(r.baselineServerTime), serverTimeText(r.serverTime), r.baselineCPU, r.convergeCPU)
 }
 
 func manyNamespace(i int) string    { return fmt.Sprintf("many-%03d", i) }
@@ -239,9 +243,18 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 	if err != nil {
 		return res, err
 	}
+	cpuBeforeBaseline, err := readCPUByProgram()
+	if err != nil {
+		return res, err
+	}
 	if res.baseline, err = c.manyBaseline(ctx, consumers, o.baselineWorkers); err != nil {
 		return res, err
 	}
+	cpuAfterBaseline, err := readCPUByProgram()
+	if err != nil {
+		return res, err
+	}
+	res.baselineCPU = cpuWindow{res.baseline.Seconds(), cpuAfterBaseline.since(cpuBeforeBaseline)}
 	afterBaseline, err := c.requests(ctx)
 	if err != nil {
 		return res, err
@@ -287,6 +300,10 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 		}
 	}
 	start := time.Now()
+	cpuAtStart, err := readCPUByProgram()
+	if err != nil {
+		return res, err
+	}
 	op, err := startOperator(ctx, bin, c.kubeconfig, logFile, o.operatorArgs, o.operatorEnv)
 	if err != nil {
 		return res, err
@@ -294,6 +311,9 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 	defer op.stop()
 	if !mo.createFirst {
 		start = time.Now()
+		if cpuAtStart, err = readCPUByProgram(); err != nil {
+			return res, err
+		}
 		if err := createConsumers(); err != nil {
 			return res, err
 		}
@@ -304,6 +324,12 @@ func runMany(ctx context.Context, c *cluster, bin string, o options, name, logFi
 			return res, seen.err
 		}
 		res.converge = seen.at.Sub(start)
+		cpuAtEnd, err := readCPUByProgram()
+		if err != nil {
+			return res, err
+		}
+		// Read just after the last instance was seen: the few milliseconds since count too.
+		res.convergeCPU = cpuWindow{time.Since(start).Seconds(), cpuAtEnd.since(cpuAtStart)}
 	case <-time.After(o.convergeTimeout):
 		return res, fmt.Errorf("not converged after %s: %d of %d instances", o.convergeTimeout, seen.count.Load(), want)
 	case <-ctx.Done():
@@ -609,6 +635,7 @@ func reportMany(w io.Writer, rows []manyResult, o options) {
 	}
 	table = append(table, row)
 	writeTable(w, table)
+	writeCPUTable(w, rows)
 
 	fmt.Fprintln(w, "\ntargets (read from the figures above, not asserted):")
 	ratio := m(func(r manyResult) float64 { return r.converge.Seconds() / r.baseline.Seconds() })

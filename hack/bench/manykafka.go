@@ -520,6 +520,11 @@ func reportManyKafka(w io.Writer, rows []manyKafkaResult, o options) {
 		fmt.Sprintf("%.2f", m(func(r manyKafkaResult) float64 { return r.cpuSteady / r.periods() })),
 	})
 	writeTable(w, table)
+	many := make([]manyResult, len(rows))
+	for i, r := range rows {
+		many[i] = r.manyResult
+	}
+	writeCPUTable(w, many)
 
 	fmt.Fprintln(w, "\nrequests per Consumer per sync period, by kind (steady window):")
 	kinds := [][]string{{}, {}}

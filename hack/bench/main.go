@@ -72,7 +72,7 @@ func main() {
 		operatorEnv  string
 		quick        bool
 	)
-	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize, many, many-kafka")
+	flag.StringVar(&scenarios, "scenarios", "create,resize", "scenarios to run, comma separated: create, resize, many, many-kafka, api-cost (the API server's CPU per request of each kind; -many-consumers requests of each)")
 	flag.StringVar(&sizes, "n", "100,1000", "instance counts to measure, comma separated")
 	flag.IntVar(&o.runs, "runs", 3, "runs per instance count; the table shows medians")
 	flag.IntVar(&o.unrelated, "unrelated", 10000, "unrelated Deployments for the second set of create runs (0: skip that set)")
@@ -234,6 +234,12 @@ func run(ctx context.Context, o options) (err error) {
 			manyKafkaRows = append(manyKafkaRows, res)
 		}
 	}
+	var apiCostRows []apiCostRow
+	if o.scenarios[scenarioAPICost] {
+		if apiCostRows, err = measureAPICost(ctx, c, o.many.consumers); err != nil {
+			return fmt.Errorf("api-cost: %w", err)
+		}
+	}
 	if o.scenarios[scenarioCreate] && o.unrelated > 0 {
 		progress("creating %d unrelated Deployments", o.unrelated)
 		t := time.Now()
@@ -245,7 +251,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	report(os.Stdout, rows, resizeRows, manyRows, manyKafkaRows, o, environment{
+	report(os.Stdout, rows, resizeRows, manyRows, manyKafkaRows, apiCostRows, o, environment{
 		loadBefore: loadBefore, loadAfter: loadAverage(), took: time.Since(started),
 	})
 	return nil

@@ -61,7 +61,7 @@ type environment struct {
 }
 
 func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows []manyResult,
-	manyKafkaRows []manyKafkaResult, o options, env environment) {
+	manyKafkaRows []manyKafkaResult, apiCostRows []apiCostRow, o options, env environment) {
 	runs := o.runs
 	if len(rows) == 0 && len(resizeRows) == 0 {
 		runs = o.many.runs
@@ -85,6 +85,9 @@ func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows 
 	}
 	if len(manyKafkaRows) > 0 {
 		reportManyKafka(w, manyKafkaRows, o)
+	}
+	if len(apiCostRows) > 0 {
+		reportAPICost(w, apiCostRows)
 	}
 }
 

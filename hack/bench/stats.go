@@ -51,6 +51,8 @@ const (
 	scenarioMany   = "many"
 	// scenarioManyKafka is the many scenario in Kafka mode.
 	scenarioManyKafka = "many-kafka"
+	// scenarioAPICost is the API server's CPU per request of each kind a new Consumer costs.
+	scenarioAPICost = "api-cost"
 )
 
 // parseScenarios reads a list like "create,resize".
@@ -59,11 +61,11 @@ func parseScenarios(s string) (map[string]bool, error) {
 	for _, part := range strings.Split(s, ",") {
 		switch part = strings.TrimSpace(part); part {
 		case "":
-		case scenarioCreate, scenarioResize, scenarioMany, scenarioManyKafka:
+		case scenarioCreate, scenarioResize, scenarioMany, scenarioManyKafka, scenarioAPICost:
 			out[part] = true
 		default:
-			return nil, fmt.Errorf("unknown scenario %q: want %s, %s, %s or %s", part, scenarioCreate, scenarioResize,
-				scenarioMany, scenarioManyKafka)
+			return nil, fmt.Errorf("unknown scenario %q: want %s, %s, %s, %s or %s", part, scenarioCreate, scenarioResize,
+				scenarioMany, scenarioManyKafka, scenarioAPICost)
 		}
 	}
 	if len(out) == 0 {

@@ -52,3 +52,17 @@ func TestReadCPUByProgramCountsChildren(t *testing.T) {
 		t.Fatalf("no %q entry: %v", benchProgram, during)
 	}
 }
+
+func TestAPICostScenario(t *testing.T) {
+	if got, err := parseScenarios("api-cost"); err != nil || !got[scenarioAPICost] || got[scenarioMany] {
+		t.Errorf("parseScenarios(api-cost) = %v, %v", got, err)
+	}
+	// 1,000 requests that cost the API server 13.7 s of CPU: 13.7 ms each.
+	r := apiCostRow{kind: "status", n: 1000, cpu: cpuWindow{8, cpuByProgram{"kube-apiserver": 13.7, "etcd": 0.9}}}
+	if ms := r.perRequestMs("kube-apiserver"); ms < 13.69 || ms > 13.71 {
+		t.Errorf("per request = %g ms, want 13.7", ms)
+	}
+	if ms := r.perRequestMs("prometheus"); ms != 0 {
+		t.Errorf("a program that did not run: %g ms, want 0", ms)
+	}
+}

@@ -16,7 +16,6 @@ import (
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/applier"
-	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/observer"
 )
 
@@ -56,28 +55,18 @@ func measureAPICost(ctx context.Context, c *cluster, n int) (rows []apiCostRow, 
 		}
 	}()
 	// n Consumers of 5 instances as the many scenario makes them, and the first n of their instances.
-	mo := manyOptions{instances: 5, namespaces: 1, syncPeriod: 30 * time.Second}
+	const perConsumer = 5
+	mo := manyOptions{instances: perConsumer, namespaces: 1, syncPeriod: 30 * time.Second}
 	consumers := make([]*konsumeratorv1.Consumer, n)
-	var instances []*model.Action
 	for i := range consumers {
 		consumers[i] = manyConsumer(mo, i, "http://127.0.0.1:9")
 		consumers[i].Namespace = apiCostNamespace
-		if len(instances) >= n {
-			continue
-		}
-		cc := consumers[i].DeepCopy()
-		cc.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
-		cc.Spec.Autoscaler = nil
-		_, plan, err := desiredInstances(cc)
-		if err != nil {
-			return nil, err
-		}
-		for j := range plan.Actions {
-			if plan.Actions[j].Kind == model.ActionCreate && len(instances) < n {
-				instances = append(instances, &plan.Actions[j])
-			}
-		}
 	}
+	instances, err := instanceApplies(consumers[:(n+perConsumer-1)/perConsumer])
+	if err != nil {
+		return nil, err
+	}
+	instances = instances[:n]
 	httpClient, err := rest.HTTPClientFor(c.env.Config)
 	if err != nil {
 		return nil, err
@@ -106,8 +95,9 @@ func measureAPICost(ctx context.Context, c *cluster, n int) (rows []apiCostRow, 
 			return c.client.Apply(ctx, &detached{instances[i].Desired}, client.FieldOwner("bench-api-cost"), client.ForceOwnership)
 		}},
 		{"instance Deployment, server-side apply of one changed annotation", func(i int) error {
-			d := instances[i].Desired
-			changed := &detached{d}
+			// The whole object again with one more annotation (an apply that left fields out would remove them);
+			// the apply configuration is changed in place, as nothing applies it after this kind.
+			changed := &detached{instances[i].Desired}
 			changed.WithAnnotations(map[string]string{"bench.konsumerator.lwolf.org/touch": "1"})
 			return c.client.Apply(ctx, changed, client.FieldOwner("bench-api-cost"), client.ForceOwnership)
 		}},

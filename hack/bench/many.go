@@ -554,23 +554,34 @@ func (c *cluster) watchInstances(ctx context.Context, want int) (*instanceWatch,
 	return iw, nil
 }
 
-// manyBaseline applies every Consumer's instances from a bare client with workers in flight: the same objects
-// the planner makes for them, with a made-up owner UID.
-func (c *cluster) manyBaseline(ctx context.Context, consumers []*konsumeratorv1.Consumer, workers int) (time.Duration, error) {
+// instanceApplies are the applies that create the Consumers' instances, Consumer after Consumer: the objects the
+// planner makes for them without metrics (the same objects, whatever the sizing says), each Consumer given a
+// made-up UID for its instances' owner references.
+func instanceApplies(consumers []*konsumeratorv1.Consumer) ([]*model.Action, error) {
 	var applies []*model.Action
 	for i, consumer := range consumers {
 		cc := consumer.DeepCopy()
 		cc.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
-		cc.Spec.Autoscaler = nil // the plan without metrics: the same objects, whatever the sizing says
+		cc.Spec.Autoscaler = nil
 		_, plan, err := desiredInstances(cc)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for j := range plan.Actions {
 			if plan.Actions[j].Kind == model.ActionCreate {
 				applies = append(applies, &plan.Actions[j])
 			}
 		}
+	}
+	return applies, nil
+}
+
+// manyBaseline applies every Consumer's instances from a bare client with workers in flight: the same objects
+// the planner makes for them, with a made-up owner UID.
+func (c *cluster) manyBaseline(ctx context.Context, consumers []*konsumeratorv1.Consumer, workers int) (time.Duration, error) {
+	applies, err := instanceApplies(consumers)
+	if err != nil {
+		return 0, err
 	}
 	var failed atomic.Value
 	start := time.Now()

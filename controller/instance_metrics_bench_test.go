@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
 )
 
@@ -41,4 +43,33 @@ func BenchmarkInstanceSeriesMemory(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(kept)/(owners*perOwner), "heap-B/instance")
+}
+
+// BenchmarkConsumerSeriesMemory reports the heap the konsumerator_consumer_instances series keep per Consumer
+// between scrapes, and what a scrape of 1,000 Consumers allocates.
+func BenchmarkConsumerSeriesMemory(b *testing.B) {
+	const consumers = 1000
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	five := int32(5)
+	status := konsumeratorv1.ConsumerStatus{Expected: &five, Running: &five}
+	reg := prometheus.NewRegistry()
+	before := heap()
+	m := NewMetrics(reg, -1)
+	for i := range consumers {
+		m.setStatus(fmt.Sprintf("ns-%d", i%50), fmt.Sprintf("group-%04d", i), status)
+	}
+	kept := heap() - before
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(kept)/consumers, "heap-B/consumer")
 }

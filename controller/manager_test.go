@@ -64,7 +64,7 @@ func TestWatchDriven(t *testing.T) {
 	})
 	// The gauge is set after the status write of the same pass, so it is waited for too.
 	eventually(t, "the expected-instances gauge", func() (bool, string) {
-		v := testutil.ToFloat64(r.Metrics.Instances.WithLabelValues(ns, "c", "expected"))
+		v, _ := r.Metrics.Instances.Value(ns, "c", "expected")
 		return v == 4, strconv.FormatFloat(v, 'f', -1, 64)
 	})
 

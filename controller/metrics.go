@@ -14,7 +14,7 @@ type Metrics struct {
 	ReconcileDuration *prometheus.HistogramVec
 	Panics            prometheus.Counter
 	PlannedActions    *prometheus.CounterVec
-	Instances         *prometheus.GaugeVec
+	Instances         *ConsumerInstances
 	// PerInstance are the series of each instance, for at most maxInstances instances.
 	PerInstance *InstanceMetrics
 }
@@ -40,10 +40,7 @@ func NewMetrics(reg prometheus.Registerer, maxInstances int) *Metrics {
 			Name: "konsumerator_planned_actions_total",
 			Help: "Actions planned, by kind (create, update, delete, skip).",
 		}, []string{"action"}),
-		Instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "konsumerator_consumer_instances",
-			Help: "Instances of a Consumer by state (expected, running, paused, missing, lagging, outdated), as in its status.",
-		}, []string{"namespace", "consumer", "state"}),
+		Instances: newConsumerInstances(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ReconcileDuration, m.Panics, m.PlannedActions, m.Instances)
@@ -62,20 +59,11 @@ func (m *Metrics) observePlan(p *model.Plan) {
 }
 
 func (m *Metrics) setStatus(namespace, name string, st konsumeratorv1.ConsumerStatus) {
-	for state, v := range map[string]*int32{
-		"expected": st.Expected, "running": st.Running, "paused": st.Paused,
-		"missing": st.Missing, "lagging": st.Lagging, "outdated": st.Outdated, "failing": st.Failing,
-	} {
-		value := 0.0
-		if v != nil {
-			value = float64(*v)
-		}
-		m.Instances.WithLabelValues(namespace, name, state).Set(value)
-	}
+	m.Instances.set(namespace, name, st)
 }
 
 func (m *Metrics) forget(namespace, name string) {
-	m.Instances.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "consumer": name})
+	m.Instances.forget(namespace, name)
 	m.PerInstance.forget(namespace, name)
 }
 

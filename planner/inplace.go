@@ -358,7 +358,7 @@ func (pl *planner) podTarget(in *instance, i int, live corev1.ResourceRequiremen
 	if len(out.Limits) == 0 {
 		out.Limits = nil
 	}
-	return out
+	return pl.memo.podTarget(out)
 }
 
 func copyList(l corev1.ResourceList) corev1.ResourceList {

@@ -2,8 +2,13 @@ package planner_test
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/planner"
 )
 
@@ -37,5 +42,31 @@ func TestDesiredAsBefore(t *testing.T) {
 				t.Fatal(diff)
 			}
 		})
+	}
+}
+
+// TestResizeTargetsShared: the pods a plan resizes to one size share that size's lists, so a plan that resizes
+// a thousand pods holds one pair of maps; the plan is the same as without the memo (TestMemoDecidesNothing).
+func TestResizeTargetsShared(t *testing.T) {
+	s := ripeUp(steadyInPlace(t, inPlaceOrders()))
+	var targets []corev1.ResourceRequirements
+	for _, a := range planner.Plan(s).Actions {
+		if a.Kind == model.ActionResize {
+			for _, c := range a.Resize.Containers {
+				targets = append(targets, c.Resources)
+			}
+		}
+	}
+	if len(targets) < 2 {
+		t.Fatalf("the scenario resizes %d containers; the test needs two or more", len(targets))
+	}
+	for i, r := range targets[1:] {
+		if !equality.Semantic.DeepEqual(r, targets[0]) {
+			t.Fatalf("target %d differs from the first: %v against %v", i+1, r, targets[0])
+		}
+		if reflect.ValueOf(r.Requests).UnsafePointer() != reflect.ValueOf(targets[0].Requests).UnsafePointer() ||
+			reflect.ValueOf(r.Limits).UnsafePointer() != reflect.ValueOf(targets[0].Limits).UnsafePointer() {
+			t.Fatalf("target %d has lists of its own", i+1)
+		}
 	}
 }

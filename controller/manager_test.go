@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -56,12 +57,20 @@ func TestWatchDriven(t *testing.T) {
 	defer cancel()
 	go func() { _ = m.Start(ctx) }()
 
-	c := create(t, sampleConsumer(ns).Obj())
+	// Applied as kubectl apply does, with a copy of the manifest in an annotation.
+	applied := sampleConsumer(ns).Obj()
+	applied.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: `{"kind":"Consumer","spec":{}}`}
+	c := create(t, applied)
 	eventually(t, "4 instances and a truthful status", func() (bool, string) {
 		got := consumer(t, keyOf(c))
 		return len(deployments(t, ns)) == 4 && i32(got.Status.Expected) == 4 && i32(got.Status.Missing) == 0,
 			statusLine(got)
 	})
+	// The cache keeps no copy of the manifest; the operator, which writes only the status, leaves it in place.
+	assert.Contains(t, consumer(t, keyOf(c)).Annotations, corev1.LastAppliedConfigAnnotation)
+	var cached konsumeratorv1.Consumer
+	require.NoError(t, m.GetCache().Get(context.Background(), keyOf(c), &cached))
+	assert.NotContains(t, cached.Annotations, corev1.LastAppliedConfigAnnotation)
 	// The gauge is set after the status write of the same pass, so it is waited for too.
 	eventually(t, "the expected-instances gauge", func() (bool, string) {
 		v, _ := r.Metrics.Instances.Value(ns, "c", "expected")

@@ -42,7 +42,8 @@ type Config struct {
 // CacheOptions restricts the caches of Deployments, ReplicaSets and Pods to those of instances (labelled
 // konsumerator.lwolf.org/consumer), so that memory does not grow with the unrelated objects of the cluster, and
 // keeps no managed fields. ReplicaSets are cached as metadata only and Pods trimmed to what the planner reads;
-// the resource lists of Pods and Deployments are shared where equal (observer.Transforms).
+// the resource lists of Pods and Deployments are shared where equal, and Consumers are kept without kubectl's
+// copy of their manifest (observer.Transforms).
 func CacheOptions() cache.Options {
 	managed, err := labels.NewRequirement(konsumeratorv1.LabelConsumer, selection.Exists, nil)
 	if err != nil {
@@ -54,9 +55,10 @@ func CacheOptions() cache.Options {
 	transforms := &observer.Transforms{}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: instances, Transform: transforms.Deployment},
-			replicaSets:          {Label: instances, Transform: observer.TransformReplicaSet},
-			&corev1.Pod{}:        {Label: instances, Transform: transforms.Pod},
+			&appsv1.Deployment{}:       {Label: instances, Transform: transforms.Deployment},
+			replicaSets:                {Label: instances, Transform: observer.TransformReplicaSet},
+			&corev1.Pod{}:              {Label: instances, Transform: transforms.Pod},
+			&konsumeratorv1.Consumer{}: {Transform: transforms.Consumer},
 		},
 		// Field ownership is read from the API server's answers, never from the cache, and it is a large part of
 		// every cached object.
@@ -127,7 +129,16 @@ func (w Watch) Restrict(opts cache.Options) cache.Options {
 		if opts.ByObject == nil {
 			opts.ByObject = map[client.Object]cache.ByObject{}
 		}
-		opts.ByObject[&konsumeratorv1.Consumer{}] = cache.ByObject{Label: w.Selector}
+		// The Consumers' entry, when there is one, keeps its transform: a second entry for the kind is refused.
+		key := client.Object(&konsumeratorv1.Consumer{})
+		for obj := range opts.ByObject {
+			if _, ok := obj.(*konsumeratorv1.Consumer); ok {
+				key = obj
+			}
+		}
+		by := opts.ByObject[key]
+		by.Label = w.Selector
+		opts.ByObject[key] = by
 	}
 	if len(w.Namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}

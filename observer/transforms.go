@@ -3,7 +3,9 @@ package observer
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
 )
 
@@ -30,6 +32,26 @@ func (t *Transforms) Deployment(in any) (any, error) {
 	}
 	trimDeployment(d, &t.lists)
 	return d, nil
+}
+
+// Consumer is the cache's transform of Consumers: without managed fields and without the copy of the whole
+// manifest that kubectl apply (and the GitOps tools built on it) keeps in an annotation, which doubles what such a
+// Consumer costs the cache. Nothing reads either from the cache, and the operator writes only a Consumer's
+// status, never the object, so the annotation is not lost. Done on the object it is given, which the informer has
+// just decoded and hands to no one else. Anything but a Consumer passes with its managed fields dropped.
+func (t *Transforms) Consumer(in any) (any, error) {
+	c, ok := in.(*konsumeratorv1.Consumer)
+	if !ok {
+		if o, ok := in.(interface {
+			SetManagedFields([]metav1.ManagedFieldsEntry)
+		}); ok {
+			o.SetManagedFields(nil)
+		}
+		return in, nil
+	}
+	c.ManagedFields = nil
+	delete(c.Annotations, corev1.LastAppliedConfigAnnotation)
+	return c, nil
 }
 
 // TrimDeployment is a copy of d with what the operator reads of an instance: its metadata but the managed fields

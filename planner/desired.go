@@ -29,6 +29,8 @@ type instanceParts struct {
 	replicas int32
 	// resources is the value of AnnotationResources (updateMode InPlace).
 	resources string
+	// marginSince is the value of AnnotationScaleDownMarginSince, "" for none.
+	marginSince string
 }
 
 func (pl *planner) parts(in *instance) instanceParts {
@@ -60,6 +62,7 @@ func (pl *planner) parts(in *instance) instanceParts {
 		}
 		p.since = t.UTC().Format(time.RFC3339)
 	}
+	p.marginSince = in.state.marginText()
 	return p
 }
 
@@ -294,6 +297,9 @@ func (pl *planner) desired(in *instance, p *instanceParts) *appsv1ac.DeploymentA
 	}
 	if in.floorsText != "" {
 		o.meta.Annotations[konsumeratorv1.AnnotationMemoryFloor] = in.floorsText
+	}
+	if p.marginSince != "" {
+		o.meta.Annotations[konsumeratorv1.AnnotationScaleDownMarginSince] = p.marginSince
 	}
 	o.owner[0] = pl.ownerRef
 	o.meta.OwnerReferences = o.owner[:]

@@ -244,6 +244,10 @@ func (pl *planner) changes(in *instance, p instanceParts) changeSet {
 	case !pl.inPlace && in.ann.has.resources:
 		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationResources+"]", "set", none) || c.meta
 	}
+	if in.ann.marginSince != p.marginSince {
+		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationScaleDownMarginSince+"]", valueOr(in.ann.marginSince, in.ann.has.marginSince),
+			valueOr(p.marginSince, p.marginSince != "")) || c.meta
+	}
 	if in.ann.memoryFloor != in.floorsText {
 		c.meta = c.add("metadata.annotations["+konsumeratorv1.AnnotationMemoryFloor+"]", valueOr(in.ann.memoryFloor, in.ann.has.memoryFloor),
 			valueOr(in.floorsText, in.floorsText != "")) || c.meta

@@ -22,12 +22,50 @@ type scalingState struct {
 	since time.Time // zero when unknown
 	// raw is the change-time annotation as read, kept verbatim while the state does not change.
 	raw string
+	// marginSince is, in PENDING_SCALE_DOWN by restart, when the step first gave back downMargin (zero while it
+	// does not; AnnotationScaleDownMarginSince), and marginRaw that annotation as read.
+	marginSince time.Time
+	marginRaw   string
 }
 
 // readScalingState reads the annotations; anything unknown, unreadable or in the future is RUNNING, so garbage
 // can delay a decision by one pending period at most and never stops the planner.
 func readScalingState(ann map[string]string, now time.Time) scalingState {
-	return parseScalingState(ann[konsumeratorv1.AnnotationScalingStatus], ann[konsumeratorv1.AnnotationScalingStatusChange], now)
+	st := parseScalingState(ann[konsumeratorv1.AnnotationScalingStatus], ann[konsumeratorv1.AnnotationScalingStatusChange], now)
+	st.readMargin(ann[konsumeratorv1.AnnotationScaleDownMarginSince], now)
+	return st
+}
+
+// readMargin reads AnnotationScaleDownMarginSince into a pending scale-down. Absent, the step has been worth a
+// restart since the wait started (as every wait was before the annotation); anything unreadable, in the future
+// or older than the wait reads as not yet, which delays a large step by one wait at most.
+func (st *scalingState) readMargin(raw string, now time.Time) {
+	if st.state != StatePendingScaleDown {
+		return
+	}
+	if raw == "" {
+		st.marginSince = st.since
+		return
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil || t.After(now) || t.Before(st.since) {
+		return
+	}
+	st.marginSince, st.marginRaw = t, raw
+}
+
+// marginText is the value of AnnotationScaleDownMarginSince for the state: "" (absent) when there is nothing to
+// say beyond the state's own time.
+func (st scalingState) marginText() string {
+	switch {
+	case st.state != StatePendingScaleDown || st.marginSince.Equal(st.since) && !st.since.IsZero():
+		return ""
+	case st.marginSince.IsZero():
+		return konsumeratorv1.ScaleDownMarginNotYet
+	case st.marginRaw != "":
+		return st.marginRaw
+	}
+	return st.marginSince.UTC().Format(time.RFC3339)
 }
 
 func parseScalingState(status, raw string, now time.Time) scalingState {

@@ -70,6 +70,9 @@ func (pl *planner) oracleDeployment(in *instance, p instanceParts) *appsv1.Deplo
 	if in.floorsText != "" {
 		annotations[konsumeratorv1.AnnotationMemoryFloor] = in.floorsText
 	}
+	if p.marginSince != "" {
+		annotations[konsumeratorv1.AnnotationScaleDownMarginSince] = p.marginSince
+	}
 	t, f := true, true
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

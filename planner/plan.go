@@ -155,8 +155,8 @@ type observedState struct {
 
 // liveAnnotations are the live values of ownedAnnotations, read once; "" when absent, which has says.
 type liveAnnotations struct {
-	partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor string
-	has                                                                             struct{ partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor bool }
+	partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor, marginSince string
+	has                                                                                          struct{ partition, scalingStatus, scalingStatusChange, specHash, resources, memoryFloor, marginSince bool }
 }
 
 // get is the live value of one of ownedAnnotations and whether the object has it.
@@ -205,8 +205,11 @@ type sizeState struct {
 	sizeNote string
 	// costNote says why countOwnCost kept the size against the load, when it did.
 	costNote string
-	changing bool // resources set from metrics in this pass: shares the global budget
-	oomBump  bool // memory raised at once after an out-of-memory kill
+	// holdDown: a scale-down by restart whose wait runs while its step does not yet give back downMargin;
+	// bigStep: its step gives back more than bigStep of the CPU.
+	holdDown, bigStep bool
+	changing          bool // resources set from metrics in this pass: shares the global budget
+	oomBump           bool // memory raised at once after an out-of-memory kill
 	// liveIsDecided: the live containers are the template's, in order, with exactly the decided resources (in
 	// updateMode InPlace: recorded in AnnotationResources).
 	liveIsDecided bool

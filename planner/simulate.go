@@ -61,8 +61,10 @@ func Apply(s *model.Snapshot, p model.Plan) *model.Snapshot {
 			merged.ResourceVersion = nextVersion(live.ResourceVersion)
 			merged.Labels = mergeMaps(live.Labels, want.Labels)
 			merged.Annotations = mergeMaps(live.Annotations, want.Annotations)
-			if _, ok := want.Annotations[konsumeratorv1.AnnotationResources]; !ok {
-				delete(merged.Annotations, konsumeratorv1.AnnotationResources) // owned before, no longer applied
+			for _, k := range []string{konsumeratorv1.AnnotationResources, konsumeratorv1.AnnotationScaleDownMarginSince} {
+				if _, ok := want.Annotations[k]; !ok {
+					delete(merged.Annotations, k) // owned before, no longer applied
+				}
 			}
 			rolled := !equality.Semantic.DeepEqual(live.Spec.Template, merged.Spec.Template)
 			*live = *merged

@@ -89,9 +89,12 @@ func (pl *planner) observe(in *instance) {
 			in.ann.resources, in.ann.has.resources = v, true
 		case konsumeratorv1.AnnotationMemoryFloor:
 			in.ann.memoryFloor, in.ann.has.memoryFloor = v, true
+		case konsumeratorv1.AnnotationScaleDownMarginSince:
+			in.ann.marginSince, in.ann.has.marginSince = v, true
 		}
 	}
 	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
+	in.state.readMargin(in.ann.marginSince, pl.now)
 	in.current = pl.memo.currentSlot(int(in.index), len(pl.names))
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {
@@ -200,6 +203,9 @@ func (pl *planner) sizeFromMetrics(in *instance) {
 	}
 	dec := decideScaling(scalingInput{current: in.state, dir: dir, lagging: in.lagging, critical: in.critical},
 		pl.now, pl.st.pendingUp, pl.st.pendingDown)
+	if dir == dirDown {
+		dec = pl.holdScaleDown(in, dec) // holdDown and bigStep are only ever set by restart
+	}
 	in.state, in.ripens, in.sizeNote = dec.next, dec.ripens, dec.reason
 	if dec.apply {
 		if dir == dirUp && pl.autoDirection(in.current, target) == dirUp {
@@ -235,12 +241,17 @@ const (
 	// reach tolerableLag before a scale-up could help, lagOutgrowsSize): a backlog the size works off under
 	// tolerableLag is not worth a restart.
 	upTrigger = 0.25
+	// upHeadroomCap: a scale-up by restart is sized at most this share above the load, however steep its trend.
+	upHeadroomCap = 0.20
 	// trendWaits is how many pendingScaleUpDuration a scale-up by restart projects the load's rise over: the rise
 	// measured during its own wait, continued, so a rising load costs few, larger steps.
-	trendWaits = 2
+	trendWaits = 1.5
 	// downMargin: a scale-down goes only when it gives back at least this share of the CPU, so a falling load
 	// also costs few steps.
 	downMargin = 0.30
+	// bigStep: a scale-down by restart that gives back more than this share of the CPU goes only once it has been
+	// worth a restart for the whole pendingScaleDownDuration (holdScaleDown).
+	bigStep = 0.5
 	// In place (updateMode InPlace) a step restarts nothing: small margins, so the CPU follows the load.
 	inPlaceUpHeadroom = 0.05
 	inPlaceDownMargin = 0.10
@@ -277,11 +288,13 @@ func (pl *planner) lagOutgrowsSize(in *instance, curMilli int64) bool {
 //   - up, in place: sized with inPlaceUpHeadroom above the load;
 //   - up, by restart: starts only when the load is upTrigger above the size (or the lag would reach tolerableLag
 //     before a scale-up could help: lagOutgrowsSize), and when it ripens is sized for the rise of production
-//     measured during its wait, continued over trendWaits waits, at most upTrigger above the load;
+//     measured during its wait, continued over trendWaits waits, at most upHeadroomCap above the load;
 //   - down: sized with restartAllowance of production as backlog to work off (not in updateMode InPlace, where
-//     it restarts nothing), and pending only while it gives back downMargin of the CPU: its wait starts when the
-//     margin is first met and starts again whenever it is lost, so a dip shorter than pendingScaleDownDuration
-//     changes nothing.
+//     it restarts nothing); its wait starts when the load first asks for a smaller size and starts again
+//     whenever it no longer does, so a dip shorter than pendingScaleDownDuration changes nothing; by restart the
+//     step goes only once it has waited and gives back downMargin of the CPU (holdDown), so a falling load costs
+//     few steps, each as soon as it is worth a restart. In place the wait starts when the step gives back
+//     inPlaceDownMargin.
 func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequirements, dir direction) ([]corev1.ResourceRequirements, direction) {
 	switch dir {
 	case dirUp:
@@ -307,10 +320,10 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			// The scale-up started when the load crossed the trigger; what production has risen above it since is
 			// the trend, continued over trendWaits waits.
 			rise := max(0, in.production-trigger) / w.Seconds()
-			rate += rise * (trendWaits * pl.st.pendingUp).Seconds()
+			rate += rise * trendWaits * pl.st.pendingUp.Seconds()
 			// A step in the load is no trend: read as one, the whole step would be projected again on top of the
-			// new load. Capped at upTrigger above the load, a step gets no more than a plain quarter of headroom.
-			rate = min(rate, in.rate*(1+upTrigger))
+			// new load. Capped at upHeadroomCap above the load, a step gets no more than a plain quarter of headroom.
+			rate = min(rate, in.rate*(1+upHeadroomCap))
 		}
 		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateAt(rate, in.perCore), false))
 		return up, pl.autoDirection(up, in.current)
@@ -324,12 +337,56 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
-			est = cur
+			keep := pl.withFloors(in, pl.targetSizes(cur, false))
+			if d := pl.autoDirection(keep, in.current); d == dirDown || pl.inPlace {
+				return keep, d
+			}
+			// By restart, the wait starts all the same, the step to wait for being the one the load now asks
+			// for; it goes once it has waited and gives back downMargin (holdDown). On a falling load the step
+			// then goes as soon as it is worth a restart, not pendingScaleDownDuration after that. Not in the
+			// first rateSettles after a change of state: a scale-up's headroom is no call for a scale-down.
+			settled := in.state.state == StatePendingScaleDown || !in.state.since.IsZero() && pl.now.Sub(in.state.since) >= rateSettles
+			if down := pl.withFloors(in, pl.targetSizes(est, false)); settled && pl.autoDirection(down, in.current) == dirDown {
+				in.holdDown = true
+				return down, dirDown
+			}
+			return keep, pl.autoDirection(keep, in.current)
+		}
+		if cur := pl.currentCPU(in); !pl.inPlace && cur > 0 {
+			in.bigStep = 1-float64(est)/float64(cur) > bigStep
 		}
 		down := pl.withFloors(in, pl.targetSizes(est, false))
 		return down, pl.autoDirection(down, in.current)
 	}
 	return target, dir
+}
+
+// holdScaleDown keeps a ripe scale-down by restart pending while its step does not give back downMargin, or, for a
+// step of more than bigStep, until it has given it back for the whole pendingScaleDownDuration: a wait started
+// while the load was a little under the size must not turn a short, deep dip into a restart down and one back
+// up. It also keeps the time the step first gave back downMargin (AnnotationScaleDownMarginSince).
+func (pl *planner) holdScaleDown(in *instance, dec scalingDecision) scalingDecision {
+	switch {
+	case in.holdDown && dec.apply:
+		dec = scalingDecision{next: in.state, reason: fmt.Sprintf("scale down pending: waited %s, goes once it gives back %.0f %% of the CPU",
+			pl.st.pendingDown, 100*pl.downMargin())}
+	case !in.holdDown && dec.apply && in.bigStep &&
+		(in.state.marginSince.IsZero() || pl.now.Sub(in.state.marginSince) < pl.st.pendingDown):
+		since := pl.now
+		if !in.state.marginSince.IsZero() {
+			since = in.state.marginSince
+		}
+		dec = scalingDecision{next: in.state, ripens: since.Add(pl.st.pendingDown),
+			reason: fmt.Sprintf("scale down pending: a step of more than %.0f %% of the CPU goes once it has been worth a restart for %s",
+				100*bigStep, pl.st.pendingDown)}
+	}
+	switch {
+	case dec.next.state != StatePendingScaleDown || in.holdDown:
+		dec.next.marginSince, dec.next.marginRaw = time.Time{}, ""
+	case dec.next.marginSince.IsZero():
+		dec.next.marginSince = pl.now
+	}
+	return dec
 }
 
 // observedPerCore is the rate one core of this instance was seen reading at, when that says what it can do: its

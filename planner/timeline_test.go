@@ -50,6 +50,9 @@ func TestTimeline(t *testing.T) {
 		d := s.Deployments[0]
 		cpu := d.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
 		line := fmt.Sprintf("%s cpu=%s", d.Annotations[konsumeratorv1.AnnotationScalingStatus], cpu.String())
+		if m, ok := d.Annotations[konsumeratorv1.AnnotationScaleDownMarginSince]; ok {
+			line += " margin-since=" + m
+		}
 		if line != last {
 			log = append(log, fmt.Sprintf("m%02d %s", minute, line))
 			last = line
@@ -63,14 +66,17 @@ func TestTimeline(t *testing.T) {
 		"m10 PENDING_SCALE_UP cpu=800m",
 		"m12 RUNNING cpu=800m",
 		"m13 PENDING_SCALE_UP cpu=800m",
-		// A step, not a trend: the rise during the wait, continued, is capped at a quarter above the load (2500m
-		// → 3125m, rounded up).
-		"m18 RUNNING cpu=3200m",
-		"m40 PENDING_SCALE_DOWN cpu=3200m",
-		// The load was below the size (not by the margin) for 22 minutes before the dip: the wait starts only when
-		// the dip makes a scale-down worth it, and the dip is shorter than the wait: nothing changed.
-		"m45 RUNNING cpu=3200m",
-		"m50 PENDING_SCALE_DOWN cpu=3200m",
+		// A step, not a trend: the rise during the wait, continued, is capped at a fifth above the load (2500m
+		// → 3000m).
+		"m18 RUNNING cpu=3",
+		// The load asks for a smaller size once the scale-up has settled: the wait starts, but the step (to
+		// 2600m) gives back less than 30 % and does not go when the wait has run (m36).
+		"m21 PENDING_SCALE_DOWN cpu=3 margin-since=not yet",
+		// The dip makes the step worth a restart, but it would give back more than half the CPU: such a step
+		// goes only once it has been worth a restart for the whole wait, and the dip is shorter than that.
+		"m40 PENDING_SCALE_DOWN cpu=3 margin-since=2026-01-01T12:40:00Z",
+		"m45 PENDING_SCALE_DOWN cpu=3 margin-since=not yet",
+		"m50 PENDING_SCALE_DOWN cpu=3 margin-since=2026-01-01T12:50:00Z",
 		"m65 RUNNING cpu=300m", // 200m plus room for the backlog of its own restart
 		"m70 RUNNING cpu=4",
 		"m71 PENDING_SCALE_DOWN cpu=4",

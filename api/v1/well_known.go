@@ -25,6 +25,12 @@ const (
 	// AnnotationMemoryFloor records, per container, the memory an out-of-memory kill bumped it to and when the
 	// kill happened (JSON): later decisions do not go below it, and the same kill is not counted twice.
 	AnnotationMemoryFloor = "konsumerator.lwolf.org/memory-floor"
+	// AnnotationScaleDownMarginSince is, while a scale-down by restart is pending, when its step first gave back
+	// enough CPU to be worth a restart (RFC 3339), or ScaleDownMarginNotYet while it does not; absent when that
+	// was so from the start of the wait. A step of more than half the CPU goes only once it has been worth a
+	// restart for the whole pendingScaleDownDuration, so that a short dip never costs a restart.
+	AnnotationScaleDownMarginSince = "konsumerator.lwolf.org/scale-down-margin-since"
+	ScaleDownMarginNotYet          = "not yet"
 
 	// LabelConsumer is set on every instance Deployment and its pods. Its value is the owner's name (hashed when
 	// longer than a label value may be); the operator's cache holds only Deployments with this label.

@@ -322,7 +322,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			rise := max(0, in.production-trigger) / w.Seconds()
 			rate += rise * trendWaits * pl.st.pendingUp.Seconds()
 			// A step in the load is no trend: read as one, the whole step would be projected again on top of the
-			// new load. Capped at upHeadroomCap above the load, a step gets no more than a plain quarter of headroom.
+			// new load. Capped at upHeadroomCap above the load, a step gets no more than a fifth of headroom.
 			rate = min(rate, in.rate*(1+upHeadroomCap))
 		}
 		up := pl.withFloors(in, pl.targetSizes(pl.st.estimateAt(rate, in.perCore), false))
@@ -370,7 +370,7 @@ func (pl *planner) holdScaleDown(in *instance, dec scalingDecision) scalingDecis
 	case in.holdDown && dec.apply:
 		dec = scalingDecision{next: in.state, reason: fmt.Sprintf("scale down pending: waited %s, goes once it gives back %.0f %% of the CPU",
 			pl.st.pendingDown, 100*pl.downMargin())}
-	case !in.holdDown && dec.apply && in.bigStep &&
+	case !in.holdDown && dec.apply && in.bigStep && pl.st.pendingDown > 0 &&
 		(in.state.marginSince.IsZero() || pl.now.Sub(in.state.marginSince) < pl.st.pendingDown):
 		since := pl.now
 		if !in.state.marginSince.IsZero() {

@@ -85,3 +85,18 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("timeline (-want +got):\n%s\n%s", d, strings.Join(log, "\n"))
 	}
 }
+
+// TestScaleDownWithoutWait: with pendingScaleDownDuration 0 a scale-down by restart goes on the first pass that
+// makes it worth a restart, however large the step (a step of more than half otherwise waits for it to have been
+// worth one for the whole wait).
+func TestScaleDownWithoutWait(t *testing.T) {
+	s := steady(t, orders().Partitions(1).PendingScaleDown(0))
+	before := s.Deployments[0].Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+	now := s.Now.Add(time.Minute)
+	s = later(s, time.Minute, builder.Sample(now.Add(-5*time.Second)).Partition(0, 100, 100, 0).Obj())
+	s = available(planner.Apply(s, planner.Plan(s)))
+	after := s.Deployments[0].Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+	if after.MilliValue()*2 >= before.MilliValue() {
+		t.Fatalf("cpu %s → %s in one pass: want a step of more than half, at once", before.String(), after.String())
+	}
+}

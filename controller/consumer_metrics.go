@@ -76,19 +76,3 @@ func (c *ConsumerInstances) forget(namespace, name string) {
 	defer c.mu.Unlock()
 	delete(c.counts, ownerKey{namespace, name})
 }
-
-// Value is the series of a Consumer and state, and whether it exists.
-func (c *ConsumerInstances) Value(namespace, name, state string) (float64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	counts, ok := c.counts[ownerKey{namespace, name}]
-	if !ok {
-		return 0, false
-	}
-	for i, s := range consumerStates {
-		if s == state {
-			return float64(counts[i]), true
-		}
-	}
-	return 0, false
-}

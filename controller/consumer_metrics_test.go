@@ -42,7 +42,7 @@ konsumerator_consumer_instances{consumer="orders",namespace="team-b",state="paus
 konsumerator_consumer_instances{consumer="orders",namespace="team-b",state="running"} 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "konsumerator_consumer_instances"))
-	v, ok := m.Instances.Value("team-b", "orders", "lagging")
+	v, ok := m.Instances.value("team-b", "orders", "lagging")
 	assert.True(t, ok)
 	assert.Equal(t, 1.0, v)
 
@@ -51,6 +51,22 @@ konsumerator_consumer_instances{consumer="orders",namespace="team-b",state="runn
 	n, err := testutil.GatherAndCount(reg, "konsumerator_consumer_instances")
 	require.NoError(t, err)
 	assert.Equal(t, len(consumerStates), n)
-	_, ok = m.Instances.Value("team-a", "orders", "expected")
+	_, ok = m.Instances.value("team-a", "orders", "expected")
 	assert.False(t, ok)
+}
+
+// value is the series of a Consumer and state, and whether it exists.
+func (c *ConsumerInstances) value(namespace, name, state string) (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	counts, ok := c.counts[ownerKey{namespace, name}]
+	if !ok {
+		return 0, false
+	}
+	for i, s := range consumerStates {
+		if s == state {
+			return float64(counts[i]), true
+		}
+	}
+	return 0, false
 }

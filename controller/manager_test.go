@@ -73,7 +73,7 @@ func TestWatchDriven(t *testing.T) {
 	assert.NotContains(t, cached.Annotations, corev1.LastAppliedConfigAnnotation)
 	// The gauge is set after the status write of the same pass, so it is waited for too.
 	eventually(t, "the expected-instances gauge", func() (bool, string) {
-		v, _ := r.Metrics.Instances.Value(ns, "c", "expected")
+		v, _ := r.Metrics.Instances.value(ns, "c", "expected")
 		return v == 4, strconv.FormatFloat(v, 'f', -1, 64)
 	})
 

@@ -3,7 +3,7 @@ package observer
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/model"
@@ -40,19 +40,15 @@ func (t *Transforms) Deployment(in any) (any, error) {
 // status, never the object, so the annotation is not lost. Done on the object it is given, which the informer has
 // just decoded and hands to no one else. Anything but a Consumer passes with its managed fields dropped.
 func (t *Transforms) Consumer(in any) (any, error) {
-	c, ok := in.(*konsumeratorv1.Consumer)
-	if !ok {
-		if o, ok := in.(interface {
-			SetManagedFields([]metav1.ManagedFieldsEntry)
-		}); ok {
-			o.SetManagedFields(nil)
-		}
-		return in, nil
+	out, err := stripManagedFields(in)
+	if c, ok := out.(*konsumeratorv1.Consumer); ok {
+		delete(c.Annotations, corev1.LastAppliedConfigAnnotation)
 	}
-	c.ManagedFields = nil
-	delete(c.Annotations, corev1.LastAppliedConfigAnnotation)
-	return c, nil
+	return out, err
 }
+
+// stripManagedFields is the cache's default transform, which a per-kind transform replaces.
+var stripManagedFields = cache.TransformStripManagedFields()
 
 // TrimDeployment is a copy of d with what the operator reads of an instance: its metadata but the managed fields
 // (read from the API server's answers, never from the cache); the replicas and the selector; the pod template's

@@ -333,8 +333,8 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 		if pl.st.recovery > 0 && !pl.inPlace {
 			need += in.production * restartAllowance.Seconds() / pl.st.recovery.Seconds()
 		}
-		est := pl.st.estimateAt(need, in.perCore)
-		if cur := pl.currentCPU(in); float64(est) > float64(cur)*(1-pl.downMargin()) {
+		est, cur := pl.st.estimateAt(need, in.perCore), pl.currentCPU(in)
+		if float64(est) > float64(cur)*(1-pl.downMargin()) {
 			// Too little CPU to give back for a restart: the CPU stays, values that still shrink (memory after
 			// ramPerCore was lowered) go down on their own.
 			keep := pl.withFloors(in, pl.targetSizes(cur, false))
@@ -352,7 +352,7 @@ func (pl *planner) countOwnCost(in *instance, target []corev1.ResourceRequiremen
 			}
 			return keep, pl.autoDirection(keep, in.current)
 		}
-		if cur := pl.currentCPU(in); !pl.inPlace && cur > 0 {
+		if !pl.inPlace && cur > 0 {
 			in.bigStep = 1-float64(est)/float64(cur) > bigStep
 		}
 		down := pl.withFloors(in, pl.targetSizes(est, false))

@@ -56,8 +56,9 @@ verify-generated: manifests generate ## Fail when generated files differ from wh
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/konsumerator.
+build: ## Build bin/konsumerator (the operator, plan) and bin/konsumerator-simulate (which `konsumerator simulate` runs).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/konsumerator ./cmd/konsumerator
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/konsumerator-simulate ./cmd/konsumerator-simulate
 
 .PHONY: run
 run: manifests ## Run the operator against the cluster of the current kubeconfig.

@@ -16,6 +16,7 @@ Usage:
   konsumerator [run] [flags]     run the operator (the default command)
   konsumerator plan [flags]      print the plan for a Consumer from files, without a cluster
   konsumerator simulate [flags]  run the planner over simulated hours of traffic, without a cluster
+                                 (runs the program konsumerator-simulate, installed beside this one)
   konsumerator version           print the version
 
 Run 'konsumerator COMMAND -h' for the flags of a command.

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/internal/consumerfile"
 	"github.com/konsumerator/konsumerator/model"
 	"github.com/konsumerator/konsumerator/planner"
 )
@@ -119,7 +119,7 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func (f *planFlags) load(stdin io.Reader) (*model.Snapshot, error) {
 	var snap *model.Snapshot
 	if f.snapshot != "" {
-		raw, err := readInput(f.snapshot, stdin)
+		raw, err := consumerfile.Read(f.snapshot, stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -150,11 +150,11 @@ func (f *planFlags) load(stdin io.Reader) (*model.Snapshot, error) {
 }
 
 func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
-	raw, err := readInput(f.consumer, stdin)
+	raw, err := consumerfile.Read(f.consumer, stdin)
 	if err != nil {
 		return nil, err
 	}
-	c, err := decodeConsumer(raw)
+	c, err := consumerfile.Decode(raw)
 	if err == nil {
 		err = checkSpec(raw, c)
 	}
@@ -163,7 +163,7 @@ func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
 	}
 	snap := &model.Snapshot{Now: planEpoch, Spec: c.Spec, Status: c.Status}
 	if f.deployments != "" {
-		raw, err := readInput(f.deployments, stdin)
+		raw, err := consumerfile.Read(f.deployments, stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
 	snap.Owner = model.Owner{APIVersion: c.APIVersion, Kind: model.OwnerConsumer, Namespace: c.Namespace,
 		Name: c.Name, UID: c.UID, Generation: c.Generation, Annotations: c.Annotations}
 	if f.metrics != "" {
-		raw, err := readInput(f.metrics, stdin)
+		raw, err := consumerfile.Read(f.metrics, stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -199,34 +199,6 @@ func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
 		}
 	}
 	return snap, nil
-}
-
-func readInput(name string, stdin io.Reader) ([]byte, error) {
-	if name == "-" {
-		return io.ReadAll(stdin)
-	}
-	return os.ReadFile(name)
-}
-
-// decodeConsumer reads a Consumer of either served version (they share one schema) and fills what a manifest
-// that never met an API server lacks.
-func decodeConsumer(raw []byte) (*konsumeratorv1.Consumer, error) {
-	c := &konsumeratorv1.Consumer{}
-	if err := yaml.Unmarshal(raw, c); err != nil {
-		return nil, err
-	}
-	group, version, _ := strings.Cut(c.APIVersion, "/")
-	if group != konsumeratorv1.GroupVersion.Group || (version != "v1" && version != "v1alpha1") || c.Kind != "Consumer" {
-		return nil, fmt.Errorf("not a Consumer of %s (v1 or v1alpha1): apiVersion %q, kind %q",
-			konsumeratorv1.GroupVersion.Group, c.APIVersion, c.Kind)
-	}
-	if c.Namespace == "" {
-		c.Namespace = "default"
-	}
-	if c.Generation == 0 {
-		c.Generation = 1
-	}
-	return c, nil
 }
 
 // adoptedUID takes the owner UID from the Deployments' controller references to a Consumer of this name, so

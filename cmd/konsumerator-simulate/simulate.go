@@ -127,13 +127,9 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return 1
 	}
-	raw, err := consumerfile.Read(consumer, stdin)
+	c, err := consumerfile.Load(consumer, stdin)
 	if err != nil {
 		return fail(err)
-	}
-	c, err := consumerfile.Decode(raw)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", consumer, err))
 	}
 	var traces []*simulate.Trace
 	switch {

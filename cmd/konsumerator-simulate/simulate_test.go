@@ -56,3 +56,21 @@ func TestSimulateCommand(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errOut.String())
 	}
 }
+
+// TestSimulateRefusesWhatAdmissionRefuses: a manifest the cluster would refuse is not simulated as if it were
+// valid; the refusal names the field.
+func TestSimulateRefusesWhatAdmissionRefuses(t *testing.T) {
+	raw, err := os.ReadFile("../../config/samples/konsumerator_v1_consumer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(raw), "ratePerCore: 50000", "ratePerCore: 0", 1)
+	if bad == string(raw) {
+		t.Fatal("the sample no longer sets ratePerCore: 50000; update this test")
+	}
+	var out, errOut bytes.Buffer
+	if code := runSimulate([]string{"-f", "-", "--scenario", "steady"}, strings.NewReader(bad), &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "spec.autoscaler.prometheus.ratePerCore") || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 naming ratePerCore, nothing simulated", code, out.String(), errOut.String())
+	}
+}

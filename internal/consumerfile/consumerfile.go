@@ -1,17 +1,66 @@
 // Package consumerfile reads a Consumer manifest given on the command line, for the offline commands (plan,
-// simulate), which are separate programs and share this one reading.
+// simulate), which are separate programs and share this one reading: a manifest the cluster would refuse is
+// refused by both, and both plan with the defaults admission would fill.
 package consumerfile
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
+	"github.com/konsumerator/konsumerator/internal/specvalidation"
 )
+
+// Load reads, checks and decodes the named Consumer manifest ("-" for stdin); errors name the file. The spec is
+// checked before it is decoded, so that a malformed value (a duration such as "5 minutes") is refused with its
+// field named, as admission names it.
+func Load(name string, stdin io.Reader) (*konsumeratorv1.Consumer, error) {
+	raw, err := Read(name, stdin)
+	if err != nil {
+		return nil, err
+	}
+	c, err := load(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
+
+func load(raw []byte) (*konsumeratorv1.Consumer, error) {
+	var head metav1.TypeMeta
+	if err := yaml.Unmarshal(raw, &head); err != nil {
+		return nil, err
+	}
+	group, version, _ := strings.Cut(head.APIVersion, "/")
+	if group != konsumeratorv1.GroupVersion.Group || (version != "v1" && version != "v1alpha1") || head.Kind != "Consumer" {
+		return nil, fmt.Errorf("not a Consumer of %s (v1 or v1alpha1): apiVersion %q, kind %q",
+			konsumeratorv1.GroupVersion.Group, head.APIVersion, head.Kind)
+	}
+	spec, err := checkSpec(raw)
+	if err != nil {
+		return nil, err
+	}
+	// The spec was checked; the rest (metadata, status) is read as the API server stored it.
+	c := &konsumeratorv1.Consumer{}
+	if err := yaml.Unmarshal(raw, c); err != nil {
+		return nil, err
+	}
+	c.Spec = spec
+	// What a manifest that never met an API server lacks.
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.Generation == 0 {
+		c.Generation = 1
+	}
+	return c, nil
+}
 
 // Read returns the contents of the named file, or of stdin for "-".
 func Read(name string, stdin io.Reader) ([]byte, error) {
@@ -21,23 +70,26 @@ func Read(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// Decode reads a Consumer of either served version (they share one schema) and fills what a manifest that never
-// met an API server lacks.
-func Decode(raw []byte) (*konsumeratorv1.Consumer, error) {
-	c := &konsumeratorv1.Consumer{}
-	if err := yaml.Unmarshal(raw, c); err != nil {
-		return nil, err
+// rules names what checkSpec applies, for the user to read: the same checks as admission and guest mode.
+const rules = "the Consumer CRD's OpenAPI schema (types, ranges, enums, unknown fields), its defaults, " +
+	"list rules (unique container names) and CEL rules (e.g. minAllowed ≤ maxAllowed), as admission and guest mode apply them"
+
+// checkSpec validates and defaults the spec of a Consumer manifest as the API server would on admission, so that
+// a manifest the cluster would refuse is not planned or simulated as if it were valid.
+func checkSpec(manifest []byte) (konsumeratorv1.ConsumerSpec, error) {
+	var doc struct {
+		Spec map[string]any `json:"spec"`
 	}
-	group, version, _ := strings.Cut(c.APIVersion, "/")
-	if group != konsumeratorv1.GroupVersion.Group || (version != "v1" && version != "v1alpha1") || c.Kind != "Consumer" {
-		return nil, fmt.Errorf("not a Consumer of %s (v1 or v1alpha1): apiVersion %q, kind %q",
-			konsumeratorv1.GroupVersion.Group, c.APIVersion, c.Kind)
+	if err := yaml.Unmarshal(manifest, &doc); err != nil {
+		return konsumeratorv1.ConsumerSpec{}, err
 	}
-	if c.Namespace == "" {
-		c.Namespace = "default"
+	raw, err := yaml.Marshal(doc.Spec)
+	if err != nil {
+		return konsumeratorv1.ConsumerSpec{}, err
 	}
-	if c.Generation == 0 {
-		c.Generation = 1
+	spec, err := specvalidation.Consumer(context.Background(), raw)
+	if err != nil {
+		return konsumeratorv1.ConsumerSpec{}, fmt.Errorf("%w\n(checked against %s)", err, rules)
 	}
-	return c, nil
+	return spec, nil
 }

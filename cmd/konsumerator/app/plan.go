@@ -150,16 +150,9 @@ func (f *planFlags) load(stdin io.Reader) (*model.Snapshot, error) {
 }
 
 func (f *planFlags) fromFiles(stdin io.Reader) (*model.Snapshot, error) {
-	raw, err := consumerfile.Read(f.consumer, stdin)
+	c, err := consumerfile.Load(f.consumer, stdin)
 	if err != nil {
 		return nil, err
-	}
-	c, err := consumerfile.Decode(raw)
-	if err == nil {
-		err = checkSpec(raw, c)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.consumer, err)
 	}
 	snap := &model.Snapshot{Now: planEpoch, Spec: c.Spec, Status: c.Status}
 	if f.deployments != "" {

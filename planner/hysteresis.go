@@ -31,8 +31,14 @@ type scalingState struct {
 // readScalingState reads the annotations; anything unknown, unreadable or in the future is RUNNING, so garbage
 // can delay a decision by one pending period at most and never stops the planner.
 func readScalingState(ann map[string]string, now time.Time) scalingState {
-	st := parseScalingState(ann[konsumeratorv1.AnnotationScalingStatus], ann[konsumeratorv1.AnnotationScalingStatusChange], now)
-	st.readMargin(ann[konsumeratorv1.AnnotationScaleDownMarginSince], now)
+	return scalingStateOf(ann[konsumeratorv1.AnnotationScalingStatus], ann[konsumeratorv1.AnnotationScalingStatusChange],
+		ann[konsumeratorv1.AnnotationScaleDownMarginSince], now)
+}
+
+// scalingStateOf is the state of the three annotations' values, the one place that reads them together.
+func scalingStateOf(status, change, marginSince string, now time.Time) scalingState {
+	st := parseScalingState(status, change, now)
+	st.readMargin(marginSince, now)
 	return st
 }
 

@@ -93,8 +93,7 @@ func (pl *planner) observe(in *instance) {
 			in.ann.marginSince, in.ann.has.marginSince = v, true
 		}
 	}
-	in.state = parseScalingState(in.ann.scalingStatus, in.ann.scalingStatusChange, pl.now)
-	in.state.readMargin(in.ann.marginSince, pl.now)
+	in.state = scalingStateOf(in.ann.scalingStatus, in.ann.scalingStatusChange, in.ann.marginSince, pl.now)
 	in.current = pl.memo.currentSlot(int(in.index), len(pl.names))
 	for i, name := range pl.names {
 		if c := findContainer(d.Spec.Template.Spec.Containers, name); c != nil {

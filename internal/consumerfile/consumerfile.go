@@ -33,16 +33,19 @@ func Load(name string, stdin io.Reader) (*konsumeratorv1.Consumer, error) {
 }
 
 func load(raw []byte) (*konsumeratorv1.Consumer, error) {
-	var head metav1.TypeMeta
-	if err := yaml.Unmarshal(raw, &head); err != nil {
+	var doc struct {
+		metav1.TypeMeta `json:",inline"`
+		Spec            map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	group, version, _ := strings.Cut(head.APIVersion, "/")
-	if group != konsumeratorv1.GroupVersion.Group || (version != "v1" && version != "v1alpha1") || head.Kind != "Consumer" {
+	group, version, _ := strings.Cut(doc.APIVersion, "/")
+	if group != konsumeratorv1.GroupVersion.Group || (version != "v1" && version != "v1alpha1") || doc.Kind != "Consumer" {
 		return nil, fmt.Errorf("not a Consumer of %s (v1 or v1alpha1): apiVersion %q, kind %q",
-			konsumeratorv1.GroupVersion.Group, head.APIVersion, head.Kind)
+			konsumeratorv1.GroupVersion.Group, doc.APIVersion, doc.Kind)
 	}
-	spec, err := checkSpec(raw)
+	spec, err := checkSpec(doc.Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -76,20 +79,14 @@ const rules = "the Consumer CRD's OpenAPI schema (types, ranges, enums, unknown 
 
 // checkSpec validates and defaults the spec of a Consumer manifest as the API server would on admission, so that
 // a manifest the cluster would refuse is not planned or simulated as if it were valid.
-func checkSpec(manifest []byte) (konsumeratorv1.ConsumerSpec, error) {
-	var doc struct {
-		Spec map[string]any `json:"spec"`
-	}
-	if err := yaml.Unmarshal(manifest, &doc); err != nil {
-		return konsumeratorv1.ConsumerSpec{}, err
-	}
-	raw, err := yaml.Marshal(doc.Spec)
+func checkSpec(spec map[string]any) (konsumeratorv1.ConsumerSpec, error) {
+	raw, err := yaml.Marshal(spec)
 	if err != nil {
 		return konsumeratorv1.ConsumerSpec{}, err
 	}
-	spec, err := specvalidation.Consumer(context.Background(), raw)
+	checked, err := specvalidation.Consumer(context.Background(), raw)
 	if err != nil {
 		return konsumeratorv1.ConsumerSpec{}, fmt.Errorf("%w\n(checked against %s)", err, rules)
 	}
-	return spec, nil
+	return checked, nil
 }

@@ -2,9 +2,10 @@
 #
 #   make docker-build IMG=registry.example.com/konsumerator:v1.2.3
 #
-# Build stage: the same command as `make build` (CGO_ENABLED=0, -trimpath, the version injected with -X), so
-# that the binary in the image is the one CI tested. TARGETOS/TARGETARCH come from BuildKit (docker buildx
-# build --platform ...); with the classic builder they are empty and Go builds for the builder's platform.
+# Build stage: the same command as `make build` (CGO_ENABLED=0, -trimpath, the build tags of internal/gobuild,
+# the version injected with -X), so that the binary in the image is the one CI tested. TARGETOS/TARGETARCH come
+# from BuildKit (docker buildx build --platform ...); with the classic builder they are empty and Go builds for
+# the builder's platform.
 FROM --platform=$BUILDPLATFORM golang:1.26 AS builder
 ARG TARGETOS
 ARG TARGETARCH
@@ -15,7 +16,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X github.com/konsumerator/konsumerator/cmd/konsumerator/app.Version=${VERSION}" \
+    go build -trimpath -tags grpcnotrace -ldflags "-s -w -X github.com/konsumerator/konsumerator/cmd/konsumerator/app.Version=${VERSION}" \
     -o /out/konsumerator ./cmd/konsumerator
 
 # Runtime stage: no shell, no package manager, nothing but the binary and CA certificates (Prometheus over

@@ -15,13 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/konsumerator/konsumerator/internal/gobuild"
 	"github.com/konsumerator/konsumerator/internal/testenv"
 )
 
-// buildOperator builds ./cmd/konsumerator once, the way `make build` does.
+// buildOperator builds the operator once, the way `make build` does.
 func buildOperator(dir string) (string, error) {
 	out := filepath.Join(dir, "konsumerator")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/konsumerator")
+	cmd := exec.Command("go", gobuild.Args(out)...)
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -19,6 +19,7 @@ import (
 	konsumeratorv1 "github.com/konsumerator/konsumerator/api/v1"
 	"github.com/konsumerator/konsumerator/internal/cluster"
 	"github.com/konsumerator/konsumerator/internal/exporter"
+	"github.com/konsumerator/konsumerator/internal/gobuild"
 	"github.com/konsumerator/konsumerator/internal/testenv"
 	"github.com/konsumerator/konsumerator/observer/lag/promtest"
 )
@@ -264,7 +265,7 @@ func OperatorBinary(ctx context.Context, dir string) (string, error) {
 	}
 	out := filepath.Join(dir, "konsumerator")
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/konsumerator")
+	cmd := exec.CommandContext(ctx, "go", gobuild.Args(out)...)
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {

@@ -12,7 +12,6 @@ GO ?= go
 TOOLS := hack/tools.sh
 CONTROLLER_GEN = $(shell $(TOOLS) path controller-gen)
 LDFLAGS := -s -w -X github.com/konsumerator/konsumerator/cmd/konsumerator/app.Version=$(VERSION)
-# The operator's build tags: why, in internal/gobuild (the demo and the bench build with the same).
 CRD := config/crd/bases/konsumerator.lwolf.org_consumers.yaml
 CHART := charts/konsumerator
 
@@ -57,13 +56,14 @@ verify-generated: manifests generate ## Fail when generated files differ from wh
 ##@ Build
 
 .PHONY: build
+# The operator's build tags (-tags): why, in internal/gobuild; the demo and the bench build with the same.
 build: ## Build bin/konsumerator (the operator, plan) and bin/konsumerator-simulate (which `konsumerator simulate` runs).
 	CGO_ENABLED=0 $(GO) build -trimpath -tags grpcnotrace -ldflags '$(LDFLAGS)' -o bin/konsumerator ./cmd/konsumerator
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/konsumerator-simulate ./cmd/konsumerator-simulate
 
 .PHONY: run
 run: manifests ## Run the operator against the cluster of the current kubeconfig.
-	$(GO) run ./cmd/konsumerator run
+	$(GO) run -tags grpcnotrace ./cmd/konsumerator run
 
 .PHONY: docker-build
 docker-build: ## Build the container image IMG (needs a Docker engine; the Dockerfile builds as `make build` does).

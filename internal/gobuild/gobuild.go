@@ -1,6 +1,6 @@
 // Package gobuild is how the operator's executable is built, in one place for every build of it that is run or
-// measured: the demo and the bench build it with Args; `make build` and the image's Dockerfile spell the same
-// tags out, and TestEveryBuildOfTheOperatorHasTheTags holds them to it.
+// measured: the demo and the bench build it with Args; `make build`, `make run` and the image's Dockerfile spell the
+// same tags out, and TestEveryBuildOfTheOperatorHasTheTags holds them to it.
 package gobuild
 
 // OperatorPackage is the operator's main package.

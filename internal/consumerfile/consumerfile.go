@@ -33,9 +33,13 @@ func Load(name string, stdin io.Reader) (*konsumeratorv1.Consumer, error) {
 }
 
 func load(raw []byte) (*konsumeratorv1.Consumer, error) {
+	// One decode: the spec as plain data, checked before it becomes typed; the rest typed as the API server
+	// stores it.
 	var doc struct {
-		metav1.TypeMeta `json:",inline"`
-		Spec            map[string]any `json:"spec"`
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata,omitempty"`
+		Spec              map[string]any                `json:"spec"`
+		Status            konsumeratorv1.ConsumerStatus `json:"status,omitempty"`
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, err
@@ -49,12 +53,7 @@ func load(raw []byte) (*konsumeratorv1.Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The spec was checked; the rest (metadata, status) is read as the API server stored it.
-	c := &konsumeratorv1.Consumer{}
-	if err := yaml.Unmarshal(raw, c); err != nil {
-		return nil, err
-	}
-	c.Spec = spec
+	c := &konsumeratorv1.Consumer{TypeMeta: doc.TypeMeta, ObjectMeta: doc.ObjectMeta, Spec: spec, Status: doc.Status}
 	// What a manifest that never met an API server lacks.
 	if c.Namespace == "" {
 		c.Namespace = "default"

@@ -175,3 +175,24 @@ apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group=
 		t.Errorf("busiest of one = %q, want %q", got, want)
 	}
 }
+
+// The report says which GOGC the operator ran with: the last GOGC of -operator-env, else the bench's own, else
+// the operator's default.
+func TestTheReportNamesTheOperatorsGOGC(t *testing.T) {
+	unset := func(string) (string, bool) { return "", false }
+	benchHas := func(k string) (string, bool) { return map[string]string{"GOGC": "200"}[k], k == "GOGC" }
+	for _, tc := range []struct {
+		env    []string
+		lookup func(string) (string, bool)
+		want   string
+	}{
+		{nil, unset, "GOGC=50 (the operator's default)"},
+		{nil, benchHas, "GOGC=200 (the bench's environment)"},
+		{[]string{"GOGC=100", "GOMEMLIMIT=50MiB", "GOGC=75"}, benchHas, "GOGC=75 (-operator-env)"},
+		{[]string{"GOGC="}, benchHas, "GOGC=50 (the operator's default)"},
+	} {
+		if got := gcSettingText(tc.env, tc.lookup); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}

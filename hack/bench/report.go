@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/konsumerator/konsumerator/cmd/konsumerator/app"
 )
 
 // scenario is one instance count with one number of unrelated Deployments, over all runs.
@@ -74,6 +78,7 @@ func report(w io.Writer, rows []scenario, resizeRows []resizeScenario, manyRows 
 	if len(o.operatorEnv) > 0 {
 		fmt.Fprintf(w, "operator environment: %s\n", strings.Join(o.operatorEnv, " "))
 	}
+	fmt.Fprintf(w, "operator garbage collector: %s\n", gcSettingText(o.operatorEnv, os.LookupEnv))
 	if len(rows) > 0 {
 		reportCreate(w, rows, o)
 	}
@@ -371,4 +376,21 @@ func memTotal() string {
 		}
 	}
 	return "unknown"
+}
+
+// gcSettingText says which GOGC the operator ran with, as the operator decides it (app.DefaultGCPercent unless
+// its environment sets GOGC): the figures of memory and CPU depend on it.
+func gcSettingText(operatorEnv []string, lookup func(string) (string, bool)) string {
+	v, ok := lookup("GOGC")
+	from := "the bench's environment"
+	for _, kv := range slices.Backward(operatorEnv) { // the last one is what the operator gets
+		if after, found := strings.CutPrefix(kv, "GOGC="); found {
+			v, ok, from = after, true, "-operator-env"
+			break
+		}
+	}
+	if ok && v != "" {
+		return "GOGC=" + v + " (" + from + ")"
+	}
+	return fmt.Sprintf("GOGC=%d (the operator's default)", app.DefaultGCPercent)
 }

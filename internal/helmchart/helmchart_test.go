@@ -225,6 +225,7 @@ var everything = map[string]any{
 	"resources": map[string]any{"requests": map[string]any{"cpu": "200m", "memory": "1Gi"},
 		"limits": map[string]any{"cpu": "2", "memory": "2Gi"}},
 	"goMemLimit": "1800MiB",
+	"goGC":       "75",
 	"operator": map[string]any{"conflictPolicy": "respect", "maxRolloutsInFlight": 3, "kubeAPIQPS": 2500.5,
 		"kubeAPIBurst": 1000000, "applyWorkers": 16, "maxConcurrentReconciles": 8, "logLevel": "debug",
 		"logEncoder": "console", "watchSelector": "konsumerator.lwolf.org/shard in (a,b)", "watchNamespaces": "team-a,team-b",
@@ -288,6 +289,9 @@ func TestValuesReachThePod(t *testing.T) {
 	}
 	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" }); i < 0 || c.Env[i].Value != "1800MiB" {
 		t.Errorf("GOMEMLIMIT not 1800MiB: %+v", c.Env)
+	}
+	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOGC" }); i < 0 || c.Env[i].Value != "75" {
+		t.Errorf("GOGC not 75: %+v", c.Env)
 	}
 	if tmpl.Annotations["example.com/team"] != "platform" || tmpl.Annotations["kubectl.kubernetes.io/default-container"] != "manager" {
 		t.Errorf("pod annotations %v", tmpl.Annotations)

@@ -154,16 +154,17 @@ func runOperator(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	gc := setGCPercent()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts), zap.WriteTo(stderr)))
 	log := ctrl.Log.WithName("setup")
-	if err := run(ctrl.SetupSignalHandler(), *f); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), *f, gc); err != nil {
 		log.Error(err, "operator stopped")
 		return 1
 	}
 	return 0
 }
 
-func run(ctx context.Context, f runFlags) error {
+func run(ctx context.Context, f runFlags, gc gcSetting) error {
 	conflictPolicy, err := applier.ParseConflictPolicy(f.conflictPolicy)
 	if err != nil {
 		return err
@@ -278,7 +279,8 @@ func run(ctx context.Context, f runFlags) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", Version, "dryRun", f.dryRun, "conflictPolicy", conflictPolicy,
 		"namespace", f.namespace, "watchSelector", f.watchSelector, "watchNamespaces", watch.Namespaces, "metricsSecure", f.metricsSecure, "metricsSourceAllow", f.sourceAllow,
-		"metricsSourceDeny", f.sourceDeny, "secretNamespaces", secrets.Namespaces)
+		"metricsSourceDeny", f.sourceDeny, "secretNamespaces", secrets.Namespaces, "GOGC", gc.GOGC, "GOGCFrom", gc.Source,
+		"GOMEMLIMIT", memoryLimitText())
 	return mgr.Start(ctx)
 }
 

@@ -113,7 +113,7 @@ func (o *Observer) deployments(ctx context.Context, owned Owned) ([]appsv1.Deplo
 		// The snapshot shares the cache's objects rather than copying them: a copy of every instance on every
 		// pass was most of what a reconcile of 1,000 instances allocated. Safe because nothing writes a
 		// snapshot: the planner's fuzzed invariant "the planner changed its input", and the applier's tests
-		// (applyChecked) compare every snapshot before and after.
+		// (checkedApplier) compare every snapshot before and after.
 		client.UnsafeDisableDeepCopy,
 	); err != nil {
 		return nil, fmt.Errorf("listing Deployments: %w", err)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 )
 
@@ -19,24 +20,39 @@ const DefaultGCPercent = 50
 
 // gcSetting is the collector target the operator runs with and where it comes from.
 type gcSetting struct {
-	// GOGC is the value as GOGC spells it: a percentage, or "off".
+	// GOGC is the runtime's target as GOGC spells it: a percentage, or "off". An unreadable GOGC in the
+	// environment shows here as what the runtime made of it (100).
 	GOGC string
-	// Source is "environment" (GOGC set, which the Go runtime has applied) or "default" (DefaultGCPercent).
+	// Source is "environment" (GOGC set, which the Go runtime read at start) or "default" (DefaultGCPercent).
 	Source string
 }
 
 // applyGCPercent sets DefaultGCPercent unless the environment sets GOGC, which the runtime has read at start
-// and which stands, "off" included. An empty GOGC is unset, as it is for the runtime.
-func applyGCPercent(lookup func(string) (string, bool), setPercent func(int) int) gcSetting {
+// and which stands, "off" included. An empty GOGC is unset, as it is for the runtime. It returns the source.
+func applyGCPercent(lookup func(string) (string, bool), setPercent func(int) int) string {
 	if v, ok := lookup("GOGC"); ok && v != "" {
-		return gcSetting{GOGC: v, Source: "environment"}
+		return "environment"
 	}
 	setPercent(DefaultGCPercent)
-	return gcSetting{GOGC: "50", Source: "default"}
+	return "default"
 }
 
-// setGCPercent is applyGCPercent on the process.
-func setGCPercent() gcSetting { return applyGCPercent(os.LookupEnv, debug.SetGCPercent) }
+// setGCPercent is applyGCPercent on the process, with the target the runtime then has.
+func setGCPercent() gcSetting {
+	source := applyGCPercent(os.LookupEnv, debug.SetGCPercent)
+	return gcSetting{GOGC: runtimeGCPercent(), Source: source}
+}
+
+// runtimeGCPercent is the collector's target as the runtime has it (runtime/metrics, the series
+// go_gc_gogc_percent): a percentage, or "off" (the runtime's -1).
+func runtimeGCPercent() string {
+	sample := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 || int64(sample[0].Value.Uint64()) < 0 {
+		return "off"
+	}
+	return strconv.FormatUint(sample[0].Value.Uint64(), 10)
+}
 
 // memoryLimitText is the runtime's soft memory limit (GOMEMLIMIT) in bytes, "none" when there is none.
 func memoryLimitText() string {

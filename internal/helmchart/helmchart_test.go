@@ -317,6 +317,29 @@ func TestValuesReachThePod(t *testing.T) {
 	}
 }
 
+// TestGoGCIsPassedAsWritten: goGC as a number or a string, 0 included, reaches the pod as GOGC; unset, the pod
+// has no GOGC and the operator runs at its own default.
+func TestGoGCIsPassedAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		value any
+		want  string // "" for no GOGC
+	}{{nil, ""}, {"", ""}, {75, "75"}, {0, "0"}, {"off", "off"}} {
+		values := map[string]any{}
+		if tc.value != nil {
+			values["goGC"] = tc.value
+		}
+		tmpl, _ := deployment(t, render(t, "konsumerator-system", values).Objects)
+		env := tmpl.Spec.Containers[0].Env
+		i := slices.IndexFunc(env, func(e corev1.EnvVar) bool { return e.Name == "GOGC" })
+		switch {
+		case tc.want == "" && i >= 0:
+			t.Errorf("goGC %#v: GOGC=%q, want none", tc.value, env[i].Value)
+		case tc.want != "" && (i < 0 || env[i].Value != tc.want):
+			t.Errorf("goGC %#v: env %+v, want GOGC=%s", tc.value, env, tc.want)
+		}
+	}
+}
+
 // TestValuesSchemaRefusesMistakes: a misspelt or wrongly typed value fails the install instead of being
 // ignored.
 func TestValuesSchemaRefusesMistakes(t *testing.T) {
@@ -326,6 +349,8 @@ func TestValuesSchemaRefusesMistakes(t *testing.T) {
 		"unknown conflictPolicy":    {"operator": map[string]any{"conflictPolicy": "ignore"}},
 		"applyWorkers not a number": {"operator": map[string]any{"applyWorkers": "many"}},
 		"extraArgs not a list":      {"extraArgs": "--sync-period=30s"},
+		"goGC not a percentage":     {"goGC": "fast"},
+		"goGC negative":             {"goGC": -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := helmchart.Render(helmchart.Dir(), helmchart.Release{Name: "k", Namespace: "ns", Values: values})

@@ -381,15 +381,15 @@ func memTotal() string {
 // gcSettingText says which GOGC the operator ran with, as the operator decides it (app.DefaultGCPercent unless
 // its environment sets GOGC): the figures of memory and CPU depend on it.
 func gcSettingText(operatorEnv []string, lookup func(string) (string, bool)) string {
-	v, ok := lookup("GOGC")
 	from := "the bench's environment"
 	for _, kv := range slices.Backward(operatorEnv) { // the last one is what the operator gets
-		if after, found := strings.CutPrefix(kv, "GOGC="); found {
-			v, ok, from = after, true, "-operator-env"
+		if name, value, _ := strings.Cut(kv, "="); name == "GOGC" {
+			lookup = func(string) (string, bool) { return value, true }
+			from = "-operator-env"
 			break
 		}
 	}
-	if ok && v != "" {
+	if v, ok := app.EnvironmentGOGC(lookup); ok {
 		return "GOGC=" + v + " (" + from + ")"
 	}
 	return fmt.Sprintf("GOGC=%d (the operator's default)", app.DefaultGCPercent)

@@ -28,10 +28,17 @@ type gcSetting struct {
 	Source string
 }
 
+// EnvironmentGOGC is the GOGC an environment (lookup, e.g. os.LookupEnv) sets, which then stands over
+// DefaultGCPercent; ok is false when it sets none. An empty GOGC is unset, as it is for the runtime.
+func EnvironmentGOGC(lookup func(string) (string, bool)) (gogc string, ok bool) {
+	v, ok := lookup("GOGC")
+	return v, ok && v != ""
+}
+
 // applyGCPercent sets DefaultGCPercent unless the environment sets GOGC, which the runtime has read at start
-// and which stands, "off" included. An empty GOGC is unset, as it is for the runtime. It returns the source.
+// and which stands, "off" included. It returns the source.
 func applyGCPercent(lookup func(string) (string, bool), setPercent func(int) int) string {
-	if v, ok := lookup("GOGC"); ok && v != "" {
+	if _, ok := EnvironmentGOGC(lookup); ok {
 		return "environment"
 	}
 	setPercent(DefaultGCPercent)
